@@ -1,0 +1,37 @@
+# Two entry points (see README): `make demo` and `make test`. Both create the virtual environment
+# on first use, so each works on a fresh clone with only Python 3.11 and the package registries.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+# torch==2.13.0 resolves to a local CPU build on these machines; a bare `torch` would pull several
+# GB of CUDA packages. Override for GPU machines, e.g. `make demo TORCH_SPEC="torch==2.13.0+cu128"`.
+TORCH_SPEC ?= torch==2.13.0
+WORKBENCH_HOME ?= $(HOME)/.workbench
+# Compiled Numba kernels are cached on disk and reused between runs.
+NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
+export WORKBENCH_HOME NUMBA_CACHE_DIR
+
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell echo '$(TORCH_SPEC)' | tr -c 'A-Za-z0-9.\n' '_')
+
+.PHONY: demo test setup clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/workbench data list
+	$(BIN)/workbench features stocks --symbol AAPL --start 2004-01-01 \
+		--out $(WORKBENCH_HOME)/features/stocks-AAPL.parquet
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .numba_cache .pytest_cache .hypothesis

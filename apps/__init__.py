@@ -1,0 +1,1 @@
+"""The Panel browser application; imports `workbench` only."""

@@ -1,0 +1,1 @@
+"""Shipped files: pretrained compact policies with model cards, demo specs, static files."""

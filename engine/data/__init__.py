@@ -1,0 +1,1 @@
+"""Market data: the MarketData container, embedded datasets, user files and their validation."""

@@ -1,0 +1,1 @@
+"""Feature families: causal, vectorized functions of OHLCV bars."""

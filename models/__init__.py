@@ -1,0 +1,1 @@
+"""Torch networks, training, checkpoints and ONNX export (built on `engine`)."""

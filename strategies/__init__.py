@@ -1,0 +1,1 @@
+"""Everything that decides: baselines, neural policy adapters, multi-agent ensembles."""

@@ -1,0 +1,21 @@
+"""Suite-wide fixtures: every test writes under its own temporary WORKBENCH_HOME."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture(autouse=True)
+def workbench_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Point WORKBENCH_HOME at a fresh folder so no test reads or writes the user's files."""
+    home = tmp_path_factory.mktemp("workbench_home")
+    monkeypatch.setenv("WORKBENCH_HOME", str(home))
+    return home
