@@ -23,6 +23,10 @@ class DatasetExistsError(WorkbenchError):
     """An import would overwrite an existing dataset."""
 
 
+class DatasetCorruptError(WorkbenchError):
+    """A stored dataset's files are missing, unreadable, or changed since import (fingerprint mismatch)."""
+
+
 class InvalidParameterError(WorkbenchError, ValueError):
     """A function or command got a parameter outside its documented domain."""
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import pandas as pd
-
-from engine.data.market import MarketData
+from engine.data.market import MarketData, to_utc
 
 
 @dataclass(frozen=True)
@@ -26,7 +24,7 @@ class StressPeriod:
     def covered_by(self, data: MarketData) -> bool:
         """Whether ``data`` has bars over the whole window."""
         first, last = data.index[0], data.index[-1]
-        return first <= _utc(self.start) and _utc(self.end) <= last
+        return first <= to_utc(self.start) and to_utc(self.end) <= last
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -60,6 +58,3 @@ def periods_covered(data: MarketData) -> list[StressPeriod]:
     """The catalogue's periods that lie entirely inside ``data``'s time range."""
     return [p for p in STRESS_PERIODS if p.covered_by(data)]
 
-
-def _utc(date: str) -> pd.Timestamp:
-    return pd.Timestamp(date, tz="UTC")

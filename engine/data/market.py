@@ -16,6 +16,20 @@ import pandas as pd
 from engine.errors import InvalidParameterError
 
 FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+TRADING_DAYS_PER_YEAR = 252
+SESSION_MINUTES = 390  # a US equity session, 09:30-16:00
+
+
+def bars_per_year(frequency: str) -> float:
+    """Bars in a trading year at ``frequency`` under the US equity calendar.
+
+    Daily and longer bars count 252 trading days a year; intraday bars count the bars of a
+    390-minute session (the last bar may be shorter: 7 hourly bars a day).
+    """
+    span = pd.Timedelta(pd.tseries.frequencies.to_offset(frequency))
+    if span >= pd.Timedelta(days=1):
+        return TRADING_DAYS_PER_YEAR / (span / pd.Timedelta(days=1))
+    return TRADING_DAYS_PER_YEAR * float(np.ceil(SESSION_MINUTES / (span / pd.Timedelta(minutes=1))))
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,14 +126,7 @@ class MarketData:
     def slice(self, start: str | pd.Timestamp | None = None,
               end: str | pd.Timestamp | None = None) -> "MarketData":
         """A copy restricted to ``start <= timestamp <= end`` (dates are read as UTC)."""
-        mask = np.ones(len(self.index), dtype=bool)
-        if start is not None:
-            mask &= self.index >= _utc(start)
-        if end is not None:
-            end_ts = _utc(end)
-            if _is_date_only(end):
-                end_ts = end_ts + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
-            mask &= self.index <= end_ts
+        mask = period_mask(self.index, start, end)
         if not mask.any():
             raise InvalidParameterError(
                 f"dataset {self.name!r} has no bars between {start} and {end} "
@@ -134,7 +141,7 @@ class MarketData:
         """SHA-256 of symbols, timestamps and every OHLCV value: equal data, equal fingerprint."""
         digest = hashlib.sha256()
         digest.update("\x1f".join(self.symbols).encode())
-        digest.update(self.index.asi8.tobytes())
+        digest.update(self.index.as_unit("ns").asi8.tobytes())  # unit-independent
         for f in FIELDS:
             digest.update(np.ascontiguousarray(getattr(self, f)).tobytes())
         return digest.hexdigest()
@@ -157,10 +164,27 @@ class MarketData:
                           regimes=regimes, **kept)
 
 
-def _utc(value: str | pd.Timestamp) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
+
+def to_utc(value: str | pd.Timestamp) -> pd.Timestamp:
+    """A user's date or timestamp as a UTC Timestamp (naive values are read as UTC)."""
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(
+            f"cannot read {value!r} as a date ({exc}); use YYYY-MM-DD or an ISO timestamp"
+        ) from None
     return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
 
 
-def _is_date_only(value: str | pd.Timestamp) -> bool:
-    return isinstance(value, str) and len(value.strip()) <= 10
+def period_mask(index: pd.DatetimeIndex, start: str | pd.Timestamp | None,
+                end: str | pd.Timestamp | None) -> np.ndarray:
+    """Rows of ``index`` with ``start <= t <= end``; a date-only ``end`` includes that whole day."""
+    mask = np.ones(len(index), dtype=bool)
+    if start is not None:
+        mask &= index >= to_utc(start)
+    if end is not None:
+        end_ts = to_utc(end)
+        if isinstance(end, str) and len(end.strip()) <= 10:
+            end_ts = end_ts + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+        mask &= index <= end_ts
+    return mask

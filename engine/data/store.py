@@ -1,0 +1,248 @@
+"""The store of imported datasets: one folder per name, written atomically, checked on load.
+
+Layout under the store's root (``WORKBENCH_HOME/datasets`` in the app)::
+
+    NAME/bars.parquet   long format: timestamp (UTC), symbol, open, high, low, close, volume
+    NAME/meta.json      name, symbols, frequency, start, end, n_bars, n_rows, source,
+                        imported_at, fingerprint, format_version
+
+A save writes both files into a hidden temporary folder inside the root, fsyncs them, then renames
+the folder into place, so a reader sees either the whole dataset or none of it. Hidden folders
+(``.tmp-*``) are never listed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pyarrow
+
+from engine.data.market import FIELDS, MarketData
+from engine.errors import (
+    DatasetCorruptError,
+    DatasetExistsError,
+    InvalidParameterError,
+    UnknownDatasetError,
+)
+
+logger = logging.getLogger(__name__)
+
+BARS_FILE = "bars.parquet"
+META_FILE = "meta.json"
+FORMAT_VERSION = 1
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_TEMP_PREFIX = ".tmp-"
+
+
+def write_bars(frame: pd.DataFrame, path: Path) -> None:
+    """Write the long-format bars to Parquet (a seam that tests replace to simulate a failed write)."""
+    frame.to_parquet(path, index=False)
+
+
+class DatasetStore:
+    """Imported datasets under ``root``, one folder per name.
+
+    Args:
+        root: The store's folder (created on the first save).
+        reserved: Names that may not be used, compared case-insensitively (the built-in datasets).
+    """
+
+    def __init__(self, root: Path, reserved: set[str] | frozenset[str] = frozenset()):
+        self.root = Path(root)
+        self.reserved = frozenset(name.lower() for name in reserved)
+
+    def save(self, name: str, data: MarketData, source: str, overwrite: bool = False) -> Path:
+        """Store ``data`` as dataset ``name``; return its folder.
+
+        Args:
+            name: Letters, digits, ``-`` and ``_``; 1 to 64 characters; not a reserved name.
+            data: The bars to store (regimes, if any, are not stored).
+            source: Where the data came from (the imported file), kept in the metadata.
+            overwrite: Replace an existing dataset of that name.
+
+        Raises:
+            InvalidParameterError: The name is malformed or reserved.
+            DatasetExistsError: The name is taken and ``overwrite`` is false.
+        """
+        self._check_name(name)
+        if data.n_bars == 0:
+            raise InvalidParameterError(f"dataset {name!r} has no bars; there is nothing to store")
+        if name.lower() in self.reserved:
+            raise InvalidParameterError(
+                f"{name!r} is the name of a built-in dataset; choose another name for the import")
+        target = self.root / name
+        if target.exists() and not overwrite:
+            raise DatasetExistsError(
+                f"dataset {name!r} already exists in {self.root}; choose another name or pass "
+                "overwrite=True (--overwrite) to replace it")
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{name}-", dir=self.root))
+        try:
+            staging.chmod(0o755)  # mkdtemp makes it private; a dataset folder is an ordinary one
+            bars = data.to_long()
+            write_bars(bars, staging / BARS_FILE)
+            # The fingerprint is taken from what was written, read back: what load() will rebuild.
+            written = pd.read_parquet(staging / BARS_FILE)
+            stored = _from_long(name, written, list(data.symbols), data.frequency)
+            meta = _meta(name, stored, bars, source)
+            (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+            for file in (staging / BARS_FILE, staging / META_FILE, staging):
+                _fsync(file)
+            self._swap_in(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        logger.info("saved dataset %r (%d symbols, %d timestamps) to %s",
+                    name, stored.n_symbols, stored.n_bars, target)
+        return target
+
+    def load(self, name: str) -> MarketData:
+        """The dataset ``name``, checked against the fingerprint taken at import.
+
+        Raises:
+            UnknownDatasetError: No dataset of that name.
+            DatasetCorruptError: Its files are missing, unreadable or changed since import.
+        """
+        meta = self._meta(name)
+        folder = self.root / name
+        try:
+            bars = pd.read_parquet(folder / BARS_FILE)
+            data = _from_long(name, bars, list(meta["symbols"]), str(meta["frequency"]))
+        except (OSError, KeyError, ValueError, pyarrow.ArrowException) as exc:
+            raise DatasetCorruptError(
+                f"dataset {name!r}: {folder / BARS_FILE} cannot be read ({exc}); import the file again "
+                "with overwrite") from None
+        if data.fingerprint() != meta["fingerprint"]:
+            raise DatasetCorruptError(
+                f"dataset {name!r}: {folder / BARS_FILE} was changed after import (its fingerprint "
+                "does not match meta.json); import the source file again with overwrite")
+        return data
+
+    def list(self) -> list[dict]:
+        """The metadata of every stored dataset, sorted by name."""
+        if not self.root.is_dir():
+            return []
+        metas = []
+        for folder in sorted(self.root.iterdir()):
+            if folder.name.startswith(".") or not (folder / META_FILE).is_file():
+                continue
+            try:
+                metas.append(self._meta(folder.name))
+            except DatasetCorruptError as exc:
+                logger.warning("skipping dataset folder %s: %s", folder, exc)
+        return metas
+
+    def exists(self, name: str) -> bool:
+        """Whether a dataset of that name is stored (a malformed name is never stored)."""
+        return bool(_NAME.fullmatch(name)) and (self.root / name / META_FILE).is_file()
+
+    def delete(self, name: str) -> None:
+        """Remove dataset ``name``; it disappears at once (renamed away, then removed).
+
+        Raises:
+            UnknownDatasetError: No dataset of that name.
+        """
+        self._check_name(name)
+        folder = self.root / name
+        if not folder.is_dir():
+            raise UnknownDatasetError(self._unknown(name))
+        trash = Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{name}-deleted-", dir=self.root))
+        os.rename(folder, trash / name)
+        shutil.rmtree(trash)
+        _fsync(self.root)
+        logger.info("deleted dataset %r", name)
+
+    def _meta(self, name: str) -> dict:
+        self._check_name(name)
+        path = self.root / name / META_FILE
+        if not path.is_file():
+            raise UnknownDatasetError(self._unknown(name))
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DatasetCorruptError(f"dataset {name!r}: {path} cannot be read ({exc})") from None
+        missing = [k for k in ("name", "symbols", "frequency", "fingerprint") if k not in meta]
+        if missing:
+            raise DatasetCorruptError(f"dataset {name!r}: {path} lacks {', '.join(missing)}")
+        return meta
+
+    def _swap_in(self, staging: Path, target: Path) -> None:
+        """Rename ``staging`` to ``target``; an existing target is moved aside first, then removed."""
+        if not target.exists():
+            os.rename(staging, target)
+            _fsync(self.root)
+            return
+        # A directory cannot be renamed over a non-empty one, so the old one steps aside first.
+        aside = Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{target.name}-old-", dir=self.root))
+        os.rename(target, aside / target.name)
+        try:
+            os.rename(staging, target)
+        except BaseException:
+            os.rename(aside / target.name, target)
+            shutil.rmtree(aside, ignore_errors=True)
+            raise
+        _fsync(self.root)
+        shutil.rmtree(aside, ignore_errors=True)
+
+    def _unknown(self, name: str) -> str:
+        names = [m["name"] for m in self.list()]
+        known = ", ".join(names) if names else "none yet"
+        return f"no imported dataset named {name!r} (imported datasets: {known})"
+
+    @staticmethod
+    def _check_name(name: str) -> None:
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise InvalidParameterError(
+                f"dataset name {name!r} is not valid: use 1 to 64 letters, digits, '-' or '_'")
+
+
+def _from_long(name: str, bars: pd.DataFrame, symbols: list[str], frequency: str) -> MarketData:
+    """Rebuild :class:`MarketData` from long-format bars, symbols in the stored order."""
+    stamps = pd.DatetimeIndex(bars["timestamp"]).tz_convert("UTC").as_unit("ns")
+    bars = bars.assign(timestamp=stamps)
+    frames = {
+        symbol: bars.loc[bars["symbol"] == symbol].set_index("timestamp")[list(FIELDS)]
+        for symbol in symbols
+    }
+    return MarketData.from_frames(name, frames, frequency)
+
+
+def _meta(name: str, data: MarketData, bars: pd.DataFrame, source: str) -> dict:
+    index = data.index
+    daily = bool((index == index.normalize()).all())
+    stamp = (lambda ts: ts.date().isoformat()) if daily else (lambda ts: ts.isoformat())
+    return {
+        "name": name,
+        "symbols": list(data.symbols),
+        "frequency": data.frequency,
+        "start": stamp(index[0]),
+        "end": stamp(index[-1]),
+        "n_bars": data.n_bars,
+        "n_rows": len(bars),
+        "source": source,
+        "imported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "fingerprint": data.fingerprint(),
+        "format_version": FORMAT_VERSION,
+    }
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file or folder to disk (folders too, so that renames survive a power cut)."""
+    if path.is_dir():
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            return  # some platforms (Windows) cannot open folders; the files were flushed
+    else:
+        fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,88 @@
+"""`workbench data list | check | import` as a user runs them: output, exit codes, stored files."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench.cli import main
+
+CORPUS = Path(__file__).resolve().parents[1] / "engine" / "data" / "corpus"
+
+
+def write_valid_csv(path: Path, rows: int = 30) -> Path:
+    dates = pd.bdate_range("2024-01-02", periods=rows)
+    close = [100.0 + i for i in range(rows)]
+    frame = pd.DataFrame({"Date": dates.strftime("%Y-%m-%d"), "Open": close, "High": [c + 2 for c in close],
+                          "Low": [c - 2 for c in close], "Close": close, "Volume": [1000] * rows})
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_data_list_json_has_every_builtin_dataset(capsys: pytest.CaptureFixture) -> None:
+    assert main(["data", "list", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    by_name = {e["name"]: e for e in entries}
+    assert {"sp500", "nasdaq", "stocks", "synthetic-hourly", "synthetic-30min", "synthetic-5min"} <= set(by_name)
+    assert by_name["stocks"]["symbols"] == ["AAPL", "MSFT", "IBM", "GOOG", "FB"]
+    assert by_name["sp500"]["start"] == "1999-01-04" and by_name["sp500"]["frequency"] == "1D"
+    assert all(e["source"] for e in entries)
+
+
+def test_data_list_table_has_a_header_and_a_row_per_dataset(capsys: pytest.CaptureFixture) -> None:
+    assert main(["data", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["NAME", "KIND", "SYMBOLS", "FREQ"]
+    assert len(lines) == 1 + 6
+
+
+def test_check_valid_file_exits_0_with_summary(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = write_valid_csv(tmp_path / "acme.csv")
+    assert main(["data", "check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "valid, 1 symbol(s) (ACME), 30 bars, frequency 1D" in out
+
+
+def test_check_bad_file_exits_2_with_one_line_on_stderr(capsys: pytest.CaptureFixture) -> None:
+    assert main(["data", "check", str(CORPUS / "negative-volume.csv")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1
+    assert "negative-volume.csv, row 3 (2024-01-04), column 'volume': negative-volume" in lines[0]
+    assert "Fix:" in lines[0]
+
+
+def test_import_stores_the_dataset_and_lists_it(tmp_path: Path, workbench_home: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
+    path = write_valid_csv(tmp_path / "acme.csv")
+    assert main(["data", "import", str(path), "--name", "acme-daily"]) == 0
+    assert (workbench_home / "datasets" / "acme-daily" / "meta.json").is_file()
+    capsys.readouterr()
+    assert main(["data", "list", "--json"]) == 0
+    entry = next(e for e in json.loads(capsys.readouterr().out) if e["name"] == "acme-daily")
+    assert entry["kind"] == "imported" and entry["symbols"] == ["ACME"] and entry["start"] == "2024-01-02"
+
+
+def test_import_refuses_to_overwrite_without_flag(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = write_valid_csv(tmp_path / "acme.csv")
+    assert main(["data", "import", str(path), "--name", "acme"]) == 0
+    assert main(["data", "import", str(path), "--name", "acme"]) == 2
+    assert "overwrite" in capsys.readouterr().err
+    assert main(["data", "import", str(path), "--name", "acme", "--overwrite"]) == 0
+
+
+def test_failed_import_stores_nothing(tmp_path: Path, workbench_home: Path) -> None:
+    bad = shutil.copy(CORPUS / "high-below-open-close.csv", tmp_path / "bad.csv")
+    assert main(["data", "import", str(bad), "--name", "bad"]) == 2
+    datasets = workbench_home / "datasets"
+    assert not datasets.exists() or not any(datasets.iterdir())
+
+
+def test_import_of_a_builtin_name_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = write_valid_csv(tmp_path / "acme.csv")
+    assert main(["data", "import", str(path), "--name", "sp500"]) == 2
+    assert "sp500" in capsys.readouterr().err

@@ -1,0 +1,77 @@
+"""``workbench data list | check | import``: the datasets the workbench knows and user files."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from engine.data.io import read_ohlcv
+from workbench.commands.output import abbreviate, print_json, print_table
+from workbench.datasets import dataset_store, list_datasets
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("data", help="list datasets, check and import OHLCV files",
+                                 description="List datasets, check and import OHLCV files.",
+                                 epilog="Warnings (large gaps, extreme moves) are logged on stderr "
+                                        "and do not fail a file.")
+    sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    listing = sub.add_parser("list", help="list built-in and imported datasets")
+    listing.add_argument("--json", action="store_true", help="print one JSON array")
+    listing.set_defaults(handler=run_list)
+
+    check = sub.add_parser("check", help="validate a CSV or Parquet OHLCV file without importing it",
+                           description="Exit 0 with a summary when the file is valid; exit 2 with a "
+                                       "one-line error naming file, row, column, rule and fix when not.")
+    check.add_argument("path", type=Path, help="CSV (.csv, .csv.gz) or Parquet file")
+    check.add_argument("--symbol", help="symbol for a file without a symbol column (default: file stem)")
+    check.add_argument("--tz", help="IANA zone of naive timestamps, e.g. America/New_York")
+    check.add_argument("--adjusted", action="store_true",
+                        help="scale open/high/low/close by the file's 'Adj Close' / close")
+    check.set_defaults(handler=run_check)
+
+    imp = sub.add_parser("import", help="validate a file and store it as a named dataset",
+                         description="Validate a CSV or Parquet OHLCV file and store it under "
+                                     "WORKBENCH_HOME/datasets/NAME; nothing is stored if it fails.")
+    imp.add_argument("path", type=Path, help="CSV (.csv, .csv.gz) or Parquet file")
+    imp.add_argument("--name", required=True, help="dataset name (letters, digits, - and _)")
+    imp.add_argument("--symbol", help="symbol for a file without a symbol column (default: file stem)")
+    imp.add_argument("--tz", help="IANA zone of naive timestamps, e.g. America/New_York")
+    imp.add_argument("--adjusted", action="store_true",
+                        help="scale open/high/low/close by the file's 'Adj Close' / close")
+    imp.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that name")
+    imp.set_defaults(handler=run_import)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    entries = list_datasets()
+    if args.json:
+        print_json(entries)
+        return 0
+    rows = [
+        (e["name"], e["kind"], abbreviate(e["symbols"]), e["frequency"], e["start"], e["end"], e["source"])
+        for e in entries
+    ]
+    print_table(("NAME", "KIND", "SYMBOLS", "FREQ", "START", "END", "SOURCE"), rows)
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    data, warnings = read_ohlcv(args.path, symbol=args.symbol, tz=args.tz, adjusted=args.adjusted)
+    print(
+        f"{args.path}: valid, {data.n_symbols} symbol(s) ({abbreviate(data.symbols)}), "
+        f"{int(np.isfinite(data.close).sum())} bars, frequency {data.frequency}, "
+        f"{data.index[0].isoformat()} to {data.index[-1].isoformat()}, {len(warnings)} warning(s)"
+    )
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    data, _ = read_ohlcv(args.path, symbol=args.symbol, tz=args.tz, adjusted=args.adjusted)
+    target = dataset_store().save(args.name, data, source=str(args.path), overwrite=args.overwrite)
+    print(f"imported {args.path} as dataset {args.name!r} ({data.n_symbols} symbol(s), "
+          f"{data.n_bars} timestamps) into {target}")
+    return 0
+

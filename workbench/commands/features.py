@@ -1,0 +1,104 @@
+"""``workbench features``: write the causal feature matrix of a dataset or file to Parquet."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from engine.errors import InvalidParameterError
+from engine.features.build import build_feature_matrix
+from engine.features.normalize import NORMALIZATION_METHODS, FeatureNormalizer
+from workbench.commands.output import abbreviate
+from workbench.datasets import load_dataset
+NORMALIZER_METADATA_KEY = b"workbench.normalizer"
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "features",
+        help="build the feature matrix of a dataset and write it to Parquet",
+        description=(
+            "Build every feature family (docs/features.md) for DATASET_OR_PATH and write one Parquet "
+            "file: a timestamp index, one column per feature and the regime label columns. Features "
+            "are computed on all history up to --end, so --start does not shorten warm-up windows."
+        ),
+    )
+    parser.add_argument("dataset", metavar="DATASET_OR_PATH",
+                        help="built-in or imported dataset name, or a CSV/Parquet file")
+    parser.add_argument("--symbol", help="a symbol or comma-separated symbols (default: every symbol; "
+                                         "with more than one, rows carry a 'symbol' column)")
+    parser.add_argument("--start", help="first date to write (YYYY-MM-DD)")
+    parser.add_argument("--end", help="last date to use and write (YYYY-MM-DD)")
+    parser.add_argument("--normalize", choices=NORMALIZATION_METHODS,
+                        help="normalize the numeric features, statistics fitted on --train only")
+    parser.add_argument("--train", metavar="START:END",
+                        help="training period the normalizer is fitted on (required with --normalize)")
+    parser.add_argument("--tz", help="IANA zone of naive timestamps in a file, e.g. America/New_York")
+    parser.add_argument("--out", required=True, type=Path, help="output .parquet file")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.normalize and not args.train:
+        raise InvalidParameterError("--normalize needs --train START:END, the period the statistics are fitted on")
+    if args.out.suffix != ".parquet":
+        raise InvalidParameterError(f"--out {args.out} must end in .parquet")
+    data = load_dataset(args.dataset, symbols=args.symbol.split(",") if args.symbol else None,
+                        end=args.end, tz=args.tz)
+    train = _period(args.train) if args.normalize else None
+    frames, statistics = [], {}
+    for symbol in tqdm(data.symbols, desc="features", unit="symbol", disable=None):
+        matrix = build_feature_matrix(data.symbol_frame(symbol), frequency=data.frequency)
+        if train:
+            # One normalizer per symbol, fitted on that symbol's training rows only.
+            numeric = matrix.select_dtypes("number").columns
+            try:
+                fitted = FeatureNormalizer(args.normalize).fit(matrix[numeric], start=train[0], end=train[1])
+            except InvalidParameterError as error:
+                raise InvalidParameterError(
+                    f"symbol {symbol}: {error} (or pick symbols with --symbol)") from None
+            matrix[numeric] = fitted.transform(matrix[numeric])
+            statistics[symbol] = fitted.to_dict()
+        if len(data.symbols) > 1:
+            matrix.insert(0, "symbol", symbol)
+        frames.append(matrix)
+    matrix = pd.concat(frames)
+    metadata = {b"workbench.dataset": data.name.encode(), b"workbench.fingerprint": data.fingerprint().encode()}
+    if statistics:
+        metadata[NORMALIZER_METADATA_KEY] = json.dumps(statistics).encode()
+    if args.start:
+        matrix = matrix[matrix.index >= pd.Timestamp(args.start, tz="UTC")]
+    if matrix.empty:
+        raise InvalidParameterError(f"no bars left between --start {args.start} and --end {args.end}")
+    _write_parquet_atomically(matrix, args.out, metadata)
+    print(f"wrote {len(matrix)} rows x {matrix.shape[1]} columns for {abbreviate(data.symbols)} to {args.out}")
+    return 0
+
+
+def _period(text: str) -> tuple[str, str]:
+    start, sep, end = text.partition(":")
+    if not sep or not start or not end:
+        raise InvalidParameterError(f"--train {text!r} must be START:END, e.g. 2000-01-01:2007-12-31")
+    return start, end
+
+
+def _write_parquet_atomically(frame: pd.DataFrame, path: Path, metadata: dict[bytes, bytes]) -> None:
+    """Write into a temporary file beside ``path`` and rename it, so no partial file is ever visible."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(frame)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,27 @@
+"""Plain-text tables and JSON for command output (the only module that formats for the terminal)."""
+from __future__ import annotations
+
+import json
+from typing import Iterable, Sequence
+
+
+def print_json(payload: object) -> None:
+    """Print ``payload`` as one JSON document."""
+    print(json.dumps(payload, indent=2, default=str))
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Print rows as left-aligned columns under ``headers``."""
+    text_rows = [[str(cell) for cell in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in text_rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+    for row in text_rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def abbreviate(names: Sequence[str], limit: int = 5) -> str:
+    """``A,B,C`` for short lists, ``A,B,C,D,E,... (143)`` for long ones."""
+    shown = ",".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown},... ({len(names)})"
