@@ -1,0 +1,64 @@
+"""Whole-run simulation of intents known in advance (market-only policies, fixed order streams).
+
+The loop is the rollout's loop compiled end to end: fill at the open, mark and update risk at the
+close, overlay the risk rules on the bar's intents. Policies that read the portfolio go through
+``engine.rollout`` instead, which runs the same kernels bar by bar around the policy call.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from engine.execution import ensure_capacity_nb, fill_bar_nb
+from engine.records import order_dt
+from engine.risk import apply_risk_overlay_nb, close_bar_nb
+from engine.state import Intents, KernelParams, PortfolioState
+
+
+@njit(cache=True)
+def simulate_intents_nb(open_, close, day, kind, size, params, state, records):
+    """Run intents ``kind``/``size`` (T, S, N), decided at each bar's close, over prices (S, T, N).
+
+    ``day`` (T,) holds each bar's trading-day id. Returns equity at every close (T, S) and the
+    order records; ``state`` is left at the last bar.
+    """
+    n_scenarios, n_bars, n_symbols = open_.shape
+    equity = np.empty((n_bars, n_scenarios))
+    pending = Intents(
+        np.zeros((n_scenarios, n_symbols), dtype=np.int8),
+        np.zeros((n_scenarios, n_symbols)),
+        np.zeros((n_scenarios, n_symbols), dtype=np.int8),
+    )
+    n = 0
+    for t in range(n_bars):
+        records = ensure_capacity_nb(records, n, 2 * n_scenarios * n_symbols)
+        if t > 0:
+            n = fill_bar_nb(t, open_[:, t, :], state, pending, params, records, n)
+        close_bar_nb(t, day[t], close[:, t, :], state, params)
+        equity[t] = state.equity
+        if t < n_bars - 1:
+            pending.kind[:] = kind[t]
+            pending.size[:] = size[t]
+            pending.reason[:] = 0
+            n = apply_risk_overlay_nb(t, close[:, t, :], state, pending, params, records, n)
+    return equity, records[:n]
+
+
+def simulate_intents(
+    open_: np.ndarray,
+    close: np.ndarray,
+    day: np.ndarray,
+    kind: np.ndarray,
+    size: np.ndarray,
+    params: KernelParams,
+    state: PortfolioState,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Python entry point of :func:`simulate_intents_nb` with shape checks."""
+    n_scenarios, n_bars, n_symbols = open_.shape
+    if close.shape != open_.shape:
+        raise ValueError(f"close has shape {close.shape}, open {open_.shape}")
+    if kind.shape != (n_bars, n_scenarios, n_symbols) or size.shape != kind.shape:
+        raise ValueError(f"intents must have shape {(n_bars, n_scenarios, n_symbols)}, got {kind.shape}")
+    records = np.empty(max(16, n_scenarios * n_symbols * 4), dtype=order_dt)
+    return simulate_intents_nb(open_, close, np.ascontiguousarray(day, dtype=np.int64),
+                               kind.astype(np.int8), size.astype(np.float64), params, state, records)
