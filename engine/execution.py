@@ -14,6 +14,8 @@ Conventions (README, "Execution conventions"):
   Trades that reduce exposure are always allowed. Without leverage (``gross_limit <= 1``) buys also
   need the cash: cash never goes negative. A long-only scenario never goes short.
 * With a lot size, units are rounded down to whole lots.
+* While the risk state halts a scenario (drawdown breaker, daily loss limit) or a symbol (cooldown),
+  fills may only reduce positions: a target that turned into a buy at this open is clipped.
 
 Each intent that needs a trade leaves one ``order_dt`` record; an intent already at its target
 leaves none.
@@ -31,6 +33,7 @@ from engine.records import (
     STATUS_CLIPPED,
     STATUS_FILLED,
     STATUS_REJECTED_CASH,
+    STATUS_REJECTED_HALTED,
     STATUS_REJECTED_LIMIT,
     STATUS_REJECTED_LOT,
     STATUS_REJECTED_NO_PRICE,
@@ -124,6 +127,7 @@ def fill_bar_nb(bar, open_, state, intents, params, records, n_records):
         glim = params.gross_limit[s]
         long_only = params.allow_short[s] == 0.0
         lot = params.lot_size[s]
+        halted = state.breaker_until[s] >= 0 or state.day_halted[s] != 0
 
         equity = state.cash[s]
         gross = 0.0
@@ -189,6 +193,13 @@ def fill_bar_nb(bar, open_, state, intents, params, records, n_records):
                             allowed = x_cash
                             cash_bound = True
                     allowed = max(allowed, max(-u, 0.0))  # covering a short is always allowed
+                if halted or state.cooldown_until[s, n] >= bar - 1:
+                    # A halt allows reducing only; a target read at this open may have become a buy.
+                    reducible = max(u, 0.0) if sells else max(-u, 0.0)
+                    if reducible < allowed:
+                        allowed = reducible
+                        limit_status = STATUS_REJECTED_HALTED
+                        cash_bound = False
                 status = STATUS_FILLED
                 if x > allowed * (1.0 + _CLIP_TOLERANCE):
                     x = max(allowed, 0.0)

@@ -5,10 +5,12 @@ or a user can point the whole tool at another folder with one environment variab
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 HOME_ENV = "WORKBENCH_HOME"
+_BASE_ENV = "WORKBENCH_NUMBA_CACHE_BASE"  # remembers the base when the engine is imported again
 
 
 def workbench_home() -> Path:
@@ -28,8 +30,23 @@ def cache_dir() -> Path:
 
 
 def configure_numba_cache() -> None:
-    """Point Numba's on-disk kernel cache at a stable folder unless the user chose one.
+    """Point Numba's on-disk kernel cache at a folder keyed by the engine's source code.
 
-    Must run before Numba compiles anything; ``engine/__init__`` calls it on import.
+    Numba checks a cached kernel against its own file only, so a kernel that inlines another
+    module's kernel would keep stale code after that module changed. Keying the folder by a hash of
+    every engine source file makes any change start a fresh cache. The base folder is
+    ``NUMBA_CACHE_DIR`` if set, else ``WORKBENCH_HOME/numba-cache``. Must run before Numba compiles
+    anything; ``engine/__init__`` calls it on import.
     """
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(workbench_home() / "numba-cache"))
+    base = os.environ.get(_BASE_ENV) or os.environ.get("NUMBA_CACHE_DIR") or str(workbench_home() / "numba-cache")
+    os.environ[_BASE_ENV] = base
+    os.environ["NUMBA_CACHE_DIR"] = str(Path(base) / _engine_source_hash())
+
+
+def _engine_source_hash() -> str:
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

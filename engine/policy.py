@@ -1,0 +1,83 @@
+"""The one `Policy` protocol that baselines, neural policies (torch, ONNX, SB3) and ensembles implement.
+
+A policy declares its *scope*:
+
+* ``"market"``: it reads market data only (prices, features), never the portfolio. The rollout
+  calls ``act_market`` once per distinct price path with all bars, and shares its actions among
+  every scenario on that path (a cost grid of 100 scenarios costs one evaluation). The action at
+  bar ``t`` must depend on bars ``0..t`` only; ``engine.rollout.check_market_policy_causal``
+  verifies that on any policy.
+* ``"portfolio"``: its observation includes position and portfolio state, so the rollout calls
+  ``act`` once per bar with a batch of ``S * N`` observations (scenario-major).
+
+The action space (``engine.actions``) turns actions into order intents.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from engine.actions import ActionSpace
+
+Scope = Literal["market", "portfolio"]
+
+
+@dataclass(frozen=True)
+class MarketView:
+    """One price path as a market-only policy sees it: every bar at once, arrays ``[T, N]``."""
+
+    index: pd.DatetimeIndex
+    symbols: tuple[str, ...]
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    frequency: str
+
+    def truncated(self, n_bars: int) -> "MarketView":
+        """The view with only its first ``n_bars`` bars (for look-ahead checks)."""
+        return MarketView(self.index[:n_bars], self.symbols, self.open[:n_bars], self.high[:n_bars],
+                          self.low[:n_bars], self.close[:n_bars], self.volume[:n_bars], self.frequency)
+
+
+@dataclass
+class PolicyOutput:
+    """Actions plus optional per-decision extras (probabilities, values, attention, ...).
+
+    For ``act_market`` arrays lead with the bar axis ``[T, N, ...]``; for ``act`` with the batch
+    axis ``[S * N, ...]``. Extras are recorded by the rollout under their key.
+    """
+
+    actions: np.ndarray
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """What the engine needs from anything that decides: a name, a scope and an action space."""
+
+    name: str
+    scope: Scope
+    action_space: ActionSpace
+
+
+@runtime_checkable
+class MarketPolicy(Policy, Protocol):
+    """A policy of ``"market"`` scope."""
+
+    def act_market(self, view: MarketView) -> PolicyOutput:
+        """Actions for every bar of one path, leading axis ``T``."""
+        ...
+
+
+@runtime_checkable
+class PortfolioPolicy(Policy, Protocol):
+    """A policy of ``"portfolio"`` scope."""
+
+    def act(self, observation: dict[str, np.ndarray]) -> PolicyOutput:
+        """Actions for a batch of observations, leading axis ``S * N``."""
+        ...
