@@ -30,6 +30,7 @@ from engine.state import KernelParams, PortfolioState
 class BarContext(NamedTuple):
     """What an action space may read at a bar's close (arrays ``[S, N]`` unless noted)."""
 
+    bar: int
     state: PortfolioState
     close: np.ndarray
     params: KernelParams
@@ -184,7 +185,13 @@ class TargetWeights:
     n_actions: int = 0
 
     def bar_intents(self, actions: np.ndarray, context: BarContext) -> tuple[np.ndarray, np.ndarray]:
-        return _emit_changes(np.asarray(actions, dtype=np.float64), context.last_target, self.threshold)
+        targets = np.asarray(actions, dtype=np.float64)
+        kind, size = _emit_changes(targets, context.last_target, self.threshold)
+        if self.rebalance_every > 0 and context.bar % self.rebalance_every == 0:
+            due = ~np.isnan(targets)
+            kind[due] = KIND_TARGET_PERCENT
+            size[due] = targets[due]
+        return kind, size
 
     def path_intents(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         targets = np.asarray(actions, dtype=np.float64)

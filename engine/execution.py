@@ -18,7 +18,7 @@ Conventions (README, "Execution conventions"):
   fills may only reduce positions: a target that turned into a buy at this open is clipped.
 
 Each intent that needs a trade leaves one ``order_dt`` record; an intent already at its target
-leaves none.
+(within a billionth of equity) leaves none.
 """
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ from engine.records import (
 
 # Relative shortfall below which a clipped order still counts as filled (float rounding).
 _CLIP_TOLERANCE = 1e-9
+# Trades smaller than this fraction of equity are skipped (float residue of a rebalance).
+_DUST = 1e-9
 
 
 @njit(cache=True)
@@ -152,8 +154,12 @@ def fill_bar_nb(bar, open_, state, intents, params, records, n_records):
                 size = min(max(size, -plim), plim)
                 if long_only and size < 0.0:
                     size = 0.0
-            desired[n] = desired_units_nb(kind, size, state.units[s, n], price, equity,
-                                          price * (1.0 + slip), fee)
+            want = desired_units_nb(kind, size, state.units[s, n], price, equity, price * (1.0 + slip), fee)
+            # Rebalancing to an unchanged weight leaves float dust; trades below a billionth of
+            # equity are not worth a record (closing a whole position always goes through).
+            if abs(want * price) < _DUST * abs(equity) and want != -state.units[s, n]:
+                want = 0.0
+            desired[n] = want
 
         for sells in (True, False):
             for n in range(n_symbols):

@@ -48,7 +48,10 @@ from engine.state import FOREVER
 
 @njit(cache=True)
 def close_bar_nb(bar, day, close, state, params):
-    """Mark equity at this bar's ``close`` (S, N) and update the risk state in place."""
+    """Mark equity at this bar's ``close`` (S, N) and update the risk state in place.
+
+    ``day`` (S,) holds each scenario's trading-day id at this bar.
+    """
     n_scenarios, n_symbols = state.units.shape
     for s in range(n_scenarios):
         equity = state.cash[s]
@@ -61,8 +64,8 @@ def close_bar_nb(bar, day, close, state, params):
                     state.extreme_price[s, n] = max(state.extreme_price[s, n], c)
                 else:
                     state.extreme_price[s, n] = min(state.extreme_price[s, n], c)
-        if day != state.day[s]:
-            state.day[s] = day
+        if day[s] != state.day[s]:
+            state.day[s] = day[s]
             state.day_start_equity[s] = state.equity[s]
             state.day_halted[s] = 0
         state.equity[s] = equity
@@ -111,15 +114,20 @@ def _adds_exposure_nb(kind, size, units, close, equity):
 
 
 @njit(cache=True)
-def apply_risk_overlay_nb(bar, close, state, intents, params, records, n_records):
+def apply_risk_overlay_nb(bar, close, state, intents, params, last_decision, records, n_records):
     """Turn breached positions into exits and block exposure-adding intents while halted.
 
-    Runs after ``close_bar_nb`` on a deciding bar. Blocked intents leave a ``REJECTED_HALTED``
-    record at the fill bar (``bar + 1``). Returns the new record count; the caller guarantees room
-    for ``S * N`` more records.
+    Runs after ``close_bar_nb``. A scenario decides nothing from its bar ``last_decision[s]`` on
+    (its last real bar; later bars are padding): its intents are dropped there. Blocked intents
+    leave a ``REJECTED_HALTED`` record at the fill bar (``bar + 1``). Returns the new record count;
+    the caller guarantees room for ``S * N`` more records.
     """
     n_scenarios, n_symbols = state.units.shape
     for s in range(n_scenarios):
+        if bar >= last_decision[s]:
+            for n in range(n_symbols):
+                intents.kind[s, n] = KIND_NONE
+            continue
         breaker = state.breaker_until[s] >= 0
         flatten = breaker and params.flatten_on_breaker[s] > 0.0
         cooldown = int(params.cooldown_bars[s])

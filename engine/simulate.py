@@ -16,11 +16,12 @@ from engine.state import Intents, KernelParams, PortfolioState
 
 
 @njit(cache=True)
-def simulate_intents_nb(open_, close, day, kind, size, params, state, records):
+def simulate_intents_nb(open_, close, day, last_decision, kind, size, params, state, records):
     """Run intents ``kind``/``size`` (T, S, N), decided at each bar's close, over prices (S, T, N).
 
-    ``day`` (T,) holds each bar's trading-day id. Returns equity at every close (T, S) and the
-    order records; ``state`` is left at the last bar.
+    ``day`` (S, T) holds trading-day ids; ``last_decision`` (S,) the bar from which a scenario
+    decides nothing (its last real bar). Returns equity at every close (T, S) and the order
+    records; ``state`` is left at the last bar.
     """
     n_scenarios, n_bars, n_symbols = open_.shape
     equity = np.empty((n_bars, n_scenarios))
@@ -34,13 +35,13 @@ def simulate_intents_nb(open_, close, day, kind, size, params, state, records):
         records = ensure_capacity_nb(records, n, 2 * n_scenarios * n_symbols)
         if t > 0:
             n = fill_bar_nb(t, open_[:, t, :], state, pending, params, records, n)
-        close_bar_nb(t, day[t], close[:, t, :], state, params)
+        close_bar_nb(t, day[:, t], close[:, t, :], state, params)
         equity[t] = state.equity
         if t < n_bars - 1:
             pending.kind[:] = kind[t]
             pending.size[:] = size[t]
             pending.reason[:] = 0
-            n = apply_risk_overlay_nb(t, close[:, t, :], state, pending, params, records, n)
+            n = apply_risk_overlay_nb(t, close[:, t, :], state, pending, params, last_decision, records, n)
     return equity, records[:n]
 
 
@@ -52,13 +53,20 @@ def simulate_intents(
     size: np.ndarray,
     params: KernelParams,
     state: PortfolioState,
+    n_valid: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Python entry point of :func:`simulate_intents_nb` with shape checks."""
+    """Python entry point of :func:`simulate_intents_nb` with shape checks.
+
+    ``day`` is (T,) when all scenarios share a calendar, else (S, T); ``n_valid`` (S,) counts each
+    scenario's real bars (default: all).
+    """
     n_scenarios, n_bars, n_symbols = open_.shape
+    day = np.broadcast_to(np.asarray(day, dtype=np.int64), (n_scenarios, n_bars))
+    n_valid = np.full(n_scenarios, n_bars) if n_valid is None else np.asarray(n_valid)
     if close.shape != open_.shape:
         raise ValueError(f"close has shape {close.shape}, open {open_.shape}")
     if kind.shape != (n_bars, n_scenarios, n_symbols) or size.shape != kind.shape:
         raise ValueError(f"intents must have shape {(n_bars, n_scenarios, n_symbols)}, got {kind.shape}")
     records = np.empty(max(16, n_scenarios * n_symbols * 4), dtype=order_dt)
-    return simulate_intents_nb(open_, close, np.ascontiguousarray(day, dtype=np.int64),
+    return simulate_intents_nb(open_, close, np.ascontiguousarray(day), n_valid.astype(np.int64) - 1,
                                kind.astype(np.int8), size.astype(np.float64), params, state, records)
