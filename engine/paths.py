@@ -34,19 +34,26 @@ def configure_numba_cache() -> None:
 
     Numba checks a cached kernel against its own file only, so a kernel that inlines another
     module's kernel would keep stale code after that module changed. Keying the folder by a hash of
-    every engine source file makes any change start a fresh cache. The base folder is
+    every engine file that defines kernels makes any kernel change start a fresh cache. The base folder is
     ``NUMBA_CACHE_DIR`` if set, else ``WORKBENCH_HOME/numba-cache``. Must run before Numba compiles
     anything; ``engine/__init__`` calls it on import.
     """
     base = os.environ.get(_BASE_ENV) or os.environ.get("NUMBA_CACHE_DIR") or str(workbench_home() / "numba-cache")
     os.environ[_BASE_ENV] = base
-    os.environ["NUMBA_CACHE_DIR"] = str(Path(base) / _engine_source_hash())
+    os.environ["NUMBA_CACHE_DIR"] = str(Path(base) / engine_source_hash(kernels_only=True))
 
 
-def _engine_source_hash() -> str:
+def engine_source_hash(kernels_only: bool = False) -> str:
+    """First 16 hex digits of the SHA-256 over the engine's source files (its code version).
+
+    With ``kernels_only`` only files that define Numba kernels count (the Numba cache key).
+    """
     digest = hashlib.sha256()
     root = Path(__file__).resolve().parent
     for path in sorted(root.rglob("*.py")):
+        text = path.read_bytes()
+        if kernels_only and b"njit" not in text:
+            continue
         digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
+        digest.update(text)
     return digest.hexdigest()[:16]

@@ -11,7 +11,7 @@ import sys
 
 from engine.errors import WorkbenchError
 from workbench import __version__
-from workbench.commands import data, features
+from workbench.commands import backtest, data, features
 
 EXIT_USER_ERROR = 2
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="more log output (-v info, -vv debug)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     data.register(commands)
+    backtest.register(commands)
     features.register(commands)
     return parser
 

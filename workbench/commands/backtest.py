@@ -1,0 +1,92 @@
+"""``workbench backtest``: run a strategy over a grid of costs and print or export its metrics."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine.errors import InvalidParameterError
+from workbench.backtest import BacktestSpec, export_backtest, run_backtest
+from workbench.commands.output import print_json, print_table
+
+_TABLE = (("label", "SCENARIO"), ("final_equity", "FINAL"), ("total_return", "RETURN"),
+          ("sharpe", "SHARPE"), ("max_drawdown", "MAX_DD"), ("n_trades", "TRADES"),
+          ("fees_paid", "FEES"), ("benchmark_return", "BENCHMARK"))
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "backtest", help="run a strategy over a grid of costs",
+        description=(
+            "Backtest a strategy. Decisions at bar t's close fill at bar t+1's open; each "
+            "combination of --fees and --slippage is one scenario, all run as one batch."
+        ),
+        epilog="Strategies: buy_and_hold, equal_weight, sma_cross, momentum, random "
+               "(see README for their parameters).",
+    )
+    parser.add_argument("--strategy", required=True, help="baseline strategy name")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                        help="strategy parameter (repeatable), e.g. --param fast=20")
+    parser.add_argument("--data", required=True, metavar="DATASET_OR_PATH", help="dataset name or file")
+    parser.add_argument("--symbols", help="comma-separated symbols (default: all)")
+    parser.add_argument("--start", help="first date (YYYY-MM-DD)")
+    parser.add_argument("--end", help="last date (YYYY-MM-DD)")
+    parser.add_argument("--fees", default="0", metavar="LIST", help="fee fractions, comma-separated (default 0)")
+    parser.add_argument("--slippage", default="0", metavar="LIST",
+                        help="slippage fractions, comma-separated (default 0)")
+    parser.add_argument("--cash", type=float, default=100_000.0, help="initial cash (default 100000)")
+    parser.add_argument("--export", type=Path, metavar="DIR",
+                        help="write equity.csv, orders.csv and metrics.json into DIR")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = BacktestSpec(
+        strategy=args.strategy,
+        data=args.data,
+        strategy_params=tuple(_key_value(p) for p in args.param),
+        symbols=tuple(s.strip() for s in args.symbols.split(",")) if args.symbols else None,
+        start=args.start,
+        end=args.end,
+        fees=parse_list("--fees", args.fees),
+        slippage=parse_list("--slippage", args.slippage),
+        cash=args.cash,
+    )
+    result = run_backtest(spec)
+    if args.export:
+        export_backtest(result, args.export)
+    summary = result.summary()
+    if args.json:
+        print_json(summary)
+        return 0
+    data = summary["data"]
+    print(f"run {summary['run_id']}: {spec.strategy} on {data['name']} ({', '.join(data['symbols'])}), "
+          f"{data['start'][:10]} to {data['end'][:10]}")
+    print_table([h for _, h in _TABLE], [[_fmt(row[k]) for k, _ in _TABLE] for row in summary["scenarios"]])
+    if args.export:
+        print(f"exported to {args.export}")
+    return 0
+
+
+def parse_list(option: str, text: str) -> tuple[float, ...]:
+    """``"0,0.001"`` -> ``(0.0, 0.001)``, with an error naming the option and the bad item."""
+    values = []
+    for item in text.split(","):
+        try:
+            values.append(float(item))
+        except ValueError:
+            raise InvalidParameterError(f"{option} {text!r}: {item!r} is not a number; write e.g. 0,0.001") from None
+    return tuple(values)
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise InvalidParameterError(f"--param {text!r} is not KEY=VALUE, e.g. --param fast=20")
+    return key.strip(), value.strip()
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else str(value)
