@@ -28,13 +28,20 @@ from engine.state import KernelParams, PortfolioState
 
 
 class BarContext(NamedTuple):
-    """What an action space may read at a bar's close (arrays ``[S, N]`` unless noted)."""
+    """What an action space may read at a bar's close (arrays ``[S, N]`` unless noted).
+
+    ``bar`` is the kernel's clock, the unit of the state's bar-valued fields (``cooldown_until``,
+    ``breaker_until``). ``path_bar`` is each scenario's bar within its price path (an int, or
+    ``[S]`` when accounts run on their own clocks as in the envs); ``None`` means ``bar``.
+    Rebalancing schedules count ``path_bar``.
+    """
 
     bar: int
     state: PortfolioState
     close: np.ndarray
     params: KernelParams
     last_target: np.ndarray  # targets emitted so far (NaN: none yet); updated in place
+    path_bar: int | np.ndarray | None = None
 
 
 class ActionSpace(Protocol):
@@ -72,7 +79,8 @@ class SymbolActions:
     BUY_SMALL 2.5%, BUY_MEDIUM 6%, BUY_LARGE 9%, SELL_PARTIAL 50%, ADD_TO_POSITION 3%.
     Masks (``True`` = allowed): HOLD always; buys only without a position, while the scenario's
     gross exposure is below ``max_exposure`` and cash covers the buy with fees; sells only with a
-    position; add only with a position, exposure below ``max_exposure`` and cash for 3%.
+    position; add only with a position, exposure below ``max_exposure`` and cash for 3%; buys and
+    add also need room under the position and gross limits and no active halt or cooldown.
     A masked action that reaches ``bar_intents`` anyway is executed as HOLD.
     """
 
@@ -84,22 +92,35 @@ class SymbolActions:
     n_actions: int = 7
 
     def masks(self, context: BarContext) -> np.ndarray:
-        """Allowed actions ``[S, N, 7]`` (``True`` = allowed)."""
+        """Allowed actions ``[S, N, 7]`` (``True`` = allowed).
+
+        Besides the seed's rules, buys and adds are masked when they would be rejected: while the
+        scenario is halted (drawdown breaker, daily loss limit) or the symbol cools down after a
+        stop, and when the position or gross limit leaves no room for them.
+        """
         state, close, params = context.state, context.close, context.params
         units = state.units
         equity = np.maximum(state.equity, 1e-12)[:, None]
-        exposure = (np.abs(units) * close).sum(axis=1, keepdims=True) / equity
+        weight = units * close / equity
+        exposure = np.abs(weight).sum(axis=1, keepdims=True)
         cash_fraction = state.cash[:, None] / equity
         fee_factor = (1.0 + params.fees + params.slippage + 0.5 * params.spread)[:, None]
+        position_room = params.position_limit[:, None] - weight
+        gross_room = params.gross_limit[:, None] - exposure
+        halted = ((state.breaker_until >= 0) | (state.day_halted != 0))[:, None] | (state.cooldown_until >= context.bar)
         has_position = units > 0.0
-        room = exposure < self.max_exposure
+        can_add = (exposure < self.max_exposure) & ~halted
+
+        def fits(size: float) -> np.ndarray:
+            return (cash_fraction >= size * fee_factor) & (position_room >= size) & (gross_room >= size)
+
         mask = np.zeros(units.shape + (7,), dtype=bool)
         mask[..., SymbolAction.HOLD] = True
         for action, size in zip((1, 2, 3), self.buy_sizes):
-            mask[..., action] = ~has_position & room & (cash_fraction >= size * fee_factor)
+            mask[..., action] = ~has_position & can_add & fits(size)
         mask[..., SymbolAction.SELL_PARTIAL] = has_position
         mask[..., SymbolAction.SELL_ALL] = has_position
-        mask[..., SymbolAction.ADD_TO_POSITION] = has_position & room & (cash_fraction >= self.add_size * fee_factor)
+        mask[..., SymbolAction.ADD_TO_POSITION] = has_position & can_add & fits(self.add_size)
         return mask
 
     def bar_intents(self, actions: np.ndarray, context: BarContext) -> tuple[np.ndarray, np.ndarray]:
@@ -187,8 +208,10 @@ class TargetWeights:
     def bar_intents(self, actions: np.ndarray, context: BarContext) -> tuple[np.ndarray, np.ndarray]:
         targets = np.asarray(actions, dtype=np.float64)
         kind, size = _emit_changes(targets, context.last_target, self.threshold)
-        if self.rebalance_every > 0 and context.bar % self.rebalance_every == 0:
-            due = ~np.isnan(targets)
+        if self.rebalance_every > 0:
+            path_bar = context.bar if context.path_bar is None else context.path_bar
+            on_schedule = np.reshape(np.asarray(path_bar) % self.rebalance_every == 0, (-1, 1))
+            due = ~np.isnan(targets) & on_schedule
             kind[due] = KIND_TARGET_PERCENT
             size[due] = targets[due]
         return kind, size

@@ -129,9 +129,10 @@ def _run_portfolio(batch: ScenarioBatch, policy: Policy, observer: Observer,
     n = 0
     for t in range(n_bars):
         records = ensure_capacity_nb(records, n, 2 * n_scenarios * n_symbols)
+        # Contiguous copies: the env stepper passes the same layout, so each kernel compiles once.
         if t > 0:
-            n = fill_bar_nb(t, batch.open[:, t, :], state, pending, params, records, n)
-        close_t = batch.close[:, t, :]
+            n = fill_bar_nb(t, np.ascontiguousarray(batch.open[:, t, :]), state, pending, params, records, n)
+        close_t = np.array(batch.close[:, t, :])
         close_bar_nb(t, days[:, t], close_t, state, params)
         equity[t] = state.equity
         if t == n_bars - 1:
