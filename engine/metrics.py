@@ -1,0 +1,260 @@
+"""Per-scenario performance metrics and drawdown episodes, computed through vectorbt.
+
+Return-based metrics come from vectorbt's return kernels (``vectorbt.returns.nb``) applied to the
+engine's equity; drawdowns from ``vectorbt``'s drawdown records; trade and order statistics from the
+Portfolio that :func:`engine.portfolio.to_vectorbt` replays.
+
+Conventions:
+
+* Per-bar returns: ``r[0] = equity[0] / init_cash - 1`` (0, nothing fills at bar 0) and
+  ``r[t] = equity[t] / equity[t-1] - 1``, so a ``T``-bar run has ``T`` returns (vectorbt's rule).
+* Annualization factor ``A`` = ``bars_per_year`` (``engine.data.market.bars_per_year``).
+* Values are JSON-safe: plain ``float``/``int``, and ``None`` where a ratio is undefined or infinite.
+  A run whose equity never moves has Sharpe, Sortino and Calmar 0.0 (no return, no risk).
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import vectorbt as vbt
+from vectorbt.returns import nb as returns_nb
+
+from engine.data.market import bars_per_year as bars_per_year_of
+from engine.errors import InvalidParameterError
+from engine.portfolio import to_vectorbt
+
+METRIC_KEYS = (
+    "final_equity",
+    "total_return",
+    "annualized_return",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "max_drawdown",
+    "max_drawdown_duration",
+    "win_rate",
+    "profit_factor",
+    "n_trades",
+    "n_closed_trades",
+    "n_orders",
+    "exposure",
+    "turnover",
+    "fees_paid",
+    "benchmark_return",
+    "benchmark_annualized_return",
+    "excess_return",
+)
+
+def _json_number(x: float) -> float | None:
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def equity_returns(equity: np.ndarray, init_cash: np.ndarray) -> np.ndarray:
+    """Per-bar returns (T, S) of equity (T, S), the first relative to ``init_cash`` (S,)."""
+    return returns_nb.returns_nb(np.asarray(equity, dtype=np.float64),
+                                 np.asarray(init_cash, dtype=np.float64))
+
+
+def benchmark_curve(close: np.ndarray, benchmark_close: np.ndarray | None = None) -> np.ndarray:
+    """Growth of one unit of money (T, S) under buy-and-hold of the benchmark.
+
+    Args:
+        close: (S, T, N) close prices of the scenarios.
+        benchmark_close: (T,) or (S, T) benchmark closes; ``None`` buys the scenario's symbols in
+            equal amounts at the first close and holds them. A symbol's NaN closes carry its last
+            close forward, and it counts as cash (growth 1) before its first close.
+
+    Returns:
+        (T, S) value of 1 invested at bar 0, NaN where the benchmark has no price yet.
+    """
+    close = np.asarray(close, dtype=np.float64)
+    n_scenarios, n_bars, _ = close.shape
+    if benchmark_close is not None:
+        bench = np.asarray(benchmark_close, dtype=np.float64)
+        if bench.shape not in ((n_bars,), (n_scenarios, n_bars)):
+            raise InvalidParameterError(
+                f"benchmark_close must have shape ({n_bars},) or ({n_scenarios}, {n_bars}), got {bench.shape}")
+        bench = np.broadcast_to(bench, (n_scenarios, n_bars)).T
+        return bench / bench[0]
+    finite = np.isfinite(close)
+    # Forward-fill along bars: index of the last finite close at or before each bar.
+    last = np.maximum.accumulate(np.where(finite, np.arange(n_bars)[None, :, None], -1), axis=1)
+    filled = np.take_along_axis(close, np.maximum(last, 0), axis=1)
+    first = np.take_along_axis(close, np.argmax(finite, axis=1)[:, None, :], axis=1)
+    growth = np.where(last >= 0, filled / first, 1.0)
+    never_priced = ~finite.any(axis=1)
+    growth = np.where(never_priced[:, None, :], np.nan, growth)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a scenario with no priced symbol stays NaN
+        return np.nanmean(growth, axis=2).T
+
+
+def _drawdown_stats(equity: np.ndarray, index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Max drawdown depth (positive) and max duration in bars under water, per column."""
+    drawdowns = pd.DataFrame(equity, index=index).vbt.drawdowns
+    records = drawdowns.records_arr
+    n_cols = equity.shape[1]
+    depth = np.zeros(n_cols)
+    duration = np.zeros(n_cols, dtype=np.int64)
+    if len(records):
+        np.maximum.at(depth, records["col"], (records["peak_val"] - records["valley_val"]) / records["peak_val"])
+        np.maximum.at(duration, records["col"], drawdowns.duration.values.astype(np.int64))
+    return depth, duration
+
+
+def scenario_metrics(
+    equity: np.ndarray,
+    records: np.ndarray,
+    close: np.ndarray,
+    index: pd.DatetimeIndex,
+    init_cash: np.ndarray,
+    frequency: str,
+    *,
+    symbols: Sequence[str] | None = None,
+    benchmark_close: np.ndarray | None = None,
+    bars_per_year: float | None = None,
+    portfolio: vbt.Portfolio | None = None,
+) -> list[dict[str, float | int | None]]:
+    """Metrics of each scenario (keys: ``METRIC_KEYS``).
+
+    Args:
+        equity: (T, S) engine equity at each close.
+        records: ``order_dt`` records of the run.
+        close: (S, T, N) close prices the run was simulated on.
+        index: (T,) bar timestamps.
+        init_cash: (S,) initial cash.
+        frequency: Bar frequency alias (``"1D"``, ``"1h"``, ...).
+        symbols: (N,) names for the Portfolio's columns (defaults to ``"0"``, ``"1"``, ...).
+        benchmark_close: (T,) or (S, T) benchmark closes; ``None`` is an equal-weight buy-and-hold
+            of the scenario's symbols (see :func:`benchmark_curve`).
+        bars_per_year: Annualization factor; defaults to ``bars_per_year(frequency)``.
+        portfolio: The run's Portfolio from ``to_vectorbt``, to avoid replaying it twice.
+
+    Returns:
+        One dict per scenario, in scenario order.
+    """
+    equity = np.asarray(equity, dtype=np.float64)
+    close = np.asarray(close, dtype=np.float64)
+    init_cash = np.asarray(init_cash, dtype=np.float64).reshape(-1)
+    if equity.ndim != 2 or close.ndim != 3 or close.shape[:2] != equity.shape[::-1] \
+            or len(init_cash) != equity.shape[1] or len(index) != equity.shape[0]:
+        raise InvalidParameterError(
+            f"equity must be (bars, scenarios) matching close (scenarios, bars, symbols), init_cash "
+            f"(scenarios,) and index (bars,); got equity {equity.shape}, close {close.shape}, "
+            f"init_cash {init_cash.shape}, index of {len(index)}")
+    n_bars, n_scenarios = equity.shape
+    n_symbols = close.shape[2]
+    ann = float(bars_per_year) if bars_per_year is not None else bars_per_year_of(frequency)
+    if not np.isfinite(ann) or ann <= 0:
+        raise InvalidParameterError(f"bars_per_year must be a positive number, got {bars_per_year}")
+    if portfolio is None:
+        names = [str(n) for n in range(n_symbols)] if symbols is None else symbols
+        portfolio = to_vectorbt(records, close, index, names, init_cash, frequency)
+
+    rets = equity_returns(equity, init_cash)
+    total = returns_nb.cum_returns_final_nb(rets, 0.0)
+    annualized = returns_nb.annualized_return_nb(rets, ann)
+    ratios = {
+        "sharpe": returns_nb.sharpe_ratio_nb(rets, ann, 0.0, 1),
+        "sortino": returns_nb.sortino_ratio_nb(rets, ann, 0.0),
+        "calmar": returns_nb.calmar_ratio_nb(rets, ann),
+    }
+    flat = np.all(rets == 0.0, axis=0)
+    dd_depth, dd_duration = _drawdown_stats(equity, index)
+
+    # vectorbt reduces a single group to a scalar; reshape(-1) keeps one value per scenario.
+    trades = portfolio.exit_trades
+    closed = trades.closed
+    win_rate = np.asarray(closed.win_rate(), dtype=np.float64).reshape(-1)
+    profit_factor = np.asarray(closed.profit_factor(), dtype=np.float64).reshape(-1)
+    n_trades = np.asarray(trades.count(), dtype=np.int64).reshape(-1)
+    n_closed = np.asarray(closed.count(), dtype=np.int64).reshape(-1)
+
+    orders = portfolio.orders.records_arr
+    group = orders["col"] // n_symbols
+    notional = np.bincount(group, orders["size"] * orders["price"], minlength=n_scenarios)
+    fees_paid = np.bincount(group, orders["fees"], minlength=n_scenarios)
+    n_orders = np.bincount(group, minlength=n_scenarios)
+
+    units = portfolio.assets().to_numpy().reshape(n_bars, n_scenarios, n_symbols)
+    held = np.where(units != 0.0, np.abs(units * close.transpose(1, 0, 2)), 0.0).sum(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exposure = np.nanmean(np.where(equity > 0.0, held / equity, np.nan), axis=0)
+        turnover = notional / equity.mean(axis=0)
+
+    bench = benchmark_curve(close, benchmark_close)
+    bench_rets = returns_nb.returns_nb(bench, np.ones(n_scenarios))
+    bench_total = bench[-1] - 1.0
+    bench_annualized = returns_nb.annualized_return_nb(bench_rets, ann)
+
+    out = []
+    for s in range(n_scenarios):
+        row: dict[str, float | int | None] = {
+            "final_equity": _json_number(equity[-1, s]),
+            "total_return": _json_number(total[s]),
+            "annualized_return": _json_number(annualized[s]),
+            "max_drawdown": _json_number(dd_depth[s]),
+            "max_drawdown_duration": int(dd_duration[s]),
+            "win_rate": _json_number(win_rate[s]),
+            "profit_factor": _json_number(profit_factor[s]),
+            "n_trades": int(n_trades[s]),
+            "n_closed_trades": int(n_closed[s]),
+            "n_orders": int(n_orders[s]),
+            "exposure": _json_number(exposure[s]),
+            "turnover": _json_number(turnover[s]),
+            "fees_paid": _json_number(fees_paid[s]),
+            "benchmark_return": _json_number(bench_total[s]),
+            "benchmark_annualized_return": _json_number(bench_annualized[s]),
+            "excess_return": _json_number(annualized[s] - bench_annualized[s]),
+        }
+        for key, values in ratios.items():
+            row[key] = 0.0 if flat[s] else _json_number(values[s])
+        out.append({key: row[key] for key in METRIC_KEYS})
+    return out
+
+
+def drawdown_episodes(equity: np.ndarray, index: pd.DatetimeIndex, top: int | None = 5) -> list[dict]:
+    """The deepest drawdowns of one equity curve, deepest first.
+
+    Args:
+        equity: (T,) equity at each close.
+        index: (T,) bar timestamps.
+        top: How many episodes to return (``None``: all).
+
+    Returns:
+        Dicts with ``peak_date``, ``trough_date``, ``recovery_date`` (ISO-8601 strings; recovery
+        is ``None`` while under water at the last bar), the matching ``*_bar`` positions, ``depth``
+        (positive fraction of the peak) and ``duration`` (bars under water: from the first bar
+        below the peak up to, not including, the recovery bar; through the last bar if not
+        recovered).
+    """
+    equity = np.asarray(equity, dtype=np.float64)
+    if equity.ndim != 1 or len(equity) != len(index):
+        raise InvalidParameterError(f"equity must be (bars,) matching index of {len(index)}, got {equity.shape}")
+    if top is not None and top < 0:
+        raise InvalidParameterError(f"top must be a non-negative count or None, got {top}")
+    drawdowns = pd.Series(equity, index=index).vbt.drawdowns
+    rec = drawdowns.records_arr
+    duration = drawdowns.duration.values
+    depth = (rec["peak_val"] - rec["valley_val"]) / rec["peak_val"]
+    recovered = rec["status"] == vbt.generic.enums.DrawdownStatus.Recovered
+    order = np.lexsort((rec["peak_idx"], -depth))
+    if top is not None:
+        order = order[:top]
+    return [
+        {
+            "peak_date": index[rec["peak_idx"][i]].isoformat(),
+            "trough_date": index[rec["valley_idx"][i]].isoformat(),
+            "recovery_date": index[rec["end_idx"][i]].isoformat() if recovered[i] else None,
+            "peak_bar": int(rec["peak_idx"][i]),
+            "trough_bar": int(rec["valley_idx"][i]),
+            "recovery_bar": int(rec["end_idx"][i]) if recovered[i] else None,
+            "depth": float(depth[i]),
+            "duration": int(duration[i]),
+        }
+        for i in order
+    ]
