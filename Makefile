@@ -29,6 +29,8 @@ demo: $(STAMP)
 	$(BIN)/workbench data list
 	$(BIN)/workbench features stocks --symbol AAPL --start 2004-01-01 \
 		--out $(WORKBENCH_HOME)/features/stocks-AAPL.parquet
+	$(BIN)/workbench backtest --strategy sma_cross --data stocks --symbols AAPL,MSFT,IBM \
+		--fees 0,0.001 --slippage 0,0.0005 --export $(WORKBENCH_HOME)/backtests/sma-cross-stocks
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

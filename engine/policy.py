@@ -18,30 +18,15 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
-import pandas as pd
 
 from engine.actions import ActionSpace
+from engine.scenarios.path import PricePath
 
 Scope = Literal["market", "portfolio"]
 
 
-@dataclass(frozen=True)
-class MarketView:
-    """One price path as a market-only policy sees it: every bar at once, arrays ``[T, N]``."""
-
-    index: pd.DatetimeIndex
-    symbols: tuple[str, ...]
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-    frequency: str
-
-    def truncated(self, n_bars: int) -> "MarketView":
-        """The view with only its first ``n_bars`` bars (for look-ahead checks)."""
-        return MarketView(self.index[:n_bars], self.symbols, self.open[:n_bars], self.high[:n_bars],
-                          self.low[:n_bars], self.close[:n_bars], self.volume[:n_bars], self.frequency)
+# What a market-scope policy sees: one complete price path, every bar at once (arrays [T, N]).
+MarketView = PricePath
 
 
 @dataclass

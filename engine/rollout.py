@@ -73,9 +73,7 @@ def trading_day_ids(batch: ScenarioBatch) -> np.ndarray:
 
 def path_view(batch: ScenarioBatch, path: int) -> MarketView:
     """The market view of one distinct price path of ``batch``."""
-    s = int(np.flatnonzero(batch.path_ids == path)[0])
-    return MarketView(batch.index, batch.symbols, batch.open[s], batch.high[s], batch.low[s],
-                      batch.close[s], batch.volume[s], batch.frequency)
+    return batch.path(int(np.flatnonzero(batch.path_ids == path)[0]))
 
 
 def run_rollout(
@@ -97,21 +95,38 @@ def run_rollout(
 def _run_market(batch: ScenarioBatch, policy: Policy) -> RolloutResult:
     paths = np.unique(batch.path_ids)
     outputs = [policy.act_market(path_view(batch, int(p))) for p in paths]
-    kinds, sizes = zip(*(policy.action_space.path_intents(o.actions) for o in outputs))
+    # A padded window's view stops at its last real bar: its intents, actions and extras are
+    # padded back to the batch's T bars (no intents, NaN values).
+    intents = [policy.action_space.path_intents(o.actions) for o in outputs]
+    kind = np.stack([_pad_rows(k, batch.n_bars, 0) for k, _ in intents], axis=1).astype(np.int8)
+    size = np.stack([_pad_rows(z, batch.n_bars, 0.0) for _, z in intents], axis=1)
     position = np.searchsorted(paths, batch.path_ids)
-    kind = np.stack(kinds, axis=1)[:, position, :]
-    size = np.stack(sizes, axis=1)[:, position, :]
     params = kernel_params(batch)
     state = initial_state(params, batch.n_symbols)
     equity, records = simulate_intents(batch.open, batch.close, trading_day_ids(batch),
-                                       kind, size, params, state, batch.n_valid)
+                                       kind[:, position, :], size[:, position, :], params, state,
+                                       batch.n_valid)
+    padded = [PolicyOutput(_pad_rows(o.actions, batch.n_bars, np.nan),
+                           {k: _pad_rows(v, batch.n_bars, np.nan) for k, v in o.extras.items()})
+              for o in outputs]
     return RolloutResult(
         equity=equity, records=records,
-        actions=np.stack([o.actions for o in outputs]),
-        extras=_stack_extras([o.extras for o in outputs]),
+        actions=np.stack([o.actions for o in padded]),
+        extras=_stack_extras([o.extras for o in padded]),
         state=state, path_ids=batch.path_ids, index=batch.index, symbols=batch.symbols,
         labels=batch.labels,
     )
+
+
+def _pad_rows(values: np.ndarray, n_rows: int, fill: float) -> np.ndarray:
+    """``values`` with rows appended up to ``n_rows`` (floats when the fill is NaN)."""
+    values = np.asarray(values)
+    if len(values) == n_rows:
+        return values
+    dtype = np.result_type(values.dtype, np.asarray(fill).dtype)
+    out = np.full((n_rows,) + values.shape[1:], fill, dtype=dtype)
+    out[: len(values)] = values
+    return out
 
 
 def _run_portfolio(batch: ScenarioBatch, policy: Policy, observer: Observer,
@@ -173,8 +188,8 @@ def check_market_policy_causal(policy: Policy, view: MarketView, cuts: list[int]
     """
     full = np.asarray(policy.act_market(view).actions)
     for cut in cuts:
-        if not 0 < cut <= len(view.index):
-            raise InvalidParameterError(f"cut {cut} is outside 1..{len(view.index)}")
+        if not 2 <= cut <= len(view.index):
+            raise InvalidParameterError(f"cut {cut} is outside 2..{len(view.index)} (a path has at least 2 bars)")
         partial = np.asarray(policy.act_market(view.truncated(cut)).actions)
         if not np.array_equal(full[:cut], partial, equal_nan=True):
             bar = int(np.flatnonzero(np.any((full[:cut] != partial).reshape(cut, -1), axis=1))[0])

@@ -96,6 +96,13 @@ class PricePath:
         values = {f: arrays.get(f, getattr(self, f)) for f in FIELDS}
         return PricePath(label, self.index, self.symbols, frequency=self.frequency, **values)
 
+    def truncated(self, n_bars: int) -> "PricePath":
+        """The path's first ``n_bars`` bars (the look-ahead canary compares against these)."""
+        if not 1 <= n_bars <= self.n_bars:
+            raise InvalidParameterError(f"n_bars must be in 1..{self.n_bars}, got {n_bars}")
+        arrays = {f: getattr(self, f)[:n_bars] for f in FIELDS}
+        return PricePath(self.label, self.index[:n_bars], self.symbols, frequency=self.frequency, **arrays)
+
     def bar_at(self, at: int | str | pd.Timestamp) -> int:
         """The bar index of ``at``: an int is taken as is; a date or timestamp selects the first bar
         at or after it (a holiday selects the next trading day)."""
