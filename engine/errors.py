@@ -71,3 +71,12 @@ class DataValidationError(WorkbenchError, ValueError):
         where = self.location.describe()
         prefix = f"{where}: " if where else ""
         super().__init__(f"{prefix}{rule}: {detail}. Fix: {fix}")
+
+
+class CheckpointError(WorkbenchError):
+    """A model file or folder (checkpoint, SB3 archive, ONNX file) is missing, unsafe, corrupt, or
+    does not fit the network or the observation it is loaded for; the message names the file and the fix."""
+
+
+class OnnxExportError(WorkbenchError):
+    """An ONNX export disagrees with its torch module beyond the parity thresholds."""

@@ -13,16 +13,13 @@ import numpy as np
 
 from engine.actions import TargetWeights
 from engine.errors import InvalidParameterError
+from engine.features.rolling import sma
 from engine.policy import MarketView, PolicyOutput
 
 
 def _sma(close: np.ndarray, window: int) -> np.ndarray:
-    """Trailing simple moving average over axis 0 (NaN for the first ``window - 1`` bars)."""
-    out = np.full(close.shape, np.nan)
-    if len(close) >= window:
-        csum = np.cumsum(np.vstack([np.zeros((1,) + close.shape[1:]), close]), axis=0)
-        out[window - 1:] = (csum[window:] - csum[:-window]) / window
-    return out
+    """Trailing simple moving average of each column of ``close`` [T, N]."""
+    return np.column_stack([sma(close[:, j], window) for j in range(close.shape[1])])
 
 
 def _positive_int(name: str, value: int) -> int:
