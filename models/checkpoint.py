@@ -1,0 +1,294 @@
+"""Checkpoints: a folder of safetensors weights, a JSON model card and the frozen normalizer.
+
+Layout of a checkpoint folder::
+
+    weights.safetensors   the module's state dict (safetensors: tensors only, no code)
+    model_card.json       ModelCard.to_dict(), including the weights' SHA-256
+    normalizer.json       FittedNormalizer.to_dict() of the technical block
+
+Safety: loading never unpickles. The weights file must start like a safetensors file (an 8-byte
+header length, then a JSON header); a pickle or a ``torch.save`` zip renamed to
+``weights.safetensors`` is recognized by its first bytes and refused before anything parses it.
+Its SHA-256 must equal the card's. Saving writes a temporary sibling folder and renames it into
+place, so a failure leaves no half-written checkpoint.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import struct
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from engine.errors import CheckpointError, InvalidParameterError
+from engine.features.normalize import FittedNormalizer
+from models.spec import action_spec, observation_spec
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "weights.safetensors"
+CARD_FILE = "model_card.json"
+NORMALIZER_FILE = "normalizer.json"
+CARD_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a checkpoint is, where it came from and how well it did.
+
+    Attributes:
+        architecture: Name of the network (the ``build`` callable's business to interpret).
+        config: Preset / constructor arguments of the network (JSON types).
+        train_period: ``(start, end)`` of the training data (ISO strings).
+        validation_period: ``(start, end)`` of the validation data.
+        data_fingerprint: ``MarketData.fingerprint()`` of the training data.
+        seed: Training seed.
+        code_version: Workbench version (and commit, when known) that trained the network.
+        training_metrics: Final training metrics (``train/...`` keys).
+        validation_metrics: Validation metrics (``validation/...`` keys).
+        observation_spec: Inputs the network reads (``models.spec.observation_spec()``).
+        action_spec: Actions it chooses among (``models.spec.action_spec()``).
+        parameter_counts: ``{"total": ..., "trainable": ...}``; filled in by ``save_checkpoint``.
+        weights_sha256: SHA-256 of ``weights.safetensors``; filled in by ``save_checkpoint``.
+        export: ``ExportReport.to_dict()`` of an ONNX export, when there is one.
+    """
+
+    architecture: str
+    config: Mapping[str, Any]
+    train_period: tuple[str | None, str | None]
+    validation_period: tuple[str | None, str | None]
+    data_fingerprint: str
+    seed: int
+    code_version: str
+    training_metrics: Mapping[str, float] = field(default_factory=dict)
+    validation_metrics: Mapping[str, float] = field(default_factory=dict)
+    observation_spec: Mapping[str, Any] = field(default_factory=observation_spec)
+    action_spec: Mapping[str, Any] = field(default_factory=action_spec)
+    parameter_counts: Mapping[str, int] = field(default_factory=dict)
+    weights_sha256: str = ""
+    export: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types (tuples become lists), plus the card format number."""
+        data = json.loads(json.dumps(dataclasses.asdict(self)))
+        return {"format": CARD_FORMAT, **data}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ModelCard":
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            InvalidParameterError: unknown or missing keys, or another card format.
+        """
+        data = dict(data)
+        version = data.pop("format", CARD_FORMAT)
+        if version != CARD_FORMAT:
+            raise InvalidParameterError(f"model card format {version!r} is not {CARD_FORMAT}; re-save the checkpoint "
+                                        "with this workbench version")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise InvalidParameterError(
+                f"unknown model card key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        required = {f.name for f in dataclasses.fields(cls)
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+        missing = sorted(required - set(data))
+        if missing:
+            raise InvalidParameterError(f"model card lacks key(s) {', '.join(missing)}")
+        for name in ("train_period", "validation_period"):
+            data[name] = tuple(data[name])
+        return cls(**data)
+
+
+def parameter_counts(module: torch.nn.Module) -> dict[str, int]:
+    """Total and trainable parameter counts of ``module``."""
+    parameters = list(module.parameters())
+    return {"total": sum(p.numel() for p in parameters),
+            "trainable": sum(p.numel() for p in parameters if p.requires_grad)}
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_checkpoint(folder: str | Path, module: torch.nn.Module, card: ModelCard, normalizer: FittedNormalizer,
+                    *, overwrite: bool = False) -> ModelCard:
+    """Write ``module``'s weights, ``card`` and ``normalizer`` as a checkpoint folder, atomically.
+
+    Args:
+        folder: The checkpoint folder to create.
+        module: The network; its state dict is saved (tensors only).
+        card: The model card; its ``parameter_counts`` and ``weights_sha256`` are filled in here.
+        normalizer: The frozen statistics of the observation's technical block.
+        overwrite: Replace an existing folder (otherwise an existing folder is an error).
+
+    Returns:
+        The card as written.
+
+    Raises:
+        CheckpointError: ``folder`` exists and ``overwrite`` is False.
+    """
+    folder = Path(folder)
+    if folder.exists() and not overwrite:
+        raise CheckpointError(f"{folder} already exists; choose another folder or pass overwrite=True")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        # safetensors refuses shared or non-contiguous storage; clone to a plain CPU copy.
+        state = {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
+        save_file(state, str(staging / WEIGHTS_FILE))
+        card = dataclasses.replace(card, parameter_counts=parameter_counts(module),
+                                   weights_sha256=file_sha256(staging / WEIGHTS_FILE))
+        _write_json(staging / CARD_FILE, card.to_dict())
+        _write_json(staging / NORMALIZER_FILE, normalizer.to_dict())
+        _move_into_place(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logger.info("saved checkpoint %s (%s, %d parameters)", folder, card.architecture, card.parameter_counts["total"])
+    return card
+
+
+def load_checkpoint(folder: str | Path, build: Callable[[dict], torch.nn.Module]
+                    ) -> tuple[torch.nn.Module, ModelCard, FittedNormalizer]:
+    """Load a checkpoint folder written by :func:`save_checkpoint`, checking everything first.
+
+    Args:
+        folder: The checkpoint folder.
+        build: Makes an untrained network from the card's ``config``; the weights are loaded into it.
+
+    Returns:
+        ``(module in eval mode, card, normalizer)``.
+
+    Raises:
+        CheckpointError: a file is missing or malformed, the weights are not safetensors, their
+            SHA-256 differs from the card's, the card's observation or action spec differs from this
+            workbench's, or a tensor is missing, unexpected or of another shape than ``build`` makes.
+    """
+    folder = Path(folder)
+    for name in (WEIGHTS_FILE, CARD_FILE, NORMALIZER_FILE):
+        if not (folder / name).is_file():
+            raise CheckpointError(f"{folder}: {name} is missing; a checkpoint folder holds {WEIGHTS_FILE}, "
+                                  f"{CARD_FILE} and {NORMALIZER_FILE} (write it with save_checkpoint)")
+    card = _read_card(folder)
+    normalizer = _read_normalizer(folder)
+    weights = folder / WEIGHTS_FILE
+    check_safetensors_header(weights)
+    actual = file_sha256(weights)
+    if actual != card.weights_sha256:
+        raise CheckpointError(
+            f"{weights}: sha256 {actual} differs from the model card's {card.weights_sha256 or '(none)'}; the "
+            "weights were changed or corrupted after saving. Fix: restore the checkpoint folder from its source")
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{weights}: not a readable safetensors file ({error}); re-save the checkpoint") from error
+    module = build(dict(card.config))
+    load_state_strict(module, state, f"{folder}: {WEIGHTS_FILE}",
+                      f"build the {card.architecture!r} network with the card's config, or retrain")
+    module.eval()
+    return module, card, normalizer
+
+
+def load_state_strict(module: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str, fix: str) -> None:
+    """Copy ``state`` into ``module``, refusing missing, unexpected or differently shaped tensors.
+
+    Raises:
+        CheckpointError: naming ``source``, the first offending tensor and ``fix``.
+    """
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing:
+        raise CheckpointError(
+            f"{source}: tensor {missing[0]!r} is missing ({len(missing)} missing in all). Fix: {fix}")
+    if unexpected:
+        raise CheckpointError(f"{source}: unexpected tensor {unexpected[0]!r} ({len(unexpected)} unexpected in all). "
+                              f"Fix: {fix}")
+    for key, tensor in expected.items():
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise CheckpointError(f"{source}: tensor {key!r} has shape {tuple(state[key].shape)}, the network "
+                                  f"expects {tuple(tensor.shape)}. Fix: {fix}")
+    module.load_state_dict(dict(state), strict=True)
+
+
+def check_safetensors_header(path: Path) -> None:
+    """Refuse a file whose first bytes are not a safetensors header (e.g. a pickle or a zip).
+
+    Raises:
+        CheckpointError: naming what the file looks like instead.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(9)
+    size = path.stat().st_size
+    if head[:2] == b"PK" or head[:1] == b"\x80":
+        kind = "a zip (torch.save) archive" if head[:2] == b"PK" else "a Python pickle"
+        raise CheckpointError(
+            f"{path}: the file is {kind}, not safetensors; it was not opened because unpickling can run "
+            "arbitrary code. Fix: convert it where you trust it (torch.load(weights_only=True), then "
+            "safetensors.torch.save_file) or re-save the checkpoint with save_checkpoint")
+    header_length = struct.unpack("<Q", head[:8])[0] if len(head) == 9 else -1
+    if not 0 < header_length <= size - 8 or head[8:9] != b"{":
+        raise CheckpointError(f"{path}: not a safetensors file (no valid header); re-save the checkpoint "
+                              "with save_checkpoint")
+
+
+def _read_card(folder: Path) -> ModelCard:
+    path = folder / CARD_FILE
+    try:
+        card = ModelCard.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, UnicodeDecodeError, InvalidParameterError, TypeError) as error:
+        raise CheckpointError(f"{path}: {error}. Fix: restore the model card or re-save the checkpoint") from error
+    if dict(card.observation_spec) != observation_spec() or dict(card.action_spec) != action_spec():
+        raise CheckpointError(
+            f"{path}: the network was trained on another observation or action spec than this workbench "
+            f"builds ({json.dumps(card.observation_spec)}); retrain it on the current observation")
+    return card
+
+
+def _read_normalizer(folder: Path) -> FittedNormalizer:
+    path = folder / NORMALIZER_FILE
+    try:
+        return FittedNormalizer.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, UnicodeDecodeError, InvalidParameterError, TypeError, KeyError) as error:
+        raise CheckpointError(f"{path}: not a valid normalizer ({error}). Fix: restore it or re-save the "
+                              "checkpoint") from error
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    with open(path, "w") as handle:
+        json.dump(data, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _move_into_place(staging: Path, folder: Path) -> None:
+    """Rename ``staging`` to ``folder``; an existing ``folder`` is swapped out first and removed after."""
+    if not folder.exists():
+        os.replace(staging, folder)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=folder.parent))
+    os.replace(folder, retired / folder.name)
+    try:
+        os.replace(staging, folder)
+    except BaseException:
+        os.replace(retired / folder.name, folder)
+        raise
+    finally:
+        shutil.rmtree(retired, ignore_errors=True)

@@ -1,0 +1,44 @@
+"""The observation and action a portfolio-scope neural policy consumes, as plain JSON-able specs.
+
+Model cards, the SB3 importer, the ONNX exporter and the ONNX policy all check files against
+these, so a network trained on another observation is refused at load time, not mis-read silently.
+The names are also the ONNX graph's input names, in this order.
+"""
+from __future__ import annotations
+
+from engine.actions import SymbolAction
+from engine.features.regime_block import REGIME_COLUMNS
+from engine.features.technical import TECHNICAL_COLUMNS, TECHNICAL_WINDOW
+from engine.observation import PORTFOLIO_FIELDS, POSITION_FIELDS, SL_MODELS
+
+OBSERVATION_NAMES: tuple[str, ...] = ("technical", "sl_probs", "position", "portfolio", "regime", "action_mask")
+"""Inputs of an actor's ``forward``, in order."""
+
+OBSERVATION_SHAPES: dict[str, tuple[int, ...]] = {
+    "technical": (TECHNICAL_WINDOW, len(TECHNICAL_COLUMNS)),
+    "sl_probs": (len(SL_MODELS),),
+    "position": (len(POSITION_FIELDS),),
+    "portfolio": (len(PORTFOLIO_FIELDS),),
+    "regime": (len(REGIME_COLUMNS),),
+    "action_mask": (len(SymbolAction),),
+}
+"""Per-row shape of each input (the batch axis comes first and is free)."""
+
+OBSERVATION_DTYPES: dict[str, str] = {name: "float32" for name in OBSERVATION_NAMES} | {"action_mask": "bool"}
+
+N_ACTIONS = len(SymbolAction)
+
+MASKED_LOGIT = -1.0e8
+"""What an actor puts in the logit of a masked action: finite, so ONNX and softmax stay NaN-free
+(the value sb3-contrib's ``MaskableCategorical`` uses)."""
+
+
+def observation_spec() -> dict[str, dict]:
+    """``{name: {"shape": [...], "dtype": ...}}`` in input order (JSON types, for model cards)."""
+    return {name: {"shape": list(OBSERVATION_SHAPES[name]), "dtype": OBSERVATION_DTYPES[name]}
+            for name in OBSERVATION_NAMES}
+
+
+def action_spec() -> dict:
+    """The seven discrete ``SymbolAction`` choices (JSON types, for model cards)."""
+    return {"type": "discrete", "n": N_ACTIONS, "names": [a.name for a in SymbolAction]}
