@@ -12,6 +12,7 @@ import sys
 from engine.errors import WorkbenchError
 from workbench import __version__
 from workbench.commands import backtest, data, features
+from workbench.commands import train
 
 EXIT_USER_ERROR = 2
 
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.register(commands)
     backtest.register(commands)
     features.register(commands)
+    train.register(commands)
     return parser
 
 

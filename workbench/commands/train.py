@@ -1,0 +1,145 @@
+"""``workbench train symbol-agent``: train a symbol agent with MaskablePPO and save its checkpoint."""
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from engine.errors import InvalidParameterError
+from models.checkpoint import save_checkpoint
+from models.symbol_agent import AGENT_PRESETS
+from models.training import DEVICES, TrainingConfig, train_symbol_agent
+from workbench.backtest import code_version
+from workbench.commands.output import print_table
+from workbench.datasets import load_dataset
+
+DEFAULT_PERIODS: dict[str, tuple[str, str]] = {"stocks": ("2000-01-01:2007-12-31", "2008-01-01:2010-12-31")}
+"""Per-dataset default ``(train, validation)`` periods (the issue's split for ``stocks``)."""
+
+TRAIN_SHARE = 0.8
+"""Without a default or ``--train``/``--val``: the first 80% of bars train, the rest validate."""
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("train", help="train neural policies",
+                                 description="Train a neural policy and save it as a checkpoint folder.")
+    kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
+    agent = kinds.add_parser(
+        "symbol-agent", help="train the symbol agent with MaskablePPO",
+        description=("Train the symbol agent (transformer encoder, masked actor-critic) with sb3-contrib "
+                     "MaskablePPO on the training period, validate it on the validation period every "
+                     "--eval-every steps, and save the best weights (by validation Sharpe) to --out."),
+        epilog="Default periods: stocks trains 2000-2007 and validates 2008-2010; other datasets train on "
+               "the first 80%% of their bars.")
+    agent.add_argument("--preset", default="compact", help=f"agent size: {', '.join(AGENT_PRESETS)} (default compact)")
+    agent.add_argument("--data", required=True, metavar="DATASET_OR_PATH", help="dataset name or file")
+    agent.add_argument("--symbols", help="comma-separated symbols (default: all)")
+    agent.add_argument("--train", metavar="START:END", help="training period, e.g. 2000-01-01:2007-12-31")
+    agent.add_argument("--val", metavar="START:END", help="validation period, e.g. 2008-01-01:2010-12-31")
+    agent.add_argument("--timesteps", type=int, default=TrainingConfig.timesteps,
+                       help=f"environment steps (default {TrainingConfig.timesteps})")
+    agent.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    agent.add_argument("--device", default="auto", choices=DEVICES, help="torch device (default auto)")
+    agent.add_argument("--n-steps", type=int, default=TrainingConfig.n_steps,
+                       help=f"rollout steps per sub-environment (default {TrainingConfig.n_steps})")
+    agent.add_argument("--batch-size", type=int, default=TrainingConfig.batch_size,
+                       help=f"PPO minibatch size (default {TrainingConfig.batch_size})")
+    agent.add_argument("--n-epochs", type=int, default=TrainingConfig.n_epochs,
+                       help=f"PPO epochs per update (default {TrainingConfig.n_epochs})")
+    agent.add_argument("--accounts", type=int, default=TrainingConfig.accounts,
+                       help=f"parallel training accounts (default {TrainingConfig.accounts})")
+    agent.add_argument("--episode-length", type=int, default=TrainingConfig.episode_length,
+                       help=f"decisions per training episode (default {TrainingConfig.episode_length})")
+    agent.add_argument("--eval-every", type=int, default=TrainingConfig.eval_every,
+                       help=f"validate every N steps, 0 = only at the end (default {TrainingConfig.eval_every})")
+    agent.add_argument("--out", required=True, type=Path, metavar="DIR", help="checkpoint folder to create")
+    agent.add_argument("--no-progress", action="store_true", help="no progress bar")
+    agent.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.out.exists():
+        raise InvalidParameterError(f"--out {args.out} already exists; choose a new checkpoint folder")
+    config = TrainingConfig(
+        preset=args.preset, timesteps=args.timesteps, seed=args.seed, device=args.device, accounts=args.accounts,
+        episode_length=args.episode_length, n_steps=args.n_steps, batch_size=args.batch_size,
+        n_epochs=args.n_epochs, eval_every=args.eval_every)
+    symbols = [s.strip() for s in args.symbols.split(",")] if args.symbols else None
+    data = load_dataset(args.data, symbols=symbols)
+    train_period, val_period = resolve_periods(args.data, data.index, args.train, args.val)
+    train = _slice(data, train_period, "--train")
+    validation = _slice(data, val_period, "--val")
+    if validation.index[0] <= train.index[-1]:
+        raise InvalidParameterError(
+            f"the validation period ({validation.index[0].date()}) must start after the training period "
+            f"ends ({train.index[-1].date()}); otherwise validation scores are in-sample")
+    history = data.slice(train.index[0], validation.index[-1])
+    print(f"training {config.preset} symbol agent on {args.data} ({', '.join(data.symbols)}): "
+          f"train {train.index[0].date()}..{train.index[-1].date()}, "
+          f"validate {validation.index[0].date()}..{validation.index[-1].date()}, {config.timesteps} steps")
+    with tempfile.TemporaryDirectory(prefix="workbench-train-") as log_dir:
+        result = train_symbol_agent(train, history, (validation.index[0], validation.index[-1]), config,
+                                    log_dir=log_dir, code_version=code_version(), progress=not args.no_progress)
+        card = save_checkpoint(args.out, result.agent, result.card, result.normalizer)
+        shutil.copyfile(Path(log_dir) / "progress.csv", args.out / "progress.csv")
+    metrics = card.validation_metrics
+    print_table(["METRIC", "VALUE"], [[k, f"{v:.4g}"] for k, v in metrics.items()])
+    print(f"{card.training_metrics['train/steps_per_second']:.0f} steps/s; checkpoint saved to {args.out}")
+    return 0
+
+
+def resolve_periods(dataset: str, index: pd.DatetimeIndex, train: str | None,
+                    val: str | None) -> tuple[tuple[str | None, str | None], tuple[str | None, str | None]]:
+    """The ``(start, end)`` training and validation periods from the options or the defaults."""
+    if train is None or val is None:
+        if dataset in DEFAULT_PERIODS:
+            default_train, default_val = DEFAULT_PERIODS[dataset]
+        else:
+            split = index[int(len(index) * TRAIN_SHARE)]
+            default_train = f"{index[0].isoformat()}:{index[int(len(index) * TRAIN_SHARE) - 1].isoformat()}"
+            default_val = f"{split.isoformat()}:{index[-1].isoformat()}"
+        train = train if train is not None else default_train
+        val = val if val is not None else default_val
+    return parse_period("--train", train), parse_period("--val", val)
+
+
+def parse_period(option: str, text: str) -> tuple[str | None, str | None]:
+    """``"2000-01-01:2007-12-31"`` -> ``("2000-01-01", "2007-12-31")``; an empty side is open.
+
+    ISO timestamps with times are accepted (the split is at the first ``:`` followed by a date-like
+    part, so write ``START:END`` with dates or full ISO timestamps on both sides).
+    """
+    start, end = _split_period(text)
+    if start is None and end is None and text.strip() != ":":
+        raise InvalidParameterError(f"{option} {text!r} is not START:END; write e.g. 2000-01-01:2007-12-31")
+    for side in (start, end):
+        if side is not None:
+            try:
+                pd.Timestamp(side)
+            except ValueError:
+                raise InvalidParameterError(
+                    f"{option} {text!r}: {side!r} is not a date; write e.g. 2000-01-01:2007-12-31") from None
+    return start, end
+
+
+def _split_period(text: str) -> tuple[str | None, str | None]:
+    # A timestamp holds colons itself (10:30:00), so split where the right side starts like a date.
+    for i, char in enumerate(text):
+        rest = text[i + 1:]
+        starts_like_date = len(rest) >= 4 and rest[:4].isdigit() and (len(rest) == 4 or rest[4] == "-")
+        if char == ":" and (rest == "" or starts_like_date):
+            left = text[:i].strip()
+            return left or None, rest.strip() or None
+    return None, None
+
+
+def _slice(data, period: tuple[str | None, str | None], option: str):
+    part = data.slice(*period)
+    if len(part.index) < 2:
+        raise InvalidParameterError(
+            f"{option} {period[0]}:{period[1]} holds {len(part.index)} bar(s) of the data "
+            f"({data.index[0].date()}..{data.index[-1].date()}); choose a period inside it")
+    return part
