@@ -13,7 +13,7 @@ export WORKBENCH_HOME NUMBA_CACHE_DIR
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell echo '$(TORCH_SPEC)' | tr -c 'A-Za-z0-9.\n' '_')
 
-.PHONY: demo test setup clean
+.PHONY: demo test setup policies clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,14 @@ demo: $(STAMP)
 		--out $(WORKBENCH_HOME)/features/stocks-AAPL.parquet
 	$(BIN)/workbench backtest --strategy sma_cross --data stocks --symbols AAPL,MSFT,IBM \
 		--fees 0,0.001 --slippage 0,0.0005 --export $(WORKBENCH_HOME)/backtests/sma-cross-stocks
+
+# Retrain the shipped compact policy (reproducible: fixed seed, CPU). Replaces the folder in assets/.
+POLICY_DIR := assets/policies/symbol-agent-compact-stocks
+policies: $(STAMP)
+	rm -rf $(POLICY_DIR)
+	$(BIN)/workbench train symbol-agent --preset compact --data stocks --symbols AAPL,MSFT,IBM \
+		--train 2000-03-01:2007-12-31 --val 2008-01-01:2010-12-31 --timesteps 50000 --seed 7 \
+		--device cpu --eval-every 10000 --no-progress --out $(POLICY_DIR)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
