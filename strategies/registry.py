@@ -56,7 +56,9 @@ def _strategy_class(name: str):
     try:
         return STRATEGIES[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(STRATEGIES), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        # A prefix ("sma") is the likeliest slip; otherwise the closest spelling.
+        close = [s for s in STRATEGIES if s.startswith(name.lower())] or difflib.get_close_matches(
+            name, list(STRATEGIES), n=1)
+        hint = f" Did you mean {close[0]!r}?" if name and close else ""
         raise InvalidParameterError(
             f"unknown strategy {name!r}; strategies are {', '.join(STRATEGIES)}.{hint}") from None

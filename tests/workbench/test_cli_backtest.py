@@ -75,3 +75,8 @@ def test_bad_options_are_one_line_errors(extra, message, capsys: pytest.CaptureF
     assert main([*ARGS, *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_unknown_strategy_suggests_by_prefix(capsys: pytest.CaptureFixture) -> None:
+    assert main(["backtest", "--strategy", "sma", "--data", "sp500"]) == 2
+    assert "Did you mean 'sma_cross'?" in capsys.readouterr().err
