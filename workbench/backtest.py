@@ -1,7 +1,7 @@
 """Backtests as the application runs them: spec -> data -> scenario batch -> rollout -> metrics.
 
-The run id is the SHA-256 (first 16 hex digits) of the canonical spec, the data fingerprint and the
-code version, so the same spec on the same data with the same code always has the same id.
+The run id is the SHA-256 (first 16 hex digits) of the canonical spec, the data fingerprint, the
+model's weights sha256 (for a policy) and the code version, so the same spec on the same data with the same code always has the same id.
 """
 from __future__ import annotations
 
@@ -21,9 +21,11 @@ from engine.paths import engine_source_hash
 from engine.records import OrderStatus
 from engine.rollout import RolloutResult, run_rollout
 from engine.scenarios import ScenarioParams, from_market, parameter_grid
+from engine.errors import InvalidParameterError
 from strategies.registry import make_strategy
 from workbench import __version__
 from workbench.datasets import load_dataset
+from workbench.policies import load_symbol_policy, symbol_observer
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,9 @@ class BacktestSpec:
     """What to run: a strategy with parameters on data, over a grid of costs.
 
     Attributes:
-        strategy: Baseline name (``strategies.registry.STRATEGIES``).
+        strategy: Baseline name (``strategies.registry.STRATEGIES``), or None with ``policy``.
         strategy_params: ``KEY=VALUE`` parameters of the strategy.
+        policy: A shipped policy's name or a checkpoint folder (instead of ``strategy``).
         data: Dataset name or file path.
         symbols: Symbols to trade (default: every symbol of the dataset).
         start, end: Inclusive date range (default: the whole dataset).
@@ -40,9 +43,10 @@ class BacktestSpec:
         cash: Initial cash of every scenario.
     """
 
-    strategy: str
+    strategy: str | None
     data: str
     strategy_params: tuple[tuple[str, str], ...] = ()
+    policy: str | None = None
     symbols: tuple[str, ...] | None = None
     start: str | None = None
     end: str | None = None
@@ -76,6 +80,7 @@ class BacktestResult:
         return {
             "run_id": self.run_id,
             "strategy": self.spec.strategy,
+            "policy": self.spec.policy,
             "strategy_params": dict(self.spec.strategy_params),
             "data": {"name": self.data.name, "symbols": list(self.data.symbols),
                      "start": self.data.index[0].isoformat(), "end": self.data.index[-1].isoformat(),
@@ -91,17 +96,25 @@ def code_version() -> str:
 
 def run_backtest(spec: BacktestSpec) -> BacktestResult:
     """Run ``spec`` and compute its metrics."""
-    policy = make_strategy(spec.strategy, dict(spec.strategy_params))
+    if (spec.strategy is None) == (spec.policy is None):
+        raise InvalidParameterError("give exactly one of a strategy (--strategy) and a policy (--policy)")
+    # Resolve what decides before loading data, so a bad name fails fast.
+    if spec.policy is not None:
+        policy, card, normalizer = load_symbol_policy(spec.policy)
+        model_sha = card.weights_sha256
+    else:
+        policy, normalizer, model_sha = make_strategy(spec.strategy, dict(spec.strategy_params)), None, ""
     data = load_dataset(spec.data, symbols=list(spec.symbols) if spec.symbols else None,
                         start=spec.start, end=spec.end)
     grid = parameter_grid(ScenarioParams(init_cash=spec.cash), fees=list(spec.fees), slippage=list(spec.slippage))
     params = [p for _, p in grid]
     batch = from_market(data, params, labels=[label for label, _ in grid])
-    rollout = run_rollout(batch, policy)
+    observer = symbol_observer(batch, normalizer) if spec.policy is not None else None
+    rollout = run_rollout(batch, policy, observer=observer)
     metrics = scenario_metrics(rollout.equity, rollout.records, batch.close, batch.index,
                                batch.param_array("init_cash"), batch.frequency, symbols=batch.symbols)
     run_id = hashlib.sha256(
-        "\n".join([spec.canonical(), data.fingerprint(), code_version()]).encode()
+        "\n".join([spec.canonical(), data.fingerprint(), model_sha, code_version()]).encode()
     ).hexdigest()[:16]
     return BacktestResult(run_id, spec, data, rollout, params, metrics)
 

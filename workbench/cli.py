@@ -11,8 +11,7 @@ import sys
 
 from engine.errors import WorkbenchError
 from workbench import __version__
-from workbench.commands import backtest, data, features
-from workbench.commands import train
+from workbench.commands import backtest, data, features, models, train
 
 EXIT_USER_ERROR = 2
 
@@ -29,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     data.register(commands)
     backtest.register(commands)
+    models.register(commands)
     features.register(commands)
     train.register(commands)
     return parser

@@ -23,7 +23,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         epilog="Strategies: buy_and_hold, equal_weight, sma_cross, momentum, random "
                "(see README for their parameters).",
     )
-    parser.add_argument("--strategy", required=True, help="baseline strategy name")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--strategy", help="baseline strategy name")
+    who.add_argument("--policy", metavar="NAME_OR_PATH",
+                     help="shipped policy name (workbench models list) or checkpoint folder")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="strategy parameter (repeatable), e.g. --param fast=20")
     parser.add_argument("--data", required=True, metavar="DATASET_OR_PATH", help="dataset name or file")
@@ -43,6 +46,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     spec = BacktestSpec(
         strategy=args.strategy,
+        policy=args.policy,
         data=args.data,
         strategy_params=tuple(_key_value(p) for p in args.param),
         symbols=tuple(s.strip() for s in args.symbols.split(",")) if args.symbols else None,
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(summary)
         return 0
     data = summary["data"]
-    print(f"run {summary['run_id']}: {spec.strategy} on {data['name']} ({', '.join(data['symbols'])}), "
+    print(f"run {summary['run_id']}: {spec.strategy or spec.policy} on {data['name']} ({', '.join(data['symbols'])}), "
           f"{data['start'][:10]} to {data['end'][:10]}")
     print_table([h for _, h in _TABLE], [[_fmt(row[k]) for k, _ in _TABLE] for row in summary["scenarios"]])
     if args.export:
