@@ -20,7 +20,7 @@ from models.sb3_agent import agent_from_policy, copy_agent_into_policy, policy_k
 from models.symbol_agent import SymbolAgent, SymbolAgentConfig
 from models.training import TrainingConfig, build_symbol_agent, train_symbol_agent
 from workbench.cli import main
-from workbench.commands.train import parse_period
+from workbench.commands.options import parse_period
 
 # Two years of daily bars train (504 bars: warm-up 271 leaves room for 64-bar episodes), one
 # quarter validates; 2 accounts x 2 symbols x 32 steps = 128 steps per update, two updates.

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from engine.errors import InvalidParameterError
 from workbench.backtest import BacktestSpec, export_backtest, run_backtest
+from workbench.commands.options import parse_list
 from workbench.commands.output import print_json, print_table
 
 _TABLE = (("label", "SCENARIO"), ("final_equity", "FINAL"), ("total_return", "RETURN"),
@@ -70,17 +71,6 @@ def run(args: argparse.Namespace) -> int:
     if args.export:
         print(f"exported to {args.export}")
     return 0
-
-
-def parse_list(option: str, text: str) -> tuple[float, ...]:
-    """``"0,0.001"`` -> ``(0.0, 0.001)``, with an error naming the option and the bad item."""
-    values = []
-    for item in text.split(","):
-        try:
-            values.append(float(item))
-        except ValueError:
-            raise InvalidParameterError(f"{option} {text!r}: {item!r} is not a number; write e.g. 0,0.001") from None
-    return tuple(values)
 
 
 def _key_value(text: str) -> tuple[str, str]:

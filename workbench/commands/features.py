@@ -15,6 +15,7 @@ from tqdm import tqdm
 from engine.errors import InvalidParameterError
 from engine.features.build import build_feature_matrix
 from engine.features.normalize import NORMALIZATION_METHODS, FeatureNormalizer
+from workbench.commands.options import parse_period
 from workbench.commands.output import abbreviate
 from workbench.datasets import load_dataset
 NORMALIZER_METADATA_KEY = b"workbench.normalizer"
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidParameterError(f"--out {args.out} must end in .parquet")
     data = load_dataset(args.dataset, symbols=args.symbol.split(",") if args.symbol else None,
                         end=args.end, tz=args.tz)
-    train = _period(args.train) if args.normalize else None
+    train = parse_period("--train", args.train) if args.normalize else None
     frames, statistics = [], {}
     for symbol in tqdm(data.symbols, desc="features", unit="symbol", disable=None):
         matrix = build_feature_matrix(data.symbol_frame(symbol), frequency=data.frequency)
@@ -80,13 +81,6 @@ def run(args: argparse.Namespace) -> int:
     _write_parquet_atomically(matrix, args.out, metadata)
     print(f"wrote {len(matrix)} rows x {matrix.shape[1]} columns for {abbreviate(data.symbols)} to {args.out}")
     return 0
-
-
-def _period(text: str) -> tuple[str, str]:
-    start, sep, end = text.partition(":")
-    if not sep or not start or not end:
-        raise InvalidParameterError(f"--train {text!r} must be START:END, e.g. 2000-01-01:2007-12-31")
-    return start, end
 
 
 def _write_parquet_atomically(frame: pd.DataFrame, path: Path, metadata: dict[bytes, bytes]) -> None:

@@ -13,6 +13,7 @@ from models.checkpoint import save_checkpoint
 from models.symbol_agent import AGENT_PRESETS
 from models.training import DEVICES, TrainingConfig, train_symbol_agent
 from workbench.backtest import code_version
+from workbench.commands.options import parse_period
 from workbench.commands.output import print_table
 from workbench.datasets import load_dataset
 
@@ -104,36 +105,6 @@ def resolve_periods(dataset: str, index: pd.DatetimeIndex, train: str | None,
         train = train if train is not None else default_train
         val = val if val is not None else default_val
     return parse_period("--train", train), parse_period("--val", val)
-
-
-def parse_period(option: str, text: str) -> tuple[str | None, str | None]:
-    """``"2000-01-01:2007-12-31"`` -> ``("2000-01-01", "2007-12-31")``; an empty side is open.
-
-    ISO timestamps with times are accepted (the split is at the first ``:`` followed by a date-like
-    part, so write ``START:END`` with dates or full ISO timestamps on both sides).
-    """
-    start, end = _split_period(text)
-    if start is None and end is None and text.strip() != ":":
-        raise InvalidParameterError(f"{option} {text!r} is not START:END; write e.g. 2000-01-01:2007-12-31")
-    for side in (start, end):
-        if side is not None:
-            try:
-                pd.Timestamp(side)
-            except ValueError:
-                raise InvalidParameterError(
-                    f"{option} {text!r}: {side!r} is not a date; write e.g. 2000-01-01:2007-12-31") from None
-    return start, end
-
-
-def _split_period(text: str) -> tuple[str | None, str | None]:
-    # A timestamp holds colons itself (10:30:00), so split where the right side starts like a date.
-    for i, char in enumerate(text):
-        rest = text[i + 1:]
-        starts_like_date = len(rest) >= 4 and rest[:4].isdigit() and (len(rest) == 4 or rest[4] == "-")
-        if char == ":" and (rest == "" or starts_like_date):
-            left = text[:i].strip()
-            return left or None, rest.strip() or None
-    return None, None
 
 
 def _slice(data, period: tuple[str | None, str | None], option: str):

@@ -1,0 +1,47 @@
+"""Parsers of option values shared by the commands (periods, comma-separated lists)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from engine.errors import InvalidParameterError
+
+
+def parse_list(option: str, text: str) -> tuple[float, ...]:
+    """``"0,0.001"`` -> ``(0.0, 0.001)``, with an error naming the option and the bad item."""
+    values = []
+    for item in text.split(","):
+        try:
+            values.append(float(item))
+        except ValueError:
+            raise InvalidParameterError(f"{option} {text!r}: {item!r} is not a number; write e.g. 0,0.001") from None
+    return tuple(values)
+
+
+def parse_period(option: str, text: str) -> tuple[str | None, str | None]:
+    """``"2000-01-01:2007-12-31"`` -> ``("2000-01-01", "2007-12-31")``; an empty side is open.
+
+    ISO timestamps with times are accepted (the split is at the first ``:`` followed by a date-like
+    part, so write ``START:END`` with dates or full ISO timestamps on both sides).
+    """
+    start, end = _split_period(text)
+    if start is None and end is None and text.strip() != ":":
+        raise InvalidParameterError(f"{option} {text!r} is not START:END; write e.g. 2000-01-01:2007-12-31")
+    for side in (start, end):
+        if side is not None:
+            try:
+                pd.Timestamp(side)
+            except ValueError:
+                raise InvalidParameterError(
+                    f"{option} {text!r}: {side!r} is not a date; write e.g. 2000-01-01:2007-12-31") from None
+    return start, end
+
+
+def _split_period(text: str) -> tuple[str | None, str | None]:
+    # A timestamp holds colons itself (10:30:00), so split where the right side starts like a date.
+    for i, char in enumerate(text):
+        rest = text[i + 1:]
+        starts_like_date = len(rest) >= 4 and rest[:4].isdigit() and (len(rest) == 4 or rest[4] == "-")
+        if char == ":" and (rest == "" or starts_like_date):
+            left = text[:i].strip()
+            return left or None, rest.strip() or None
+    return None, None
