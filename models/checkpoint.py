@@ -60,7 +60,9 @@ class ModelCard:
         action_spec: Actions it chooses among (``models.spec.action_spec()``).
         parameter_counts: ``{"total": ..., "trainable": ...}``; filled in by ``save_checkpoint``.
         weights_sha256: SHA-256 of ``weights.safetensors``; filled in by ``save_checkpoint``.
-        export: ``ExportReport.to_dict()`` of an ONNX export, when there is one.
+        export: ``ExportReport.to_dict()`` of an ONNX export, when there is one (its ``path`` is
+            relative to the checkpoint folder when the file is inside it).
+        dataset: ``{"name": ..., "symbols": [...]}`` of the training data, when known.
     """
 
     architecture: str
@@ -77,6 +79,7 @@ class ModelCard:
     parameter_counts: Mapping[str, int] = field(default_factory=dict)
     weights_sha256: str = ""
     export: Mapping[str, Any] = field(default_factory=dict)
+    dataset: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types (tuples become lists), plus the card format number."""
@@ -203,6 +206,33 @@ def load_checkpoint(folder: str | Path, build: Callable[[dict], torch.nn.Module]
                       f"build the {card.architecture!r} network with the card's config, or retrain")
     module.eval()
     return module, card, normalizer
+
+
+def update_card(folder: str | Path, **changes: Any) -> ModelCard:
+    """Rewrite a checkpoint's model card with ``changes`` (e.g. ``export=report``), atomically.
+
+    The weights are not touched; the card is read and checked like :func:`load_checkpoint` does.
+
+    Raises:
+        CheckpointError: the card is missing or invalid, or a change names a field the card lacks.
+    """
+    folder = Path(folder)
+    if not (folder / CARD_FILE).is_file():
+        raise CheckpointError(f"{folder}: {CARD_FILE} is missing; is this a checkpoint folder?")
+    card = _read_card(folder)
+    unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(ModelCard)})
+    if unknown:
+        raise CheckpointError(f"model card has no field {unknown[0]!r}")
+    card = dataclasses.replace(card, **changes)
+    fd, tmp = tempfile.mkstemp(prefix=f".{CARD_FILE}.", dir=folder)
+    os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; a card is meant to be read
+    try:
+        _write_json(Path(tmp), card.to_dict())
+        os.replace(tmp, folder / CARD_FILE)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return card
 
 
 def load_state_strict(module: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str, fix: str) -> None:

@@ -1,62 +1,25 @@
 """Backtests as the application runs them: spec -> data -> scenario batch -> rollout -> metrics.
 
-The run id is the SHA-256 (first 16 hex digits) of the canonical spec, the data fingerprint, the
-model's weights sha256 (for a policy) and the code version, so the same spec on the same data with the same code always has the same id.
+The run id (``workbench.runner.run_id``) hashes the spec, the data fingerprint, the model's weights
+sha256 and the code version, so the same spec on the same data with the same code has the same id.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from engine.data.market import MarketData
-from engine.metrics import scenario_metrics
-from engine.paths import engine_source_hash
 from engine.records import OrderStatus
-from engine.rollout import RolloutResult, run_rollout
-from engine.scenarios import ScenarioParams, from_market, parameter_grid
-from engine.errors import InvalidParameterError
-from strategies.registry import make_strategy
-from workbench import __version__
-from workbench.datasets import load_dataset
-from workbench.policies import load_symbol_policy, symbol_observer
-
-
-@dataclass(frozen=True)
-class BacktestSpec:
-    """What to run: a strategy with parameters on data, over a grid of costs.
-
-    Attributes:
-        strategy: Baseline name (``strategies.registry.STRATEGIES``), or None with ``policy``.
-        strategy_params: ``KEY=VALUE`` parameters of the strategy.
-        policy: A shipped policy's name or a checkpoint folder (instead of ``strategy``).
-        data: Dataset name or file path.
-        symbols: Symbols to trade (default: every symbol of the dataset).
-        start, end: Inclusive date range (default: the whole dataset).
-        fees, slippage: Grid axes; each combination is one scenario.
-        cash: Initial cash of every scenario.
-    """
-
-    strategy: str | None
-    data: str
-    strategy_params: tuple[tuple[str, str], ...] = ()
-    policy: str | None = None
-    symbols: tuple[str, ...] | None = None
-    start: str | None = None
-    end: str | None = None
-    fees: tuple[float, ...] = (0.0,)
-    slippage: tuple[float, ...] = (0.0,)
-    cash: float = 100_000.0
-
-    def canonical(self) -> str:
-        """The spec as canonical JSON (sorted keys), the input of the run id."""
-        return json.dumps(asdict(self), sort_keys=True, default=list)
+from engine.rollout import RolloutResult
+from engine.scenarios import ScenarioParams, from_market
+from workbench.runner import cost_grid, evaluate, run_id, spec_data, spec_decider
+from workbench.spec import RunSpec
 
 
 @dataclass
@@ -64,7 +27,7 @@ class BacktestResult:
     """A finished backtest: the rollout, its metrics per scenario and the id that names it."""
 
     run_id: str
-    spec: BacktestSpec
+    spec: RunSpec
     data: MarketData
     rollout: RolloutResult
     params: list[ScenarioParams]
@@ -79,6 +42,7 @@ class BacktestResult:
                               "cash": params.init_cash, **metrics})
         return {
             "run_id": self.run_id,
+            "kind": self.spec.kind,
             "strategy": self.spec.strategy,
             "policy": self.spec.policy,
             "strategy_params": dict(self.spec.strategy_params),
@@ -89,34 +53,16 @@ class BacktestResult:
         }
 
 
-def code_version() -> str:
-    """Package version plus a hash of the engine's source."""
-    return f"{__version__}+{engine_source_hash()}"
-
-
-def run_backtest(spec: BacktestSpec) -> BacktestResult:
-    """Run ``spec`` and compute its metrics."""
-    if (spec.strategy is None) == (spec.policy is None):
-        raise InvalidParameterError("give exactly one of a strategy (--strategy) and a policy (--policy)")
-    # Resolve what decides before loading data, so a bad name fails fast.
-    if spec.policy is not None:
-        policy, card, normalizer = load_symbol_policy(spec.policy)
-        model_sha = card.weights_sha256
-    else:
-        policy, normalizer, model_sha = make_strategy(spec.strategy, dict(spec.strategy_params)), None, ""
-    data = load_dataset(spec.data, symbols=list(spec.symbols) if spec.symbols else None,
-                        start=spec.start, end=spec.end)
-    grid = parameter_grid(ScenarioParams(init_cash=spec.cash), fees=list(spec.fees), slippage=list(spec.slippage))
+def run_backtest(spec: RunSpec) -> BacktestResult:
+    """Run ``spec`` (its cost grid, one batch) and compute its metrics."""
+    decider = spec_decider(spec)  # before loading data, so a bad name fails fast
+    data = spec_data(spec)
+    grid = cost_grid(spec)
     params = [p for _, p in grid]
     batch = from_market(data, params, labels=[label for label, _ in grid])
-    observer = symbol_observer(batch, normalizer) if spec.policy is not None else None
-    rollout = run_rollout(batch, policy, observer=observer)
-    metrics = scenario_metrics(rollout.equity, rollout.records, batch.close, batch.index,
-                               batch.param_array("init_cash"), batch.frequency, symbols=batch.symbols)
-    run_id = hashlib.sha256(
-        "\n".join([spec.canonical(), data.fingerprint(), model_sha, code_version()]).encode()
-    ).hexdigest()[:16]
-    return BacktestResult(run_id, spec, data, rollout, params, metrics)
+    evaluation = evaluate(batch, decider)
+    return BacktestResult(run_id(spec, data.fingerprint(), decider.model_sha), spec, data,
+                          evaluation.rollout, params, evaluation.metrics)
 
 
 def export_backtest(result: BacktestResult, folder: Path) -> list[Path]:

@@ -11,7 +11,7 @@ import sys
 
 from engine.errors import WorkbenchError
 from workbench import __version__
-from workbench.commands import backtest, data, features, models, train
+from workbench.commands import backtest, data, export, features, models, train
 
 EXIT_USER_ERROR = 2
 
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.register(commands)
     features.register(commands)
     train.register(commands)
+    export.register(commands)
     return parser
 
 

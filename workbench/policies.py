@@ -3,19 +3,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 from engine.actions import SymbolActions
 from engine.errors import CheckpointError, InvalidParameterError
 from engine.observation import ObservationBuilder
 from engine.scenarios import ScenarioBatch
-from models.checkpoint import ModelCard, load_checkpoint
+from models.checkpoint import ModelCard, file_sha256, load_checkpoint
 from models.onnx_export import PositionalActor
 from models.training import build_symbol_agent
-from strategies.neural import TorchPolicy
+from strategies.neural import OnnxPolicy, TorchPolicy
 
 # assets/ is installed beside workbench/ (both are top-level packages of the distribution); it is
 # data, not a code layer, so it is located rather than imported.
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "assets" / "policies"
+ONNX_FILE = "model.onnx"
+RUNTIMES = ("auto", "onnx", "torch")
 
 
 def shipped_policies() -> dict[str, Path]:
@@ -35,6 +38,7 @@ def list_policies() -> list[dict[str, object]]:
             "architecture": card.get("architecture"),
             "preset": card.get("config", {}).get("preset"),
             "parameters": card.get("parameter_counts", {}).get("total"),
+            "onnx": (folder / ONNX_FILE).is_file() and bool(card.get("export")),
             "train_period": card.get("train_period"),
             "validation_period": card.get("validation_period"),
             "validation_metrics": card.get("validation_metrics", {}),
@@ -57,17 +61,66 @@ def resolve_policy(name_or_path: str) -> Path:
     )
 
 
-def load_symbol_policy(name_or_path: str) -> tuple[TorchPolicy, ModelCard, object]:
-    """A shipped or saved symbol agent as a portfolio-scope policy, with its card and normalizer.
+class LoadedPolicy(NamedTuple):
+    """A verified symbol agent ready to run.
 
-    The checkpoint is verified (sha256, safetensors only) before anything is built.
+    Attributes:
+        policy: The engine policy (ONNX or torch).
+        card: Its model card.
+        normalizer: The frozen normalizer of the observation's technical block.
+        model_sha: sha256 of what decides: the ONNX file, or the safetensors weights.
+        runtime: ``"onnx"`` or ``"torch"``.
     """
+
+    policy: OnnxPolicy | TorchPolicy
+    card: ModelCard
+    normalizer: object
+    model_sha: str
+    runtime: str
+
+
+def load_symbol_policy(name_or_path: str, runtime: str = "auto") -> LoadedPolicy:
+    """A shipped or saved symbol agent as a portfolio-scope policy.
+
+    The checkpoint is verified (sha256, safetensors only) before anything is built; an ONNX file is
+    used only when its sha256 matches the card's export report.
+
+    Args:
+        name_or_path: Shipped policy name or checkpoint folder.
+        runtime: ``"onnx"`` (the checkpoint's ``model.onnx``), ``"torch"``, or ``"auto"``: ONNX when
+            the checkpoint has an export, torch otherwise.
+
+    Raises:
+        InvalidParameterError: unknown name or runtime.
+        CheckpointError: a file fails verification, or ``runtime="onnx"`` without an export.
+    """
+    if runtime not in RUNTIMES:
+        raise InvalidParameterError(f"runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
     folder = resolve_policy(name_or_path)
     agent, card, normalizer = load_checkpoint(folder, build_symbol_agent)
     if card.architecture != "symbol_agent":
         raise CheckpointError(f"{folder}: holds a {card.architecture}, not a SymbolAgent; "
                               "--policy runs symbol agents")
-    return TorchPolicy(PositionalActor(agent.eval()), name=folder.name), card, normalizer
+    onnx_file = folder / ONNX_FILE
+    if runtime == "onnx" or (runtime == "auto" and onnx_file.is_file()):
+        _check_onnx(folder, card)
+        return LoadedPolicy(OnnxPolicy(onnx_file, name=folder.name), card, normalizer, card.export["sha256"], "onnx")
+    return LoadedPolicy(TorchPolicy(PositionalActor(agent.eval()), name=folder.name), card, normalizer,
+                        card.weights_sha256, "torch")
+
+
+def _check_onnx(folder: Path, card: ModelCard) -> None:
+    onnx_file = folder / ONNX_FILE
+    if not onnx_file.is_file():
+        raise CheckpointError(f"{folder}: has no {ONNX_FILE}; export it with `workbench export onnx {folder} "
+                              f"--out {onnx_file}` or run with --runtime torch")
+    expected = card.export.get("sha256")
+    actual = file_sha256(onnx_file)
+    if actual != expected:
+        raise CheckpointError(
+            f"{onnx_file}: sha256 {actual} differs from the model card's export report ({expected or 'none'}); "
+            f"the file was changed after its parity check. Fix: re-export it with `workbench export onnx {folder} "
+            f"--out {onnx_file}`")
 
 
 def symbol_observer(batch: ScenarioBatch, normalizer) -> ObservationBuilder:

@@ -36,3 +36,25 @@ def test_shipped_agent_trades_the_unseen_period_within_its_masks() -> None:
     assert np.isfinite(result.equity).all() and len(result.records) > 0
     statuses = set(result.records["status"].tolist())
     assert statuses <= {OrderStatus.FILLED, OrderStatus.CLIPPED}  # masked actions never get rejected
+
+
+def test_shipped_onnx_export_is_verified_and_decides_like_torch() -> None:
+    from models.checkpoint import file_sha256
+    from models.onnx_export import MAX_LOGIT_DIFF, MIN_ACTION_AGREEMENT, MIN_PARITY_ROWS
+    from workbench.policies import load_symbol_policy
+
+    _, card, _ = load_checkpoint(POLICY, build_symbol_agent)
+    assert card.export["path"] == "model.onnx" and card.export["sha256"] == file_sha256(POLICY / "model.onnx")
+    assert card.export["n_rows"] >= MIN_PARITY_ROWS
+    assert card.export["max_abs_logit_diff"] <= MAX_LOGIT_DIFF
+    assert card.export["action_agreement"] >= MIN_ACTION_AGREEMENT
+    assert card.dataset == {"name": "stocks", "symbols": ["AAPL", "MSFT", "IBM"]}
+    onnx, torch = load_symbol_policy(str(POLICY)), load_symbol_policy(str(POLICY), runtime="torch")
+    assert (onnx.runtime, torch.runtime) == ("onnx", "torch")
+    data = load_builtin("stocks").select(["AAPL", "MSFT", "IBM"]).slice("2012-01-01", "2013-03-01")
+    batch = from_market(data, ScenarioParams(fees=0.001))
+    results = [run_rollout(batch, p.policy, observer=ObservationBuilder(batch, normalizer=p.normalizer,
+                                                                       action_space=SymbolActions()))
+               for p in (onnx, torch)]
+    np.testing.assert_array_equal(results[0].actions, results[1].actions)
+    np.testing.assert_array_equal(results[0].equity, results[1].equity)

@@ -5,7 +5,8 @@ import argparse
 from pathlib import Path
 
 from engine.errors import InvalidParameterError
-from workbench.backtest import BacktestSpec, export_backtest, run_backtest
+from workbench.backtest import export_backtest, run_backtest
+from workbench.spec import RunSpec
 from workbench.commands.options import parse_list
 from workbench.commands.output import print_json, print_table
 
@@ -28,6 +29,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     who.add_argument("--strategy", help="baseline strategy name")
     who.add_argument("--policy", metavar="NAME_OR_PATH",
                      help="shipped policy name (workbench models list) or checkpoint folder")
+    parser.add_argument("--runtime", choices=("auto", "onnx", "torch"), default="auto",
+                        help="how a --policy runs: its verified ONNX export (auto when there is one) or torch")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="strategy parameter (repeatable), e.g. --param fast=20")
     parser.add_argument("--data", required=True, metavar="DATASET_OR_PATH", help="dataset name or file")
@@ -45,9 +48,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = BacktestSpec(
+    spec = RunSpec(
+        kind="backtest",
         strategy=args.strategy,
         policy=args.policy,
+        runtime=args.runtime,
         data=args.data,
         strategy_params=tuple(_key_value(p) for p in args.param),
         symbols=tuple(s.strip() for s in args.symbols.split(",")) if args.symbols else None,
@@ -65,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(summary)
         return 0
     data = summary["data"]
-    print(f"run {summary['run_id']}: {spec.strategy or spec.policy} on {data['name']} ({', '.join(data['symbols'])}), "
+    print(f"run {summary['run_id']}: {spec.decider} on {data['name']} ({', '.join(data['symbols'])}), "
           f"{data['start'][:10]} to {data['end'][:10]}")
     print_table([h for _, h in _TABLE], [[_fmt(row[k]) for k, _ in _TABLE] for row in summary["scenarios"]])
     if args.export:

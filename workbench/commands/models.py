@@ -22,8 +22,8 @@ def run_list(args: argparse.Namespace) -> int:
         print_json(rows)
         return 0
     print_table(
-        ("NAME", "PRESET", "PARAMS", "TRAIN", "VALIDATION", "VAL_SHARPE"),
-        [(r["name"], r["preset"], r["parameters"], _period(r["train_period"]), _period(r["validation_period"]),
+        ("NAME", "PRESET", "PARAMS", "RUNTIME", "TRAIN", "VALIDATION", "VAL_SHARPE"),
+        [(r["name"], r["preset"], r["parameters"], "onnx" if r["onnx"] else "torch", _period(r["train_period"]), _period(r["validation_period"]),
           _number(r["validation_metrics"].get("validation/sharpe"))) for r in rows],
     )
     return 0

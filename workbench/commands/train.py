@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
@@ -12,7 +13,7 @@ from engine.errors import InvalidParameterError
 from models.checkpoint import save_checkpoint
 from models.symbol_agent import AGENT_PRESETS
 from models.training import DEVICES, TrainingConfig, train_symbol_agent
-from workbench.backtest import code_version
+from workbench.runner import code_version
 from workbench.commands.options import parse_period
 from workbench.commands.output import print_table
 from workbench.datasets import load_dataset
@@ -84,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="workbench-train-") as log_dir:
         result = train_symbol_agent(train, history, (validation.index[0], validation.index[-1]), config,
                                     log_dir=log_dir, code_version=code_version(), progress=not args.no_progress)
-        card = save_checkpoint(args.out, result.agent, result.card, result.normalizer)
+        card = dataclasses.replace(result.card, dataset={"name": args.data, "symbols": list(data.symbols)})
+        card = save_checkpoint(args.out, result.agent, card, result.normalizer)
         shutil.copyfile(Path(log_dir) / "progress.csv", args.out / "progress.csv")
     metrics = card.validation_metrics
     print_table(["METRIC", "VALUE"], [[k, f"{v:.4g}"] for k, v in metrics.items()])

@@ -1,0 +1,97 @@
+"""The steps every run shares: resolve the decider, load the data, evaluate a scenario batch, name the run.
+
+Backtests and experiments (stress, sweep, compare, walk-forward) compose these, so a policy is
+loaded, observed and measured the same way everywhere.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from engine.data.market import MarketData
+from engine.metrics import scenario_metrics
+from engine.paths import engine_source_hash
+from engine.policy import Policy
+from engine.rollout import ProgressCallback, RolloutResult, run_rollout
+from engine.scenarios import ScenarioBatch, ScenarioParams, parameter_grid
+from strategies.registry import make_strategy
+from workbench import __version__
+from workbench.datasets import load_dataset
+from workbench.policies import load_symbol_policy, symbol_observer
+from workbench.spec import RunSpec
+
+
+@dataclass(frozen=True)
+class Decider:
+    """What decides in a run, ready to roll out.
+
+    Attributes:
+        policy: The engine policy.
+        normalizer: The checkpoint's frozen feature normalizer (neural policies), else None.
+        model_sha: sha256 of the policy's weights ("" for a baseline); part of the run id.
+        name: The strategy or policy name as the user gave it.
+    """
+
+    policy: Policy
+    normalizer: object | None
+    model_sha: str
+    name: str
+
+    @property
+    def is_neural(self) -> bool:
+        return self.normalizer is not None or bool(self.model_sha)
+
+
+@dataclass
+class Evaluation:
+    """A rolled-out batch and its metrics per scenario (``engine.metrics.METRIC_KEYS``)."""
+
+    batch: ScenarioBatch
+    rollout: RolloutResult
+    metrics: list[dict[str, object]]
+
+
+def code_version() -> str:
+    """Package version plus a hash of the engine's source."""
+    return f"{__version__}+{engine_source_hash()}"
+
+
+def resolve_decider(strategy: str | None, strategy_params: dict[str, str] | None = None,
+                    policy: str | None = None, runtime: str = "auto") -> Decider:
+    """A baseline by name with its parameters, or a shipped/saved policy (verified before loading)."""
+    if policy is not None:
+        loaded = load_symbol_policy(policy, runtime)
+        return Decider(loaded.policy, loaded.normalizer, loaded.model_sha, policy)
+    return Decider(make_strategy(strategy, dict(strategy_params or {})), None, "", str(strategy))
+
+
+def spec_decider(spec: RunSpec) -> Decider:
+    """The decider a spec names."""
+    return resolve_decider(spec.strategy, dict(spec.strategy_params), spec.policy, spec.runtime)
+
+
+def spec_data(spec: RunSpec) -> MarketData:
+    """The spec's dataset, restricted to its symbols and period."""
+    return load_dataset(spec.data, symbols=list(spec.symbols) if spec.symbols else None,
+                        start=spec.start, end=spec.end)
+
+
+def cost_grid(spec: RunSpec, base: ScenarioParams | None = None) -> list[tuple[str, ScenarioParams]]:
+    """``(label, params)`` for each fees x slippage combination of the spec, on ``base``."""
+    return parameter_grid(base or spec.base_params(), fees=list(spec.fees), slippage=list(spec.slippage))
+
+
+def evaluate(batch: ScenarioBatch, decider: Decider, progress: ProgressCallback | None = None) -> Evaluation:
+    """Roll ``decider`` out over every scenario of ``batch`` and compute the metrics."""
+    observer = symbol_observer(batch, decider.normalizer) if decider.policy.scope == "portfolio" else None
+    rollout = run_rollout(batch, decider.policy, observer=observer, progress=progress)
+    metrics = scenario_metrics(rollout.equity, rollout.records, batch.close, batch.index,
+                               batch.param_array("init_cash"), batch.frequency, symbols=batch.symbols)
+    return Evaluation(batch, rollout, metrics)
+
+
+def run_id(spec: RunSpec, data_fingerprint: str, model_sha: str) -> str:
+    """SHA-256 (first 16 hex digits) of spec, data fingerprint, model sha256 and code version."""
+    text = "\n".join([spec.canonical(), data_fingerprint, model_sha, code_version()])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+

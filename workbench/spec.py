@@ -1,0 +1,219 @@
+"""Run specifications: what a backtest or experiment runs, frozen and validated.
+
+A :class:`RunSpec` names the decider (a baseline strategy or a trained policy), the data, the
+universe, the period, the cost grid, the risk limits, the seed and the experiment's own options.
+It is built from CLI options or loaded from a YAML/JSON file; unknown keys, wrong types and
+out-of-range risk limits are rejected with an error that names the file, the key and the fix.
+Its canonical JSON is the spec part of the run id (``workbench.runner.run_id``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping, TypeVar
+
+import yaml
+
+from engine.errors import InvalidParameterError
+from engine.scenarios import ScenarioParams
+from engine.scenarios.params import DOMAINS
+
+RUNTIMES = ("auto", "onnx", "torch")
+KINDS = ("backtest", "stress", "sweep", "compare", "walkforward")
+# Risk limits a spec may set; costs and cash have their own fields.
+RISK_KEYS = tuple(k for k in DOMAINS if k not in ("init_cash", "fees", "slippage"))
+
+OptionsT = TypeVar("OptionsT")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A run: decider, data, universe, period, cost grid, risk limits, seed, experiment options.
+
+    Attributes:
+        kind: What runs it: ``backtest``, ``stress``, ``sweep``, ``compare`` or ``walkforward``.
+        data: Dataset name (built-in or imported) or file path.
+        strategy: Baseline name (``strategies.registry``); exactly one of ``strategy`` and ``policy``.
+        strategy_params: ``(key, value)`` parameters of the strategy, as text (``fast=20``).
+        policy: A shipped policy's name or a checkpoint folder.
+        runtime: How a policy runs: ``auto`` (ONNX when the checkpoint has a verified export,
+            else torch), ``onnx`` or ``torch``. Ignored for a strategy.
+        symbols: Symbols to trade (None: every symbol of the dataset).
+        start, end: Inclusive dates (None: the dataset's first / last bar).
+        fees, slippage: Cost grid axes; each combination is one scenario.
+        cash: Initial cash of every scenario.
+        risk: ``(name, value)`` overrides of ``engine.scenarios.ScenarioParams`` risk fields
+            (position_limit, gross_limit, stop_loss, max_drawdown, ...), sorted by name.
+        seed: Seed of everything random in the run (bootstrap, GARCH, random baselines, retraining).
+        options: ``(name, value)`` options of the experiment, sorted by name; each experiment
+            validates its own with :func:`parse_options`.
+    """
+
+    data: str
+    kind: str = "backtest"
+    strategy: str | None = None
+    strategy_params: tuple[tuple[str, str], ...] = ()
+    policy: str | None = None
+    runtime: str = "auto"
+    symbols: tuple[str, ...] | None = None
+    start: str | None = None
+    end: str | None = None
+    fees: tuple[float, ...] = (0.0,)
+    slippage: tuple[float, ...] = (0.0,)
+    cash: float = 100_000.0
+    risk: tuple[tuple[str, float], ...] = ()
+    seed: int = 0
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
+        if self.kind not in KINDS:
+            raise InvalidParameterError(f"RunSpec.kind {self.kind!r} is not one of {', '.join(KINDS)}")
+        if not isinstance(self.data, str) or not self.data:
+            raise InvalidParameterError("RunSpec.data must name a dataset or a file, e.g. data: stocks")
+        if (self.strategy is None) == (self.policy is None):
+            raise InvalidParameterError(
+                "give exactly one of a strategy (--strategy, spec key 'strategy') and a policy "
+                "(--policy, spec key 'policy')")
+        if self.runtime not in RUNTIMES:
+            raise InvalidParameterError(f"RunSpec.runtime {self.runtime!r} is not one of {', '.join(RUNTIMES)}")
+        set_("strategy_params", tuple(sorted((str(k), str(v)) for k, v in self.strategy_params)))
+        if self.symbols is not None:
+            symbols = tuple(str(s).strip() for s in self.symbols if str(s).strip())
+            if not symbols:
+                raise InvalidParameterError("RunSpec.symbols is empty; leave it out to trade every symbol")
+            set_("symbols", symbols)
+        for name in ("fees", "slippage"):
+            values = tuple(_number(f"RunSpec.{name}", v) for v in _as_tuple(getattr(self, name)))
+            if not values:
+                raise InvalidParameterError(f"RunSpec.{name} is empty; give at least one value, e.g. 0")
+            set_(name, values)
+        set_("cash", _number("RunSpec.cash", self.cash))
+        risk = dict(self.risk)
+        unknown = sorted(set(risk) - set(RISK_KEYS))
+        if unknown:
+            raise InvalidParameterError(_unknown_message("RunSpec.risk", unknown[0], RISK_KEYS))
+        set_("risk", tuple(sorted(risk.items())))
+        self.base_params()  # validates every limit against its domain
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InvalidParameterError(f"RunSpec.seed {self.seed!r} must be an integer >= 0")
+        set_("options", tuple(sorted((str(k), _frozen(v)) for k, v in dict(self.options).items())))
+
+    def base_params(self) -> ScenarioParams:
+        """Scenario parameters before the cost grid: cash and risk limits."""
+        return ScenarioParams(init_cash=self.cash, **dict(self.risk))
+
+    def canonical(self) -> str:
+        """The spec as canonical JSON (sorted keys), the spec part of the run id."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types; ``RunSpec.from_dict(spec.to_dict()) == spec``."""
+        out = asdict(self)
+        out["strategy_params"] = dict(self.strategy_params)
+        out["risk"] = dict(self.risk)
+        out["options"] = {k: _thawed(v) for k, v in self.options}
+        out["symbols"] = list(self.symbols) if self.symbols is not None else None
+        out["fees"], out["slippage"] = list(self.fees), list(self.slippage)
+        return out
+
+    @property
+    def decider(self) -> str:
+        """The strategy or policy name, for display."""
+        return self.strategy if self.strategy is not None else str(self.policy)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], source: str = "spec") -> "RunSpec":
+        """A spec from a mapping (e.g. parsed YAML); ``source`` names it in errors."""
+        if not isinstance(values, Mapping):
+            raise InvalidParameterError(f"{source}: a run spec is a mapping of keys to values, got {type(values).__name__}")
+        names = [f.name for f in fields(cls)]
+        for key in values:
+            if key not in names:
+                raise InvalidParameterError(f"{source}: {_unknown_message('key', key, names)}")
+        kwargs = dict(values)
+        for key in ("strategy_params", "risk", "options"):
+            if key in kwargs:
+                value = kwargs[key] or {}
+                if not isinstance(value, Mapping):
+                    raise InvalidParameterError(f"{source}: {key} must be a mapping of names to values")
+                kwargs[key] = tuple(value.items())
+        for key in ("symbols", "fees", "slippage"):
+            if isinstance(kwargs.get(key), str):
+                kwargs[key] = tuple(s.strip() for s in kwargs[key].split(","))
+            elif kwargs.get(key) is not None:
+                kwargs[key] = tuple(kwargs[key])
+        try:
+            return cls(**kwargs)
+        except InvalidParameterError as error:
+            raise InvalidParameterError(f"{source}: {error}") from None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "RunSpec":
+        """A spec from a ``.yaml``/``.yml``/``.json`` file."""
+        path = Path(path)
+        if not path.is_file():
+            raise InvalidParameterError(f"{path}: no such spec file")
+        try:
+            text = path.read_text()
+            values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as error:
+            raise InvalidParameterError(f"{path}: not valid YAML/JSON ({error}); fix the syntax") from None
+        return cls.from_dict(values, source=str(path))
+
+    def replace(self, **changes: Any) -> "RunSpec":
+        """A copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def parse_options(spec: RunSpec, options_cls: type[OptionsT]) -> OptionsT:
+    """The spec's experiment options as ``options_cls`` (a dataclass with defaults for every field).
+
+    Unknown option names are rejected with a suggestion; values are passed to the dataclass, whose
+    ``__post_init__`` validates them.
+    """
+    names = [f.name for f in fields(options_cls)]
+    given = {k: _thawed(v) for k, v in spec.options}
+    for key in given:
+        if key not in names:
+            raise InvalidParameterError(f"{spec.kind} {_unknown_message('option', key, names)}")
+    return options_cls(**given)
+
+
+def _unknown_message(what: str, key: str, allowed: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(str(key), list(allowed), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{what} {key!r} is unknown{hint}; allowed: {', '.join(allowed)}".strip()
+
+
+def _as_tuple(value: Any) -> tuple:
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    return (value,)
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)):
+        raise InvalidParameterError(f"{name} {value!r} is not a finite number")
+    return float(value)
+
+
+def _frozen(value: Any) -> Any:
+    """Lists and dicts as tuples, so the spec stays hashable."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _thawed(value: Any) -> Any:
+    if isinstance(value, tuple):
+        if value and all(isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in value):
+            return {k: _thawed(v) for k, v in value}
+        return [_thawed(v) for v in value]
+    return value
