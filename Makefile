@@ -32,13 +32,15 @@ demo: $(STAMP)
 	$(BIN)/workbench backtest --strategy sma_cross --data stocks --symbols AAPL,MSFT,IBM \
 		--fees 0,0.001 --slippage 0,0.0005 --export $(WORKBENCH_HOME)/backtests/sma-cross-stocks
 
-# Retrain the shipped compact policy (reproducible: fixed seed, CPU). Replaces the folder in assets/.
+# Retrain the shipped compact policy (reproducible: fixed seed, CPU) and export it to ONNX.
+# Replaces the folder in assets/.
 POLICY_DIR := assets/policies/symbol-agent-compact-stocks
 policies: $(STAMP)
 	rm -rf $(POLICY_DIR)
 	$(BIN)/workbench train symbol-agent --preset compact --data stocks --symbols AAPL,MSFT,IBM \
 		--train 2000-03-01:2007-12-31 --val 2008-01-01:2010-12-31 --timesteps 50000 --seed 7 \
 		--device cpu --eval-every 10000 --no-progress --out $(POLICY_DIR)
+	$(BIN)/workbench export onnx $(POLICY_DIR) --out $(POLICY_DIR)/model.onnx
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
