@@ -9,6 +9,7 @@ Its canonical JSON is the spec part of the run id (``workbench.runner.run_id``).
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import difflib
 import json
 import math
@@ -79,6 +80,12 @@ class RunSpec:
             raise InvalidParameterError(
                 "give exactly one of a strategy (--strategy, spec key 'strategy') and a policy "
                 "(--policy, spec key 'policy')")
+        for name in ("start", "end"):  # YAML reads an unquoted 2005-01-01 as a date
+            value = getattr(self, name)
+            if isinstance(value, (datetime.date, datetime.datetime)):
+                set_(name, value.isoformat())
+            elif value is not None and not isinstance(value, str):
+                raise InvalidParameterError(f"RunSpec.{name} {value!r} is not a date; write e.g. 2005-01-01")
         if self.runtime not in RUNTIMES:
             raise InvalidParameterError(f"RunSpec.runtime {self.runtime!r} is not one of {', '.join(RUNTIMES)}")
         set_("strategy_params", tuple(sorted((str(k), str(v)) for k, v in self.strategy_params)))
@@ -203,7 +210,9 @@ def _number(name: str, value: Any) -> float:
 
 
 def _frozen(value: Any) -> Any:
-    """Lists and dicts as tuples, so the spec stays hashable."""
+    """Lists and dicts as tuples, dates as ISO text, so the spec stays hashable and JSON-able."""
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
     if isinstance(value, Mapping):
         return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
     if isinstance(value, (list, tuple)):

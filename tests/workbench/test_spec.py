@@ -79,3 +79,15 @@ def test_nested_options_stay_hashable_and_round_trip() -> None:
     hash(spec)
     assert spec.to_dict()["options"] == {"grid": {"stop_loss": [0.05, 0.1]}}
     assert RunSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_unquoted_yaml_dates_become_iso_text(tmp_path: Path) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text("kind: stress\ndata: stocks\nstrategy: sma_cross\nstart: 2005-01-01\nend: 2006-06-30\n"
+                    "options: {shock_at: 2005-06-01}\n")
+    spec = RunSpec.from_file(path)
+    assert (spec.start, spec.end) == ("2005-01-01", "2006-06-30")
+    assert spec.to_dict()["options"] == {"shock_at": "2005-06-01"}
+    assert '"start": "2005-01-01"' in spec.canonical()
+    with pytest.raises(InvalidParameterError, match="RunSpec.start 5 is not a date"):
+        RunSpec(data="stocks", strategy="sma_cross", start=5)

@@ -55,6 +55,15 @@ def test_volatility_is_within_a_factor_of_three_of_the_history(history, simulate
     assert ((ratio > 1 / 3) & (ratio < 3)).mean() >= 0.9
 
 
+def test_drift_is_the_historical_mean_log_return(history, simulated):
+    # Regression (issue 5, stress runs): the fitted Student-t location made paths drift about twice
+    # as fast as history. Over 40 paths the mean log return is the sample mean up to sampling noise.
+    historical = log_returns(history.close)
+    simulated_mean = log_returns(simulated.close).mean(axis=(0, 1))
+    noise = historical.std(axis=0) / np.sqrt(historical.shape[0] * 40)
+    assert (np.abs(simulated_mean - historical.mean(axis=0)) < 5 * noise).all()
+
+
 def test_cross_correlation_is_kept(history, simulated):
     target = np.corrcoef(log_returns(history.close).T)[0, 1]
     corr = [np.corrcoef(log_returns(simulated.close[p]).T)[0, 1] for p in range(40)]
