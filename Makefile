@@ -32,17 +32,26 @@ demo: $(STAMP)
 	$(BIN)/workbench backtest --strategy sma_cross --data stocks --symbols AAPL,MSFT,IBM \
 		--fees 0,0.001 --slippage 0,0.0005 --export $(WORKBENCH_HOME)/backtests/sma-cross-stocks
 
-# Retrain the shipped compact policy (reproducible: fixed seed, CPU) and export it to ONNX.
-# Replaces the folder in assets/.
+# Retrain the shipped compact policies (reproducible: fixed seed, CPU): the symbol agent, exported to
+# ONNX, then the master agent over it.
+# Replaces the folders in assets/.
 POLICY_DIR := assets/policies/symbol-agent-compact-stocks
+MASTER_DIR := assets/policies/master-agent-compact-stocks
 policies: $(STAMP)
 	rm -rf $(POLICY_DIR)
 	$(BIN)/workbench train symbol-agent --preset compact --data stocks --symbols AAPL,MSFT,IBM \
 		--train 2000-03-01:2007-12-31 --val 2008-01-01:2010-12-31 --timesteps 50000 --seed 7 \
 		--device cpu --eval-every 10000 --no-progress --out $(POLICY_DIR)
 	$(BIN)/workbench export onnx $(POLICY_DIR) --out $(POLICY_DIR)/model.onnx
+	rm -rf $(MASTER_DIR)
+	$(BIN)/workbench train master-agent --symbol-agent $(POLICY_DIR) --preset compact --data stocks \
+		--symbols AAPL,MSFT,IBM --train 2000-03-01:2007-12-31 --val 2008-01-01:2010-12-31 --timesteps 65536 \
+		--seed 7 --device cpu --eval-every 16384 --no-progress --out $(MASTER_DIR)
 
+# The browser tests (tests/e2e) drive Debian's Chromium; install it when it is missing (root or sudo).
 test: $(STAMP)
+	test -x /usr/bin/chromium || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	$(BIN)/python -m pytest
 
 clean:

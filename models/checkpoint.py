@@ -32,7 +32,7 @@ from safetensors.torch import load_file, save_file
 
 from engine.errors import CheckpointError, InvalidParameterError
 from engine.features.normalize import FittedNormalizer
-from models.spec import action_spec, observation_spec
+from models.spec import action_spec, card_specs, observation_spec
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +284,8 @@ def _read_card(folder: Path) -> ModelCard:
         card = ModelCard.from_dict(json.loads(path.read_text()))
     except (json.JSONDecodeError, UnicodeDecodeError, InvalidParameterError, TypeError) as error:
         raise CheckpointError(f"{path}: {error}. Fix: restore the model card or re-save the checkpoint") from error
-    if dict(card.observation_spec) != observation_spec() or dict(card.action_spec) != action_spec():
+    expected_observation, expected_action = card_specs(card.architecture)
+    if dict(card.observation_spec) != expected_observation or dict(card.action_spec) != expected_action:
         raise CheckpointError(
             f"{path}: the network was trained on another observation or action spec than this workbench "
             f"builds ({json.dumps(card.observation_spec)}); retrain it on the current observation")

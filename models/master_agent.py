@@ -59,6 +59,7 @@ class MasterOutput(NamedTuple):
     weights: torch.Tensor  # [B, N + 1]: symbols in input order, then cash; rows sum to 1
     value: torch.Tensor  # [B]
     attention: torch.Tensor  # [B, heads, N]: the query's attention over symbols per head
+    log_weights: torch.Tensor  # [B, N + 1]: log-softmax of the scores (very negative for absent symbols)
 
 
 class MasterAgent(nn.Module):
@@ -104,8 +105,11 @@ class MasterAgent(nn.Module):
         context = pooled.squeeze(1)
         pair = torch.cat([tokens, context.unsqueeze(1).expand(-1, n_symbols, -1)], dim=-1)
         scores = self.symbol_score(pair).squeeze(-1).masked_fill(absent, torch.finfo(tokens.dtype).min)
-        weights = torch.softmax(torch.cat([scores, self.cash_score(context)], dim=-1), dim=-1)
-        return MasterOutput(weights, self.critic(context).squeeze(-1), attention.squeeze(2))
+        logits = torch.cat([scores, self.cash_score(context)], dim=-1)
+        # log_weights is what a stochastic policy centres its noise on (models.master_policy); the
+        # log-softmax keeps it accurate where a weight is tiny, unlike log(weights).
+        return MasterOutput(torch.softmax(logits, dim=-1), self.critic(context).squeeze(-1), attention.squeeze(2),
+                            torch.log_softmax(logits, dim=-1))
 
     def _check(self, embeddings: torch.Tensor, portfolio: torch.Tensor,
                absent: torch.Tensor | None) -> tuple[int, int]:

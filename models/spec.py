@@ -33,12 +33,31 @@ MASKED_LOGIT = -1.0e8
 (the value sb3-contrib's ``MaskableCategorical`` uses)."""
 
 
-def observation_spec() -> dict[str, dict]:
-    """``{name: {"shape": [...], "dtype": ...}}`` in input order (JSON types, for model cards)."""
+def observation_spec(include_mask: bool = True) -> dict[str, dict]:
+    """``{name: {"shape": [...], "dtype": ...}}`` in input order (JSON types, for model cards).
+
+    ``include_mask=False`` leaves out ``action_mask`` (the master agent reads no action mask).
+    """
     return {name: {"shape": list(OBSERVATION_SHAPES[name]), "dtype": OBSERVATION_DTYPES[name]}
-            for name in OBSERVATION_NAMES}
+            for name in OBSERVATION_NAMES if include_mask or name != "action_mask"}
 
 
 def action_spec() -> dict:
     """The seven discrete ``SymbolAction`` choices (JSON types, for model cards)."""
     return {"type": "discrete", "n": N_ACTIONS, "names": [a.name for a in SymbolAction]}
+
+
+def weights_action_spec() -> dict:
+    """Target weights of equity per symbol plus cash, summing to 1 (the master agent's action)."""
+    return {"type": "target_weights", "cash": True, "long_only": True}
+
+
+MASTER_ARCHITECTURE = "master_agent"
+"""The model card architecture of a master policy (``models.master_policy``)."""
+
+
+def card_specs(architecture: str) -> tuple[dict, dict]:
+    """The ``(observation_spec, action_spec)`` a model card of ``architecture`` must carry."""
+    if architecture == MASTER_ARCHITECTURE:
+        return observation_spec(include_mask=False), weights_action_spec()
+    return observation_spec(), action_spec()

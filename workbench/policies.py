@@ -9,9 +9,13 @@ from engine.actions import SymbolActions
 from engine.errors import CheckpointError, InvalidParameterError
 from engine.observation import ObservationBuilder
 from engine.scenarios import ScenarioBatch
-from models.checkpoint import ModelCard, file_sha256, load_checkpoint
+from models.checkpoint import CARD_FILE, ModelCard, file_sha256, load_checkpoint
+from models.master_policy import ARCHITECTURE as MASTER_ARCHITECTURE
+from models.master_policy import build_master_network, master_action_space
 from models.onnx_export import PositionalActor
+from models.training import ARCHITECTURE as SYMBOL_ARCHITECTURE
 from models.training import build_symbol_agent
+from strategies.master import MasterObserver, MasterPolicy
 from strategies.neural import OnnxPolicy, TorchPolicy
 
 # assets/ is installed beside workbench/ (both are top-level packages of the distribution); it is
@@ -62,17 +66,17 @@ def resolve_policy(name_or_path: str) -> Path:
 
 
 class LoadedPolicy(NamedTuple):
-    """A verified symbol agent ready to run.
+    """A verified trained policy (symbol agent or master agent) ready to run.
 
     Attributes:
-        policy: The engine policy (ONNX or torch).
+        policy: The engine policy (a symbol agent on ONNX or torch, or a master agent on torch).
         card: Its model card.
         normalizer: The frozen normalizer of the observation's technical block.
         model_sha: sha256 of what decides: the ONNX file, or the safetensors weights.
         runtime: ``"onnx"`` or ``"torch"``.
     """
 
-    policy: OnnxPolicy | TorchPolicy
+    policy: OnnxPolicy | TorchPolicy | MasterPolicy
     card: ModelCard
     normalizer: object
     model_sha: str
@@ -97,16 +101,47 @@ def load_symbol_policy(name_or_path: str, runtime: str = "auto") -> LoadedPolicy
     if runtime not in RUNTIMES:
         raise InvalidParameterError(f"runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
     folder = resolve_policy(name_or_path)
+    architecture = _architecture(folder)
+    if architecture not in (None, SYMBOL_ARCHITECTURE):
+        raise CheckpointError(f"{folder}: holds a {architecture}, not a symbol agent; load it with load_policy")
     agent, card, normalizer = load_checkpoint(folder, build_symbol_agent)
-    if card.architecture != "symbol_agent":
-        raise CheckpointError(f"{folder}: holds a {card.architecture}, not a SymbolAgent; "
-                              "--policy runs symbol agents")
     onnx_file = folder / ONNX_FILE
     if runtime == "onnx" or (runtime == "auto" and onnx_file.is_file()):
         _check_onnx(folder, card)
         return LoadedPolicy(OnnxPolicy(onnx_file, name=folder.name), card, normalizer, card.export["sha256"], "onnx")
     return LoadedPolicy(TorchPolicy(PositionalActor(agent.eval()), name=folder.name), card, normalizer,
                         card.weights_sha256, "torch")
+
+
+def load_policy(name_or_path: str, runtime: str = "auto") -> LoadedPolicy:
+    """A shipped or saved trained policy of any architecture, verified before it is built.
+
+    Symbol agents load as :func:`load_symbol_policy` does. A master agent (``master_agent`` card)
+    runs on torch (it has no ONNX export): ``runtime="onnx"`` is refused, ``"auto"`` means torch.
+
+    Raises:
+        InvalidParameterError: unknown name or runtime.
+        CheckpointError: a file fails verification, or ``runtime="onnx"`` for a master agent.
+    """
+    if runtime not in RUNTIMES:
+        raise InvalidParameterError(f"runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
+    folder = resolve_policy(name_or_path)
+    if _architecture(folder) != MASTER_ARCHITECTURE:
+        return load_symbol_policy(name_or_path, runtime)
+    if runtime == "onnx":
+        raise CheckpointError(f"{folder}: a master agent has no ONNX export; run it with --runtime torch (or auto)")
+    network, card, normalizer = load_checkpoint(folder, build_master_network)
+    policy = MasterPolicy(network, name=folder.name, action_space=master_action_space(card.config))
+    return LoadedPolicy(policy, card, normalizer, card.weights_sha256, "torch")
+
+
+def _architecture(folder: Path) -> str | None:
+    """The card's ``architecture`` read as plain JSON (None when unreadable: verification reports it)."""
+    try:
+        card = json.loads((folder / CARD_FILE).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return card.get("architecture") if isinstance(card, dict) else None
 
 
 def _check_onnx(folder: Path, card: ModelCard) -> None:
@@ -126,3 +161,11 @@ def _check_onnx(folder: Path, card: ModelCard) -> None:
 def symbol_observer(batch: ScenarioBatch, normalizer) -> ObservationBuilder:
     """The observation builder a symbol agent reads, with its checkpoint's frozen normalizer."""
     return ObservationBuilder(batch, normalizer=normalizer, action_space=SymbolActions())
+
+
+def policy_observer(batch: ScenarioBatch, normalizer, policy: object) -> ObservationBuilder | MasterObserver:
+    """The observer ``policy`` reads: a master agent's (rows regrouped by scenario, no action mask) or
+    a symbol agent's (:func:`symbol_observer`)."""
+    if isinstance(policy, MasterPolicy):
+        return MasterObserver(batch, normalizer)
+    return symbol_observer(batch, normalizer)

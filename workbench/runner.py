@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+import numpy as np
+
 from engine.data.market import MarketData
 from engine.metrics import scenario_metrics
 from engine.paths import engine_source_hash
@@ -17,7 +19,7 @@ from engine.scenarios import ScenarioBatch, ScenarioParams, parameter_grid
 from strategies.registry import make_strategy
 from workbench import __version__
 from workbench.datasets import load_dataset
-from workbench.policies import load_symbol_policy, symbol_observer
+from workbench.policies import load_policy, policy_observer
 from workbench.spec import RunSpec
 
 
@@ -60,7 +62,7 @@ def resolve_decider(strategy: str | None, strategy_params: dict[str, str] | None
                     policy: str | None = None, runtime: str = "auto") -> Decider:
     """A baseline by name with its parameters, or a shipped/saved policy (verified before loading)."""
     if policy is not None:
-        loaded = load_symbol_policy(policy, runtime)
+        loaded = load_policy(policy, runtime)
         return Decider(loaded.policy, loaded.normalizer, loaded.model_sha, policy)
     return Decider(make_strategy(strategy, dict(strategy_params or {})), None, "", str(strategy))
 
@@ -82,11 +84,25 @@ def cost_grid(spec: RunSpec, base: ScenarioParams | None = None) -> list[tuple[s
 
 
 def evaluate(batch: ScenarioBatch, decider: Decider, progress: ProgressCallback | None = None) -> Evaluation:
-    """Roll ``decider`` out over every scenario of ``batch`` and compute the metrics."""
-    observer = symbol_observer(batch, decider.normalizer) if decider.policy.scope == "portfolio" else None
+    """Roll ``decider`` out over every scenario of ``batch`` and compute the metrics.
+
+    A padded scenario (a short historical window in a batch of longer ones) is measured on its real
+    bars ``0 .. n_valid - 1`` and its own timestamps: over the whole batch its Sharpe, annualized
+    return and exposure would be diluted by flat bars that never happened.
+    """
+    portfolio = decider.policy.scope == "portfolio"
+    observer = policy_observer(batch, decider.normalizer, decider.policy) if portfolio else None
     rollout = run_rollout(batch, decider.policy, observer=observer, progress=progress)
+    init_cash = batch.param_array("init_cash")
     metrics = scenario_metrics(rollout.equity, rollout.records, batch.close, batch.index,
-                               batch.param_array("init_cash"), batch.frequency, symbols=batch.symbols)
+                               init_cash, batch.frequency, symbols=batch.symbols)
+    for s in np.flatnonzero(batch.n_valid < batch.n_bars):
+        n = int(batch.n_valid[s])
+        records = rollout.records[rollout.records["scenario"] == s].copy()
+        records["scenario"] = 0
+        metrics[s] = scenario_metrics(rollout.equity[:n, [s]], records, batch.close[[s], :n],
+                                      batch.timestamps[s][:n], init_cash[[s]], batch.frequency,
+                                      symbols=batch.symbols)[0]
     return Evaluation(batch, rollout, metrics)
 
 

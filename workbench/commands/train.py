@@ -1,4 +1,5 @@
-"""``workbench train symbol-agent``: train a symbol agent with MaskablePPO and save its checkpoint."""
+"""``workbench train symbol-agent`` (MaskablePPO) and ``workbench train master-agent`` (PPO over a frozen
+symbol agent): train, then save the best checkpoint by validation Sharpe."""
 from __future__ import annotations
 
 import argparse
@@ -11,8 +12,11 @@ import pandas as pd
 
 from engine.errors import InvalidParameterError
 from models.checkpoint import save_checkpoint
+from models.master_policy import MASTER_PRESETS
+from models.master_training import MasterTrainingConfig, train_master_agent
 from models.symbol_agent import AGENT_PRESETS
 from models.training import DEVICES, TrainingConfig, train_symbol_agent
+from workbench.policies import load_symbol_policy
 from workbench.runner import code_version
 from workbench.commands.options import parse_period
 from workbench.commands.output import print_table
@@ -60,6 +64,41 @@ def register(commands: argparse._SubParsersAction) -> None:
     agent.add_argument("--out", required=True, type=Path, metavar="DIR", help="checkpoint folder to create")
     agent.add_argument("--no-progress", action="store_true", help="no progress bar")
     agent.set_defaults(handler=run)
+    _register_master(kinds)
+
+
+def _register_master(kinds: argparse._SubParsersAction) -> None:
+    master = kinds.add_parser(
+        "master-agent", help="train the master (portfolio) agent with PPO over a frozen symbol agent",
+        description=("Train the master agent (attention over the symbol agent's frozen embeddings -> target "
+                     "weights per symbol and cash) with PPO on accounts trading the training period, validate "
+                     "it every --eval-every steps, and save the best weights (by validation Sharpe) to --out "
+                     "with the frozen encoder inside."),
+        epilog="Defaults: the symbol agent's dataset and symbols; periods as for symbol-agent.")
+    defaults = MasterTrainingConfig
+    master.add_argument("--symbol-agent", required=True, metavar="NAME_OR_PATH",
+                        help="shipped symbol agent (workbench models list) or checkpoint folder; its encoder is frozen")
+    master.add_argument("--preset", default="compact",
+                        help=f"master size: {', '.join(MASTER_PRESETS)} (default compact)")
+    master.add_argument("--data", metavar="DATASET_OR_PATH", help="dataset (default: the symbol agent's)")
+    master.add_argument("--symbols", help="comma-separated symbols (default: the symbol agent's)")
+    master.add_argument("--train", metavar="START:END", help="training period, e.g. 2000-01-01:2007-12-31")
+    master.add_argument("--val", metavar="START:END", help="validation period, e.g. 2008-01-01:2010-12-31")
+    master.add_argument("--timesteps", type=int, default=defaults.timesteps,
+                        help=f"account decisions (default {defaults.timesteps})")
+    master.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    master.add_argument("--device", default="auto", choices=DEVICES, help="torch device (default auto)")
+    master.add_argument("--accounts", type=int, default=defaults.accounts,
+                        help=f"parallel training accounts (default {defaults.accounts})")
+    master.add_argument("--n-steps", type=int, default=defaults.n_steps,
+                        help=f"rollout steps per account (default {defaults.n_steps})")
+    master.add_argument("--episode-length", type=int, default=defaults.episode_length,
+                        help=f"decisions per training episode (default {defaults.episode_length})")
+    master.add_argument("--eval-every", type=int, default=defaults.eval_every,
+                        help=f"validate every N steps, 0 = only at the end (default {defaults.eval_every})")
+    master.add_argument("--out", required=True, type=Path, metavar="DIR", help="checkpoint folder to create")
+    master.add_argument("--no-progress", action="store_true", help="no progress bar")
+    master.set_defaults(handler=run_master)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,6 +131,58 @@ def run(args: argparse.Namespace) -> int:
     print_table(["METRIC", "VALUE"], [[k, f"{v:.4g}"] for k, v in metrics.items()])
     print(f"{card.training_metrics['train/steps_per_second']:.0f} steps/s; checkpoint saved to {args.out}")
     return 0
+
+
+def run_master(args: argparse.Namespace) -> int:
+    if args.out.exists():
+        raise InvalidParameterError(f"--out {args.out} already exists; choose a new checkpoint folder")
+    config = MasterTrainingConfig(
+        preset=args.preset, timesteps=args.timesteps, seed=args.seed, device=args.device, accounts=args.accounts,
+        n_steps=args.n_steps, episode_length=args.episode_length, eval_every=args.eval_every)
+    symbol_agent = load_symbol_policy(args.symbol_agent, runtime="torch")
+    source = symbol_agent.card
+    dataset = args.data or source.dataset.get("name")
+    if not dataset:
+        raise InvalidParameterError(f"the symbol agent {args.symbol_agent!r} does not name its dataset; pass --data")
+    symbols = ([s.strip() for s in args.symbols.split(",")] if args.symbols
+               else source.dataset.get("symbols") if dataset == source.dataset.get("name") else None)
+    data = load_dataset(dataset, symbols=symbols)
+    train_period, val_period = resolve_periods(dataset, data.index, args.train, args.val)
+    train = _slice(data, train_period, "--train")
+    validation = _slice(data, val_period, "--val")
+    if validation.index[0] <= train.index[-1]:
+        raise InvalidParameterError(
+            f"the validation period ({validation.index[0].date()}) must start after the training period "
+            f"ends ({train.index[-1].date()}); otherwise validation scores are in-sample")
+    encoder_seen = source.train_period[1]
+    if encoder_seen is not None and validation.index[0] <= _timestamp(encoder_seen, validation.index):
+        raise InvalidParameterError(
+            f"the validation period ({validation.index[0].date()}) must start after the symbol agent's training "
+            f"period ends ({encoder_seen[:10]}): its frozen encoder has seen those bars. Choose a later --val")
+    history = data.slice(train.index[0], validation.index[-1])
+    print(f"training {config.preset} master agent over {symbol_agent.policy.name} on {dataset} "
+          f"({', '.join(data.symbols)}): train {train.index[0].date()}..{train.index[-1].date()}, "
+          f"validate {validation.index[0].date()}..{validation.index[-1].date()}, {config.timesteps} steps")
+    info = {"name": symbol_agent.policy.name, "weights_sha256": source.weights_sha256,
+            "train_period": list(source.train_period), "validation_period": list(source.validation_period)}
+    with tempfile.TemporaryDirectory(prefix="workbench-train-") as log_dir:
+        result = train_master_agent(train, history, (validation.index[0], validation.index[-1]),
+                                    symbol_agent.policy.actor.module.encoder, symbol_agent.normalizer, info, config,
+                                    log_dir=log_dir, code_version=code_version(), progress=not args.no_progress)
+        card = dataclasses.replace(result.card, dataset={"name": dataset, "symbols": list(data.symbols)})
+        card = save_checkpoint(args.out, result.network, card, result.normalizer)
+        shutil.copyfile(Path(log_dir) / "progress.csv", args.out / "progress.csv")
+    print_table(["METRIC", "VALUE"], [[k, f"{v:.4g}"] for k, v in card.validation_metrics.items()])
+    print(f"{card.training_metrics['train/steps_per_second']:.0f} steps/s; checkpoint saved to {args.out}")
+    return 0
+
+
+def _timestamp(text: str, index: pd.DatetimeIndex) -> pd.Timestamp:
+    """``text`` as a timestamp comparable with ``index`` (same time zone, or both naive)."""
+    stamp = pd.Timestamp(text)
+    if index.tz is None:
+        return stamp.tz_localize(None) if stamp.tz is not None else stamp
+    return stamp.tz_localize(index.tz) if stamp.tz is None else stamp.tz_convert(index.tz)
 
 
 def resolve_periods(dataset: str, index: pd.DatetimeIndex, train: str | None,

@@ -1,0 +1,115 @@
+"""The master agent as an engine policy: portfolio scope, a target weight of equity per symbol.
+
+:class:`MasterPolicy` reads the symbol agents' observation rows ``[S * N]`` (scenario-major, as
+``engine.observation.ObservationBuilder`` builds them) plus two entries that
+:class:`MasterObserver` adds so the rows can be regrouped into accounts: ``symbol_index`` (the row's
+symbol, ``0..N-1``) and ``absent`` (True where the symbol has no price at the bar). It returns each
+row's target weight (``TargetWeights``: what is not invested stays in cash), deterministically:
+the master agent's own weights, no exploration noise.
+
+Extras, one row per (scenario, symbol) like the actions: ``weights`` ``[S * N, N + 1]`` (the
+scenario's whole allocation, symbols then cash, repeated on its rows), ``values`` ``[S * N]`` (the
+critic's value of the scenario) and ``attention`` ``[S * N, heads]`` (the pooling query's attention on
+the row's symbol, per head).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+from engine.actions import BarContext, TargetWeights
+from engine.errors import InvalidParameterError
+from engine.features.normalize import FittedNormalizer
+from engine.observation import ObservationBuilder
+from engine.policy import PolicyOutput
+from engine.scenarios import ScenarioBatch
+from models.encoder import OBSERVATION_BLOCKS, as_tensors
+from models.master_policy import MasterPolicyNetwork
+
+GROUPING_KEYS: tuple[str, ...] = ("symbol_index", "absent")
+"""Observation entries the master needs beside the symbol agents' blocks."""
+
+
+class MasterObserver:
+    """The rollout's observer for a master policy: ``ObservationBuilder`` rows plus :data:`GROUPING_KEYS`.
+
+    Args:
+        batch: The scenarios observed.
+        normalizer: The checkpoint's frozen normalizer of the technical block.
+    """
+
+    def __init__(self, batch: ScenarioBatch, normalizer: FittedNormalizer) -> None:
+        self.builder = ObservationBuilder(batch, normalizer=normalizer)
+
+    def observe(self, bar: int, context: BarContext) -> dict[str, np.ndarray]:
+        """Every scenario's rows at ``bar`` (bars in order, like ``ObservationBuilder.observe``)."""
+        observation = self.builder.observe(bar, context)
+        n_scenarios, n_symbols = context.state.units.shape
+        observation["symbol_index"] = np.tile(np.arange(n_symbols), n_scenarios)
+        observation["absent"] = ~np.isfinite(np.asarray(context.close)).reshape(-1)
+        return observation
+
+
+class MasterPolicy:
+    """A trained :class:`MasterPolicyNetwork` behind the engine's portfolio-scope ``Policy`` protocol.
+
+    Args:
+        network: The network (frozen encoder + master agent); run in eval mode without gradients.
+        name: Policy name in run records.
+        action_space: The target-weight space it was trained with (``models.master_policy.master_action_space``).
+        device: Where the network runs.
+        threads: Torch CPU threads while it decides (set for each call, then restored); None leaves
+            torch's setting. One by default: a bar's batch is small, and on a busy machine more
+            threads spin more than they compute (a 3-year backtest took 2x longer with 2).
+    """
+
+    scope = "portfolio"
+
+    def __init__(self, network: MasterPolicyNetwork, name: str = "master",
+                 action_space: TargetWeights = TargetWeights(), device: str | torch.device = "cpu",
+                 threads: int | None = 1) -> None:
+        self.network = network.to(device).eval()
+        self.name = name
+        self.action_space = action_space
+        self.device = torch.device(device)
+        self.threads = threads
+
+    def act(self, observation: Mapping[str, np.ndarray]) -> PolicyOutput:
+        """Target weights ``[S * N]`` for the rows of ``S`` scenarios, with the extras of the module docstring."""
+        missing = [k for k in (*OBSERVATION_BLOCKS, *GROUPING_KEYS) if k not in observation]
+        if missing:
+            raise InvalidParameterError(
+                f"policy {self.name!r} needs observation entries {', '.join(missing)}; observe with "
+                "strategies.master.MasterObserver (workbench.policies.policy_observer picks it)")
+        n_scenarios, n_symbols = self._grouping(np.asarray(observation["symbol_index"]))
+        rows = as_tensors({k: observation[k] for k in OBSERVATION_BLOCKS}, self.device)
+        absent = torch.as_tensor(np.asarray(observation["absent"], dtype=bool).reshape(n_scenarios, n_symbols),
+                                 device=self.device)
+        previous = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        try:
+            with torch.no_grad():
+                out = self.network(self.network.observe(rows, n_symbols, absent))
+        finally:
+            torch.set_num_threads(previous)
+        weights = out.weights.cpu().numpy().astype(np.float64)
+        heads = out.attention.shape[1]
+        extras = {
+            "weights": np.repeat(weights, n_symbols, axis=0).astype(np.float32),
+            "values": np.repeat(out.value.cpu().numpy(), n_symbols).astype(np.float32),
+            "attention": out.attention.transpose(1, 2).reshape(n_scenarios * n_symbols, heads).cpu().numpy(),
+        }
+        return PolicyOutput(weights[:, :n_symbols].reshape(-1), extras)
+
+    def _grouping(self, symbol_index: np.ndarray) -> tuple[int, int]:
+        """``(S, N)`` from the rows' symbol indices, which must be ``0..N-1`` repeated per scenario."""
+        n_symbols = int(symbol_index.max()) + 1 if symbol_index.size else 0
+        if n_symbols < 1 or symbol_index.size % n_symbols or not np.array_equal(
+                symbol_index, np.tile(np.arange(n_symbols), symbol_index.size // n_symbols)):
+            raise InvalidParameterError(
+                f"policy {self.name!r}: observation['symbol_index'] must be 0..N-1 repeated per scenario "
+                "(scenario-major rows, as MasterObserver builds them)")
+        return symbol_index.size // n_symbols, n_symbols
