@@ -80,3 +80,11 @@ class CheckpointError(WorkbenchError):
 
 class OnnxExportError(WorkbenchError):
     """An ONNX export disagrees with its torch module beyond the parity thresholds."""
+
+
+class UnknownRunError(WorkbenchError, LookupError):
+    """A run id (or id prefix) names no stored run, or more than one."""
+
+
+class RunStoreError(WorkbenchError):
+    """The run store's database is unreadable or was written by a newer workbench (schema version)."""

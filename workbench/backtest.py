@@ -15,16 +15,25 @@ import numpy as np
 import pandas as pd
 
 from engine.data.market import MarketData
+from engine.policy import Policy
 from engine.records import OrderStatus
 from engine.rollout import RolloutResult
-from engine.scenarios import ScenarioParams, from_market
-from workbench.runner import cost_grid, evaluate, run_id, spec_data, spec_decider
+from engine.scenarios import ScenarioBatch, ScenarioParams, from_market
+from workbench import run_tables
+from workbench.policy_extras import AgentExtras, extras_recorder, with_policy
+from workbench.reward_replay import replay_rewards
+from workbench.runner import code_version, cost_grid, evaluate, run_id, spec_data, spec_decider
 from workbench.spec import RunSpec
+from workbench.store.record import RunRecord
 
 
 @dataclass
 class BacktestResult:
-    """A finished backtest: the rollout, its metrics per scenario and the id that names it."""
+    """A finished backtest: the rollout, its metrics per scenario and the id that names it.
+
+    ``batch``, ``policy`` and ``model_sha`` are what :meth:`to_record` needs to replay the rewards
+    and fill the run's row; ``agent_extras`` holds a symbol agent's values and sampled attention.
+    """
 
     run_id: str
     spec: RunSpec
@@ -32,6 +41,10 @@ class BacktestResult:
     rollout: RolloutResult
     params: list[ScenarioParams]
     metrics: list[dict[str, object]] = field(default_factory=list)
+    batch: ScenarioBatch | None = None
+    policy: Policy | None = None
+    model_sha: str = ""
+    agent_extras: AgentExtras | None = None
 
     def summary(self) -> dict[str, object]:
         """The JSON object of ``workbench backtest --json`` (also ``metrics.json``)."""
@@ -52,17 +65,53 @@ class BacktestResult:
             "scenarios": scenarios,
         }
 
+    def to_record(self) -> RunRecord:
+        """The run as the run store keeps it (``workbench.store``).
 
-def run_backtest(spec: RunSpec) -> BacktestResult:
-    """Run ``spec`` (its cost grid, one batch) and compute its metrics."""
+        Tables: ``equity``, ``orders`` (every order record), ``actions``, ``rewards`` (the seven
+        components and the total, replayed through the training stepper) and, for a symbol agent,
+        ``probabilities``, ``values`` and ``attention`` (sampled bars of the first scenario).
+        """
+        rollout = self.rollout
+        tables = {"equity": run_tables.equity_table(rollout), "orders": run_tables.orders_table(rollout)}
+        if self.policy is not None:
+            scope = self.policy.scope
+            tables["actions"] = run_tables.actions_table(rollout, scope)
+            if self.batch is not None:
+                rewards = replay_rewards(self.batch, self.policy.action_space, scope, rollout)
+                tables["rewards"] = run_tables.rewards_table(rollout, rewards)
+            if "probabilities" in rollout.extras:
+                tables["probabilities"] = run_tables.probabilities_table(rollout, scope)
+        if self.agent_extras is not None:
+            tables["values"] = run_tables.values_table(rollout, self.agent_extras.values)
+            tables["attention"] = run_tables.attention_table(rollout, self.agent_extras.attention)
+        return RunRecord(
+            run_id=self.run_id, kind=self.spec.kind, spec=self.spec.to_dict(), summary=self.summary(),
+            dataset=self.data.name, start=self.data.index[0].isoformat(), end=self.data.index[-1].isoformat(),
+            decider=self.spec.decider, model_sha=self.model_sha, data_fingerprint=self.data.fingerprint(),
+            code_version=code_version(), tables=tables,
+        )
+
+
+def run_backtest(spec: RunSpec, agent_extras: bool = True) -> BacktestResult:
+    """Run ``spec`` (its cost grid, one batch) and compute its metrics.
+
+    Args:
+        spec: The run.
+        agent_extras: For a symbol agent, also keep its critic values and sampled attention maps
+            (an extra batched pass of the torch agent; the decisions are the same either way).
+    """
     decider = spec_decider(spec)  # before loading data, so a bad name fails fast
     data = spec_data(spec)
     grid = cost_grid(spec)
     params = [p for _, p in grid]
     batch = from_market(data, params, labels=[label for label, _ in grid])
-    evaluation = evaluate(batch, decider)
+    recorder = extras_recorder(decider, batch) if agent_extras else None
+    evaluation = evaluate(batch, decider if recorder is None else with_policy(decider, recorder))
     return BacktestResult(run_id(spec, data.fingerprint(), decider.model_sha), spec, data,
-                          evaluation.rollout, params, evaluation.metrics)
+                          evaluation.rollout, params, evaluation.metrics, batch=batch, policy=decider.policy,
+                          model_sha=decider.model_sha,
+                          agent_extras=None if recorder is None else recorder.finish())
 
 
 def export_backtest(result: BacktestResult, folder: Path) -> list[Path]:

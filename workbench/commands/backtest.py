@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from engine.errors import InvalidParameterError
@@ -9,6 +10,7 @@ from workbench.backtest import export_backtest, run_backtest
 from workbench.spec import RunSpec
 from workbench.commands.options import parse_list
 from workbench.commands.output import print_json, print_table
+from workbench.store import RunStore
 
 _TABLE = (("label", "SCENARIO"), ("final_equity", "FINAL"), ("total_return", "RETURN"),
           ("sharpe", "SHARPE"), ("max_drawdown", "MAX_DD"), ("n_trades", "TRADES"),
@@ -44,6 +46,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--export", type=Path, metavar="DIR",
                         help="write equity.csv, orders.csv and metrics.json into DIR")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--no-store", action="store_true",
+                        help="do not save the run in the run store (WORKBENCH_HOME/runs; see `workbench runs`)")
     parser.set_defaults(handler=run)
 
 
@@ -62,12 +66,18 @@ def run(args: argparse.Namespace) -> int:
         slippage=parse_list("--slippage", args.slippage),
         cash=args.cash,
     )
-    result = run_backtest(spec)
+    result = run_backtest(spec, agent_extras=not args.no_store)
     if args.export:
         export_backtest(result, args.export)
+    stored = None
+    if not args.no_store:
+        with RunStore.open() as store:
+            stored = store.save_run(result.to_record()).run_id
     summary = result.summary()
     if args.json:
         print_json(summary)
+        if stored:  # stdout holds the JSON object alone
+            print(f"stored run {stored}", file=sys.stderr)
         return 0
     data = summary["data"]
     print(f"run {summary['run_id']}: {spec.decider} on {data['name']} ({', '.join(data['symbols'])}), "
@@ -75,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     print_table([h for _, h in _TABLE], [[_fmt(row[k]) for k, _ in _TABLE] for row in summary["scenarios"]])
     if args.export:
         print(f"exported to {args.export}")
+    if stored:
+        print(f"stored run {stored}")
     return 0
 
 
