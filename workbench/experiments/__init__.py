@@ -1,0 +1,1 @@
+"""Experiments over run specs: stress, sweep, compare, walk-forward, and their statistics."""

@@ -1,0 +1,195 @@
+"""What stress and sweep share: the default universe, the
+per-scenario summary parts (scenario rows, distributions, worst cases), the stored tables and the
+run record. ``--export`` goes through ``workbench.experiments.files.export_summary``.
+
+An experiment is one :class:`ScenarioRun`: a scenario batch evaluated once, each scenario tagged
+with a *family* (``base``, ``historical``, ``shock``, ``bootstrap``, ``garch``, ``grid``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from engine.data.market import MarketData
+from engine.metrics import drawdown_episodes
+from engine.records import OrderStatus
+from workbench.datasets import load_dataset
+from workbench.experiments.single_path import complete_symbols
+from workbench.runner import Decider, Evaluation, code_version, spec_data
+from workbench.spec import RunSpec
+from workbench.store.record import RunRecord
+
+QUANTILES = (5, 25, 50, 75, 95)
+DISTRIBUTION_METRICS = ("max_drawdown", "total_return")
+
+
+def load_universe(spec: RunSpec) -> tuple[MarketData, list[str]]:
+    """The spec's data and notes; without ``symbols``, only the symbols priced on every bar of the
+    period (``single_path.complete_symbols``), the others named in the notes."""
+    if spec.symbols is not None:
+        return spec_data(spec), []
+    data, dropped = complete_symbols(load_dataset(spec.data, start=spec.start, end=spec.end))
+    notes = [f"symbols {', '.join(dropped)} left out: they have no price on some bars of the period; "
+             "choose --symbols and --start/--end to include them"] if dropped else []
+    return data, notes
+
+
+def regime_history(spec: RunSpec, data: MarketData) -> MarketData | None:
+    """The run's symbols from the dataset's first bar to the run's end, for regime labels; None
+    when the run already starts at the dataset's first bar."""
+    if spec.start is None:
+        return None
+    return load_dataset(spec.data, symbols=list(data.symbols), end=spec.end)
+
+
+def quantile_summary(values: Sequence[float | None]) -> dict[str, float | None]:
+    """``p5, p25, p50, p75, p95, min, max`` (linear interpolation) of the finite values; None if none."""
+    finite = np.array([v for v in values if v is not None and np.isfinite(v)], dtype=np.float64)
+    keys = [f"p{q}" for q in QUANTILES] + ["min", "max"]
+    if finite.size == 0:
+        return dict.fromkeys(keys)
+    out = {f"p{q}": float(np.percentile(finite, q)) for q in QUANTILES}
+    out.update(min=float(finite.min()), max=float(finite.max()))
+    return out
+
+
+@dataclass
+class ScenarioRun:
+    """One evaluated experiment batch and what identifies it.
+
+    Attributes:
+        run_id: ``workbench.runner.run_id`` of spec, data and model.
+        spec: The run's spec.
+        data: The bars of the base market (every scenario's timestamps lie among them).
+        decider: What decided.
+        evaluation: The evaluated batch.
+        families: Family of each scenario.
+        regimes: :func:`workbench.experiments.regimes.regime_breakdown` of the base scenario.
+        notes: What the defaults left out and why (e.g. GARCH on a short period).
+        worst_n: How many worst cases the summary lists.
+        extra_columns: Per scenario, columns added to its row (a sweep's grid values).
+    """
+
+    run_id: str
+    spec: RunSpec
+    data: MarketData
+    decider: Decider
+    evaluation: Evaluation
+    families: tuple[str, ...]
+    regimes: list[dict]
+    notes: tuple[str, ...] = ()
+    worst_n: int = 5
+    extra_columns: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    def scenarios(self) -> list[dict[str, Any]]:
+        """One row per scenario: ``scenario, label, family, start, end``, extra columns, metrics."""
+        batch = self.evaluation.batch
+        rows = []
+        for s, metrics in enumerate(self.evaluation.metrics):
+            n = int(batch.n_valid[s])
+            extra = self.extra_columns[s] if self.extra_columns else {}
+            rows.append({"scenario": s, "label": batch.labels[s], "family": self.families[s],
+                         "start": batch.timestamps[s][0].isoformat(),
+                         "end": batch.timestamps[s][n - 1].isoformat(), **extra, **metrics})
+        return rows
+
+    def distribution(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Quantiles of max drawdown and total return over every scenario, and per family."""
+        out: dict[str, Any] = {key: quantile_summary([r[key] for r in rows]) for key in DISTRIBUTION_METRICS}
+        out["n"] = len(rows)
+        out["by_family"] = {
+            family: {"n": sum(r["family"] == family for r in rows),
+                     **{key: quantile_summary([r[key] for r in rows if r["family"] == family])
+                        for key in DISTRIBUTION_METRICS}}
+            for family in dict.fromkeys(self.families)
+        }
+        return out
+
+    def worst(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The ``worst_n`` scenarios by max drawdown, deepest first, with the deepest episode's dates."""
+        batch, equity = self.evaluation.batch, self.evaluation.rollout.equity
+        ranked = sorted(rows, key=lambda r: (-(r["max_drawdown"] or 0.0), r["scenario"]))[: self.worst_n]
+        out = []
+        for row in ranked:
+            s, n = row["scenario"], int(batch.n_valid[row["scenario"]])
+            episodes = drawdown_episodes(equity[:n, s], batch.timestamps[s][:n], top=1)
+            episode = episodes[0] if episodes else {}
+            out.append({"scenario": s, "label": row["label"], "family": row["family"],
+                        "max_drawdown": row["max_drawdown"], "total_return": row["total_return"],
+                        "peak_date": episode.get("peak_date"), "trough_date": episode.get("trough_date"),
+                        "recovery_date": episode.get("recovery_date")})
+        return out
+
+    def summary_base(self) -> dict[str, Any]:
+        """The summary keys every experiment shares (``run_id`` ... ``regimes``, ``notes``)."""
+        rows = self.scenarios()
+        data = self.data
+        return {
+            "run_id": self.run_id,
+            "kind": self.spec.kind,
+            "decider": self.decider.name,
+            "spec": self.spec.to_dict(),
+            "data": {"name": data.name, "symbols": list(data.symbols),
+                     "start": data.index[0].isoformat(), "end": data.index[-1].isoformat(),
+                     "frequency": data.frequency, "fingerprint": data.fingerprint()},
+            "scenarios": rows,
+            "distribution": self.distribution(rows),
+            "worst": self.worst(rows),
+            "regimes": self.regimes,
+            "notes": list(self.notes),
+        }
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``scenario_metrics`` (one row per scenario), ``equity`` and ``orders`` (filled)."""
+        return {"scenario_metrics": pd.DataFrame(self.scenarios()),
+                "equity": self.equity_table(), "orders": self.orders_table()}
+
+    def equity_table(self) -> pd.DataFrame:
+        """``timestamp`` (the base market's bars) and one equity column per scenario label.
+
+        A historical window sits at its own dates and is NaN outside them (after its end too).
+        """
+        batch, equity = self.evaluation.batch, self.evaluation.rollout.equity
+        columns: dict[str, np.ndarray] = {"timestamp": self.data.index}
+        for s, label in enumerate(_unique(batch.labels)):
+            n = int(batch.n_valid[s])
+            rows = self.data.index.get_indexer(batch.timestamps[s][:n])
+            values = np.full(self.data.n_bars, np.nan)
+            values[rows[rows >= 0]] = equity[:n, s][rows >= 0]
+            columns[label] = values
+        return pd.DataFrame(columns)
+
+    def orders_table(self) -> pd.DataFrame:
+        """Filled orders: ``scenario, timestamp, symbol, side, units, price, fees``."""
+        batch, records = self.evaluation.batch, self.evaluation.rollout.records
+        filled = records[records["status"] <= OrderStatus.CLIPPED]
+        stamps = [batch.timestamps[s][b] for s, b in zip(filled["scenario"], filled["bar"])]
+        return pd.DataFrame({
+            "scenario": filled["scenario"].astype(np.int64),
+            "timestamp": pd.DatetimeIndex(stamps, tz="UTC") if stamps else pd.DatetimeIndex([], tz="UTC"),
+            "symbol": np.asarray(batch.symbols, dtype=object)[filled["symbol"]],
+            "side": np.where(filled["side"] > 0, "buy", "sell"),
+            "units": filled["units"], "price": filled["price"], "fees": filled["fees"],
+        })
+
+    def record(self, summary: dict[str, Any], tags: Sequence[str] = ()) -> RunRecord:
+        """The run as the run store keeps it."""
+        return RunRecord(
+            run_id=self.run_id, kind=self.spec.kind, spec=self.spec.to_dict(), summary=summary,
+            dataset=self.data.name, start=self.data.index[0].isoformat(),
+            end=self.data.index[-1].isoformat(), decider=self.decider.name,
+            model_sha=self.decider.model_sha, data_fingerprint=self.data.fingerprint(),
+            code_version=code_version(), tables=self.tables(), tags=tuple(tags))
+
+
+def _unique(labels: Sequence[str]) -> list[str]:
+    """Labels made unique (``"x"``, ``"x #2"``) so each can name a table column."""
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
+    return out

@@ -1,0 +1,353 @@
+"""Stress test: the decider over historical stress windows, synthetic shocks, bootstrap and GARCH paths.
+
+Every scenario runs in one batch (:func:`engine.scenarios.combine`) under the spec's costs and risk
+limits, in this order and with these families:
+
+- ``base``: the spec's period as it happened;
+- ``shock``: the base path with one shock at ``shock_at`` (default the middle bar): an overnight
+  gap of ``pct``, volatility times ``k`` or a correlation spike of strength ``s`` for ``shock_bars``
+  bars, a trend reversal (every later return negated), or a liquidity shock (fees, slippage and
+  spread times ``k`` on the unchanged path);
+- ``bootstrap``: ``n_bootstrap`` stationary block bootstrap paths (mean block ``block`` bars);
+- ``garch``: ``n_garch`` GARCH(1,1) paths (``engine.scenarios.garch_paths``);
+- ``historical``: each named stress period (``engine.stress_periods``) the period covers, or the
+  ``periods`` given, each replayed from fresh cash over its own dates. A decider whose indicators
+  need more bars than the window holds (an SMA of 50 bars in a 20-bar window) barely trades there,
+  so the summary also reports each window as it went inside the base run (``in_base_run``).
+
+Bootstrap and GARCH paths draw from two streams spawned from the spec's seed, so the same spec gives
+the same paths, bit for bit.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from engine.data.market import MarketData, period_mask, to_utc
+from engine.errors import InvalidParameterError
+from engine.rollout import ProgressCallback
+from engine.scenarios import (
+    PricePath, ScenarioBatch, ScenarioParams, combine, correlation_spike, from_paths, garch_paths,
+    historical_windows, liquidity_shock, overnight_gap, scale_volatility, stationary_bootstrap,
+    trend_reversal,
+)
+from engine.scenarios.garch import DISTRIBUTIONS, MIN_RETURNS
+from engine.stress_periods import STRESS_PERIODS, StressPeriod, periods_covered
+from workbench.experiments.common import ScenarioRun, load_universe, regime_history
+from workbench.experiments.regimes import regime_breakdown
+from workbench.runner import evaluate, run_id, spec_decider
+from workbench.spec import RunSpec, parse_options
+from workbench.store.record import RunRecord
+
+# Shock name -> (allowed range as text, check of the magnitude); reversal takes none.
+SHOCK_RANGES: dict[str, tuple[str, Any]] = {
+    "gap": ("-1 < pct < 1, not 0", lambda v: -1 < v < 1 and v != 0),
+    "volatility": ("0 <= k <= 100", lambda v: 0 <= v <= 100),
+    "correlation": ("0 < s <= 1", lambda v: 0 < v <= 1),
+    "liquidity": ("0 <= k <= 1000", lambda v: 0 <= v <= 1000),
+    "reversal": ("no magnitude", None),
+}
+DEFAULT_SHOCKS = ("gap:-0.1", "gap:-0.2", "volatility:2", "volatility:3", "reversal",
+                  "liquidity:3", "correlation:0.9")
+DEFAULT_GARCH_PATHS = 20
+MAX_PATHS = 10_000
+
+
+@dataclass(frozen=True)
+class Shock:
+    """One parsed shock: ``kind`` (a key of :data:`SHOCK_RANGES`) and its magnitude (None: reversal)."""
+
+    kind: str
+    value: float | None
+
+    @classmethod
+    def parse(cls, text: str) -> "Shock":
+        """``"gap:-0.1"``, ``"volatility:3"``, ``"reversal"``, ... with range checks."""
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidParameterError(f"stress shock {text!r} is not text like 'gap:-0.1'")
+        kind, sep, raw = text.strip().partition(":")
+        if kind not in SHOCK_RANGES:
+            close = difflib.get_close_matches(kind, list(SHOCK_RANGES), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InvalidParameterError(
+                f"stress shock {text!r}: unknown kind {kind!r}{hint}; kinds: {', '.join(SHOCK_RANGES)}")
+        allowed, check = SHOCK_RANGES[kind]
+        if check is None:
+            if sep:
+                raise InvalidParameterError(f"stress shock {text!r}: reversal takes no magnitude; write 'reversal'")
+            return cls(kind, None)
+        try:
+            value = float(raw)
+        except ValueError:
+            raise InvalidParameterError(
+                f"stress shock {text!r}: write {kind}:NUMBER, e.g. {kind}:{_EXAMPLES[kind]}") from None
+        if not math.isfinite(value) or not check(value):
+            raise InvalidParameterError(f"stress shock {text!r}: magnitude out of range; allowed {allowed}")
+        return cls(kind, value)
+
+
+_EXAMPLES = {"gap": "-0.1", "volatility": "3", "correlation": "0.9", "liquidity": "3"}
+
+
+@dataclass(frozen=True)
+class StressOptions:
+    """Options of a stress run (``RunSpec.options`` of kind ``stress``).
+
+    Attributes:
+        shocks: Shocks as ``KIND:MAGNITUDE`` text: ``gap:PCT`` (-1 < PCT < 1), ``volatility:K``
+            (0..100), ``correlation:S`` (0 < S <= 1), ``liquidity:K`` (cost multiplier, 0..1000),
+            ``reversal``. Empty: no shocks.
+        shock_at: Date of the shocks (first bar at or after it); None: the period's middle bar.
+        shock_bars: Bars that a volatility or correlation shock lasts (clipped at the last bar).
+        n_bootstrap: Stationary block bootstrap paths (0: none).
+        block: Mean block length of the bootstrap, in bars (>= 1).
+        n_garch: GARCH paths; None: 20 when the period has at least 100 returns, else none (noted).
+        garch_dist: GARCH innovations, ``t`` or ``normal``.
+        periods: Historical windows: stress-period keys (``engine.stress_periods``) or
+            ``NAME=START:END`` (dates, inclusive); None: every catalogued period the data covers.
+        worst: How many worst scenarios the summary lists.
+    """
+
+    shocks: tuple[str, ...] = DEFAULT_SHOCKS
+    shock_at: str | None = None
+    shock_bars: int = 21
+    n_bootstrap: int = 20
+    block: float = 20.0
+    n_garch: int | None = None
+    garch_dist: str = "t"
+    periods: tuple[str, ...] | None = None
+    worst: int = 5
+
+    def __post_init__(self) -> None:
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
+        set_("shocks", _text_tuple("shocks", self.shocks))
+        self.parsed_shocks()  # validates every shock
+        if self.shock_at is not None:
+            to_utc(str(self.shock_at))
+            set_("shock_at", str(self.shock_at))
+        set_("shock_bars", _count("shock_bars", self.shock_bars, 1))
+        set_("n_bootstrap", _count("n_bootstrap", self.n_bootstrap, 0))
+        if isinstance(self.block, bool) or not isinstance(self.block, (int, float)) or not (
+                math.isfinite(self.block) and self.block >= 1):
+            raise InvalidParameterError(f"stress option block {self.block!r} must be a number >= 1 (bars)")
+        set_("block", float(self.block))
+        if self.n_garch is not None:
+            set_("n_garch", _count("n_garch", self.n_garch, 0))
+        if self.garch_dist not in DISTRIBUTIONS:
+            raise InvalidParameterError(
+                f"stress option garch_dist {self.garch_dist!r} must be one of {', '.join(DISTRIBUTIONS)}")
+        if self.periods is not None:
+            periods = _text_tuple("periods", self.periods)
+            if not periods:
+                raise InvalidParameterError(
+                    "stress option periods is empty; leave it out to replay every covered period")
+            set_("periods", periods)
+        set_("worst", _count("worst", self.worst, 1))
+
+    def parsed_shocks(self) -> list[Shock]:
+        """The shocks, parsed and range-checked."""
+        return [Shock.parse(text) for text in self.shocks]
+
+
+@dataclass
+class StressResult(ScenarioRun):
+    """A finished stress run; :meth:`summary` is the ``--json`` object."""
+
+    periods: tuple[dict[str, str], ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        """``run_id, kind, decider, spec, data, scenarios, distribution, worst, regimes, notes,
+        periods``: the historical windows replayed, each also as it went inside the base run
+        (``in_base_run``), where the decider entered it warmed up and with its positions."""
+        return {**self.summary_base(), "periods": [{**p, "in_base_run": self._in_base_run(p)}
+                                                   for p in self.periods]}
+
+    def _in_base_run(self, period: dict[str, str]) -> dict[str, float]:
+        """Return and max drawdown of the base run from the close before the window to its last close."""
+        rows = np.flatnonzero(period_mask(self.data.index, period["start"], period["end"]))
+        equity = self.evaluation.rollout.equity[max(rows[0] - 1, 0):rows[-1] + 1, 0]
+        return {"total_return": float(equity[-1] / equity[0] - 1.0),
+                "max_drawdown": float(np.max(1.0 - equity / np.maximum.accumulate(equity)))}
+
+    def to_record(self, tags: Sequence[str] = ()) -> RunRecord:
+        """The run for ``RunStore.save_run``."""
+        return self.record(self.summary(), tags)
+
+
+def run_stress(spec: RunSpec, progress: ProgressCallback | None = None) -> StressResult:
+    """Build every stress scenario of ``spec``, run them as one batch and measure them.
+
+    Raises:
+        InvalidParameterError: Bad options, more than one fee or slippage value, a shock date or
+            a period outside the data, too few bars for GARCH paths that were asked for.
+    """
+    if spec.kind != "stress":
+        raise InvalidParameterError(f"run_stress needs a spec of kind 'stress', got {spec.kind!r}")
+    options = parse_options(spec, StressOptions)
+    if len(spec.fees) > 1 or len(spec.slippage) > 1:
+        raise InvalidParameterError(
+            "stress runs under one fee and one slippage value; for a grid of costs use `workbench sweep`")
+    decider = spec_decider(spec)  # before the data, so a bad name fails fast
+    data, notes = load_universe(spec)
+    params = spec.base_params().replace(fees=spec.fees[0], slippage=spec.slippage[0])
+    batch, families, batch_notes, periods = build_stress_batch(data, params, options, spec.seed)
+    evaluation = evaluate(batch, decider, progress)
+    regimes = regime_breakdown(evaluation, data, policy=decider.policy, history=regime_history(spec, data))
+    return StressResult(run_id(spec, data.fingerprint(), decider.model_sha), spec, data, decider,
+                        evaluation, tuple(families), regimes, tuple(notes + batch_notes), options.worst,
+                        periods=tuple(periods))
+
+
+def build_stress_batch(data: MarketData, params: ScenarioParams, options: StressOptions,
+                       seed: int) -> tuple[ScenarioBatch, list[str], list[str], list[dict[str, str]]]:
+    """The stress scenarios as one batch.
+
+    Returns:
+        ``(batch, family per scenario, notes, historical windows as {key, name, start, end})``.
+    """
+    path = PricePath.from_market(data, label="base")
+    parts: list[tuple[str, ScenarioBatch]] = [("base", from_paths([path], params))]
+    notes: list[str] = []
+    shocks = _shock_batch(path, params, options, notes)
+    if shocks is not None:
+        parts.append(("shock", shocks))
+    bootstrap_rng, garch_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    if options.n_bootstrap:
+        parts.append(("bootstrap", stationary_bootstrap(path, options.n_bootstrap, options.block,
+                                                        bootstrap_rng, params)))
+    n_garch = options.n_garch
+    if n_garch is None:
+        n_garch = DEFAULT_GARCH_PATHS if path.n_bars - 1 >= MIN_RETURNS else 0
+        if not n_garch:
+            notes.append(f"no GARCH paths: the period has {path.n_bars - 1} returns and a GARCH fit "
+                         f"needs at least {MIN_RETURNS}")
+    if n_garch:
+        parts.append(("garch", garch_paths(path, n_garch, garch_rng, options.garch_dist, params)))
+    windows = _windows(data, options.periods, notes)
+    if windows:
+        parts.append(("historical", historical_windows(data, windows, params, pad_to=path.n_bars)))
+    families = [family for family, part in parts for _ in range(part.n_scenarios)]
+    periods = [dict(zip(("key", "name", "start", "end"), _window_fields(w))) for w in windows]
+    return combine(*(part for _, part in parts)), families, notes, periods
+
+
+def _shock_batch(path: PricePath, params: ScenarioParams, options: StressOptions,
+                 notes: list[str]) -> ScenarioBatch | None:
+    shocks = options.parsed_shocks()
+    if not shocks:
+        return None
+    at = _shock_bar(path, options.shock_at)
+    end = min(at + options.shock_bars - 1, path.n_bars - 1)
+    paths, per_path, labels = [], [], []
+    for shock in shocks:
+        if shock.kind == "correlation" and path.n_symbols < 2:
+            if options.shocks == DEFAULT_SHOCKS:
+                notes.append("no correlation shock: it needs at least two symbols")
+                continue
+            raise InvalidParameterError(
+                f"stress shock correlation:{shock.value:g} needs at least two symbols; add --symbols")
+        if shock.kind == "liquidity":
+            shocked_params = liquidity_shock(params, shock.value)
+            if params.fees == params.slippage == params.spread == 0:
+                notes.append(f"liquidity x{shock.value:g} equals the base run: the base costs are 0 "
+                             "(give --fees/--slippage)")
+            paths.append(path)
+            per_path.append(shocked_params)
+            labels.append(f"{path.label} | liquidity x{shock.value:g}")
+            continue
+        shocked = _shocked_path(path, shock, at, end)
+        paths.append(shocked)
+        per_path.append(params)
+        labels.append(shocked.label)
+    return from_paths(paths, per_path, labels=labels) if paths else None
+
+
+def _shocked_path(path: PricePath, shock: Shock, at: int, end: int) -> PricePath:
+    if shock.kind == "gap":
+        return overnight_gap(path, at, shock.value)
+    if shock.kind == "volatility":
+        return scale_volatility(path, shock.value, at, end)
+    if shock.kind == "correlation":
+        return correlation_spike(path, shock.value, at, end)
+    return trend_reversal(path, at)
+
+
+def _shock_bar(path: PricePath, shock_at: str | None) -> int:
+    """The shocks' bar: the first at or after ``shock_at``, or the middle bar; within 1..T-2."""
+    if shock_at is None:
+        return path.n_bars // 2
+    at = to_utc(shock_at)
+    first, last = path.index[0], path.index[-1]
+    bar = int(np.count_nonzero(path.index < at))
+    if not 1 <= bar <= path.n_bars - 2:
+        raise InvalidParameterError(
+            f"stress option shock_at {shock_at} must fall after the first and before the last bar of "
+            f"the period ({first.date()} to {last.date()}); choose a date inside it")
+    return bar
+
+
+def _windows(data: MarketData, keys: tuple[str, ...] | None,
+             notes: list[str]) -> list[StressPeriod | tuple[str, str, str]]:
+    if keys is None:
+        covered = [p for p in periods_covered(data) if _bars_in(data, p.start, p.end) >= 2]
+        if not covered:
+            notes.append(f"no historical windows: no catalogued stress period lies inside "
+                         f"{data.index[0].date()} to {data.index[-1].date()}")
+        return covered
+    catalogue = {p.key: p for p in STRESS_PERIODS}
+    windows: list[StressPeriod | tuple[str, str, str]] = []
+    for text in keys:
+        name, sep, span = text.partition("=")
+        if sep:
+            start, colon, end = span.partition(":")
+            if not (name.strip() and colon and start.strip() and end.strip()):
+                raise InvalidParameterError(
+                    f"stress period {text!r} is not NAME=START:END, e.g. crash=2008-09-01:2008-11-30")
+            window: StressPeriod | tuple[str, str, str] = (name.strip(), start.strip(), end.strip())
+        elif text in catalogue:
+            window = catalogue[text]
+        else:
+            close = difflib.get_close_matches(text, list(catalogue), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InvalidParameterError(
+                f"stress period {text!r} is unknown{hint}; give a key of {', '.join(catalogue)} "
+                "or NAME=START:END")
+        key, _, start, end = _window_fields(window)
+        if to_utc(start) < data.index[0].normalize() or to_utc(end) > data.index[-1] \
+                or _bars_in(data, start, end) < 2:
+            raise InvalidParameterError(
+                f"stress period {key!r} ({start} to {end}) is not inside the data, which runs from "
+                f"{data.index[0].date()} to {data.index[-1].date()} (a window needs 2 bars or more); "
+                "choose periods inside it or widen --start/--end")
+        windows.append(window)
+    return windows
+
+
+def _bars_in(data: MarketData, start: str, end: str) -> int:
+    return int(np.count_nonzero(period_mask(data.index, start, end)))
+
+
+def _window_fields(window: StressPeriod | tuple[str, str, str]) -> tuple[str, str, str, str]:
+    if isinstance(window, StressPeriod):
+        return window.key, window.name, window.start, window.end
+    key, start, end = window
+    return key, key, start, end
+
+
+def _text_tuple(name: str, values: Any) -> tuple[str, ...]:
+    if isinstance(values, str):
+        values = values.split(",")
+    if not isinstance(values, (list, tuple)):
+        raise InvalidParameterError(f"stress option {name} must be a list of text, got {values!r}")
+    return tuple(str(v).strip() for v in values if str(v).strip())
+
+
+def _count(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not minimum <= value <= MAX_PATHS:
+        raise InvalidParameterError(
+            f"stress option {name} {value!r} must be an integer in {minimum}..{MAX_PATHS}")
+    return int(value)
