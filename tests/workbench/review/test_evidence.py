@@ -1,0 +1,97 @@
+"""Evidence: what each run kind, the model card and the canary contribute, on hand-made runs."""
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import InvalidParameterError
+from tests.workbench.review import fakes
+from workbench.review.canary import CanaryResult
+from workbench.review.evidence import collect_evidence
+from workbench.review.gates import (CONDITIONAL_GO, DEFAULT_GATES, GO, MISSING, NO_GO, NOT_APPLICABLE, PASS,
+                                    evaluate_gates, verdict)
+
+PASSED = CanaryResult(True, "sma_cross", "stocks AAPL 2005..2006, 300 bars", 300, (75, 150, 225))
+PEEKED = CanaryResult(False, "sma_cross", "stocks AAPL 2005..2006, 300 bars", 300, (75, 150, 225), (150, 225),
+                      120, "2005-06-20T00:00:00+00:00")
+POLICY_SPEC = {**fakes.SMA_SPEC, "strategy": None, "policy": "symbol-agent-compact-stocks"}
+EXPORT = {"max_abs_logit_diff": 3e-7, "action_agreement": 1.0, "n_rows": 20000, "sha256": "onnxsha",
+          "latency_ms": {"1": {"p50": 0.3, "p99": 0.6}, "256": {"p50": 20.0, "p99": 35.0}}}
+
+
+def values(evidence, metric: str) -> list:
+    return [o.value for o in evidence.observations.get(metric, ())]
+
+
+def test_each_run_kind_files_its_metrics() -> None:
+    runs = [fakes.backtest(), fakes.compare(sharpe=1.1), fakes.stress(), fakes.walkforward(), fakes.sweep()]
+    evidence = collect_evidence(runs, canary=PASSED)
+    assert values(evidence, "sharpe") == [1.5, 1.2, 1.1]
+    assert values(evidence, "max_drawdown") == [0.2, 0.2, 0.22]
+    assert values(evidence, "stress_max_drawdown") == [0.1, 0.25, 0.35]
+    assert values(evidence, "oos_sharpe") == [0.9]
+    assert values(evidence, "walkforward_positive_fraction") == [0.75]
+    assert values(evidence, "lookahead_violations") == [0.0]
+    assert evidence.run_ids == ("bt01", "cmp01", "st01", "wf01", "sw01")
+    where = {o.where for o in evidence.observations["sharpe"]}
+    assert where == {"scenario 'fees=0'", "scenario 'fees=0.001'", "candidate"}
+
+
+def test_a_baseline_strategy_gets_onnx_and_latency_not_applicable_and_can_go() -> None:
+    runs = [fakes.backtest(), fakes.stress(), fakes.walkforward()]
+    results = evaluate_gates(DEFAULT_GATES, collect_evidence(runs, canary=PASSED))
+    status = {r.gate.name: r.status for r in results}
+    assert status["onnx_parity"] == status["onnx_action_agreement"] == status["decision_latency"] == NOT_APPLICABLE
+    assert all(s == PASS for name, s in status.items() if name not in ("onnx_parity", "onnx_action_agreement",
+                                                                        "decision_latency"))
+    assert verdict(results).decision == GO
+
+
+def test_a_soft_failure_is_conditional_and_a_peeking_decider_is_no_go() -> None:
+    runs = [fakes.backtest(scenarios=[fakes.scenario("a", win_rate=0.45)]), fakes.stress(), fakes.walkforward()]
+    assert verdict(evaluate_gates(DEFAULT_GATES, collect_evidence(runs, canary=PASSED))).decision == CONDITIONAL_GO
+    results = evaluate_gates(DEFAULT_GATES, collect_evidence(runs, canary=PEEKED))
+    canary = next(r for r in results if r.gate.name == "lookahead_canary")
+    assert canary.value == 2.0 and canary.status == "FAIL"
+    assert verdict(results).decision == NO_GO
+
+
+def test_without_a_stress_run_the_critical_gate_is_missing() -> None:
+    results = evaluate_gates(DEFAULT_GATES, collect_evidence([fakes.backtest(), fakes.walkforward()], canary=PASSED))
+    stress = next(r for r in results if r.gate.name == "stress_max_drawdown")
+    assert stress.status == MISSING and "workbench stress" in stress.explanation
+    assert verdict(results).decision == NO_GO
+
+
+def test_policy_parity_and_latency_come_from_a_matching_model_card() -> None:
+    run = fakes.backtest(spec=POLICY_SPEC, model_sha="weightsha")
+    card = {"weights_sha256": "weightsha", "export": EXPORT}
+    evidence = collect_evidence([run], model_card=card)
+    assert values(evidence, "onnx_max_abs_logit_diff") == [3e-7]
+    assert values(evidence, "onnx_action_agreement") == [1.0]
+    assert values(evidence, "decision_latency_p99_ms") == [0.6]
+    onnx_run = fakes.backtest(spec=POLICY_SPEC, model_sha="onnxsha")  # run on the ONNX runtime
+    assert values(collect_evidence([onnx_run], model_card=card), "decision_latency_p99_ms") == [0.6]
+
+
+@pytest.mark.parametrize(("card", "reason"), [
+    (None, "model card was not found"),
+    ({"weights_sha256": "other", "export": EXPORT}, "describes weights other"),
+    ({"weights_sha256": "weightsha", "export": {}}, "holds no ONNX export report"),
+])
+def test_a_policy_without_usable_export_evidence_is_missing_with_the_reason(card, reason: str) -> None:
+    run = fakes.backtest(spec=POLICY_SPEC, model_sha="weightsha")
+    evidence = collect_evidence([run], model_card=card)
+    result = next(r for r in evaluate_gates(DEFAULT_GATES, evidence) if r.gate.name == "onnx_parity")
+    assert result.status == MISSING and reason in result.explanation and "export_policy" in result.explanation
+
+
+def test_runs_of_different_deciders_are_refused() -> None:
+    other = fakes.backtest("bt02", spec={**fakes.SMA_SPEC, "strategy_params": {"fast": "10"}})
+    with pytest.raises(InvalidParameterError, match="bt01 and bt02 ran different deciders.*sma_cross\\(fast=10\\)"):
+        collect_evidence([fakes.backtest(), other])
+    torch_run = fakes.backtest("bt03", spec=POLICY_SPEC, model_sha="weightsha")
+    onnx_run = fakes.backtest("bt04", spec=POLICY_SPEC, model_sha="onnxsha")
+    with pytest.raises(InvalidParameterError, match="model weightsha vs symbol-agent-compact-stocks model onnxsha"):
+        collect_evidence([torch_run, onnx_run])
+    with pytest.raises(InvalidParameterError, match="at least one run"):
+        collect_evidence([])
