@@ -1,0 +1,344 @@
+"""One live account stepped one bar at a time as bars arrive: the rollout's bar loop for paper trading.
+
+``engine.rollout`` steps a whole :class:`~engine.scenarios.ScenarioBatch` whose bars are known in
+advance; a paper-trading loop gets one bar at a time from a feed. :class:`LiveAccount` runs the same
+kernels in the same order on one scenario (``S = 1``), so a replay of a dataset reproduces the
+backtest's orders, fills and equity bit for bit. Per bar ``t``:
+
+1. :meth:`LiveAccount.fill_open`: the intents decided at ``t - 1`` fill at ``t``'s open
+   (``fill_bar_nb``); the caller (a broker simulator) owns the working intents;
+2. :meth:`LiveAccount.close`: equity is marked and the risk state updated at ``t``'s close
+   (``close_bar_nb``); the trading-day id steps at each new UTC date, as
+   ``engine.rollout.trading_day_ids`` counts it;
+3. a decider (:class:`MarketDecider`, :class:`PortfolioDecider`) turns the policy's actions at ``t``
+   into intents through the action space's ``bar_intents``;
+4. :meth:`LiveAccount.apply_overlay`: ``apply_risk_overlay_nb`` at ``t``.
+
+Nothing is decided on a feed's final bar (the rollout's last bar). Market views and observations are
+built from the bars received so far (:class:`BarHistory`): every feature and baseline signal at bar
+``t`` reads bars ``0..t`` only and never changes when later bars are added (``engine.features.rolling``
+computes window statistics window by window and runs smoothers forward from bar 0), so building it
+from the history up to ``t`` gives the value a backtest reads at ``t`` from the whole path.
+A history of one bar is padded with one flat bar (a path needs two); the padding comes after bar
+``t`` and so cannot change what is read at ``t``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from engine.actions import BarContext
+from engine.data.market import FIELDS
+from engine.errors import InvalidParameterError
+from engine.execution import fill_bar_nb
+from engine.observation import ObservationBuilder
+from engine.policy import Policy
+from engine.records import KIND_POSITION_FRACTION, REASON_KILL_SWITCH, REASON_POLICY, order_dt
+from engine.risk import apply_risk_overlay_nb, close_bar_nb
+from engine.scenarios import ScenarioBatch, ScenarioParams, from_paths
+from engine.scenarios.path import PricePath
+from engine.state import Intents, KernelParams, PortfolioState, empty_intents, initial_state
+from engine.tracking import AccountTracker
+
+# Decides on every bar it is asked to: a live account has no known last bar.
+_NO_LAST_DECISION = np.array([np.iinfo(np.int64).max], dtype=np.int64)
+_TRACKER_FIELDS = ("returns", "head", "prev_equity", "peak", "prev_units", "entry_bar", "bar", "annualize",
+                   "ratio_clip", "window")
+
+
+class Decision(NamedTuple):
+    """What a decider produced at one bar.
+
+    Attributes:
+        actions: The policy's actions for the bar, ``[N, ...]``.
+        kind, size: Intents ``[1, N]`` from the action space (before the risk overlay).
+        extras: The policy's extras for the bar (``[N, ...]`` each).
+    """
+
+    actions: np.ndarray
+    kind: np.ndarray
+    size: np.ndarray
+    extras: dict[str, np.ndarray]
+
+
+class BarHistory:
+    """The bars received so far, ``[t + 1, N]`` per OHLCV field, grown one bar at a time.
+
+    Args:
+        symbols: Symbol names (the column order of every bar).
+        frequency: Bar frequency (pandas offset alias); the features' annualization reads it.
+        label: Name of the market path in views and batches.
+    """
+
+    def __init__(self, symbols: tuple[str, ...], frequency: str, label: str = "live") -> None:
+        self.symbols = tuple(symbols)
+        self.frequency = frequency
+        self.label = label
+        self._step = pd.Timedelta(pd.tseries.frequencies.to_offset(frequency))
+        self._arrays = {f: np.empty((64, len(self.symbols))) for f in FIELDS}
+        self._stamps = np.empty(64, dtype=np.int64)
+        self.n_bars = 0
+
+    def append(self, timestamp: pd.Timestamp, bar: dict[str, np.ndarray]) -> int:
+        """Add the next bar (``{field: [N]}``); returns its index. Timestamps must increase."""
+        stamp = pd.Timestamp(timestamp).as_unit("ns").value
+        if self.n_bars and stamp <= self._stamps[self.n_bars - 1]:
+            raise InvalidParameterError(
+                f"bar at {pd.Timestamp(stamp, tz='UTC')} does not follow the previous bar "
+                f"({pd.Timestamp(int(self._stamps[self.n_bars - 1]), tz='UTC')}); bars must arrive in order")
+        if self.n_bars == len(self._stamps):
+            self._stamps = np.concatenate([self._stamps, np.empty_like(self._stamps)])
+            self._arrays = {f: np.concatenate([a, np.empty_like(a)]) for f, a in self._arrays.items()}
+        for f in FIELDS:
+            values = np.asarray(bar[f], dtype=np.float64)
+            if values.shape != (len(self.symbols),):
+                raise InvalidParameterError(f"bar field {f!r} has shape {values.shape}, expected ({len(self.symbols)},)")
+            self._arrays[f][self.n_bars] = values
+        self._stamps[self.n_bars] = stamp
+        self.n_bars += 1
+        return self.n_bars - 1
+
+    @property
+    def last_timestamp(self) -> pd.Timestamp | None:
+        """The newest bar's timestamp (None before the first bar)."""
+        return pd.Timestamp(int(self._stamps[self.n_bars - 1]), tz="UTC") if self.n_bars else None
+
+    def path(self) -> PricePath:
+        """The history as a market path (padded to two bars after the first bar)."""
+        n = self.n_bars
+        if n == 0:
+            raise InvalidParameterError("the history holds no bar yet")
+        arrays = {f: self._arrays[f][:n] for f in FIELDS}
+        stamps = self._stamps[:n]
+        if n == 1:
+            last = arrays["close"][0]
+            pad = {"open": last, "high": last, "low": last, "close": last, "volume": np.zeros_like(last)}
+            arrays = {f: np.vstack([arrays[f], pad[f][None]]) for f in FIELDS}
+            stamps = np.append(stamps, stamps[0] + self._step.value)
+        index = pd.DatetimeIndex(pd.to_datetime(stamps, unit="ns", utc=True), name="timestamp")
+        return PricePath(self.label, index, self.symbols, frequency=self.frequency, **arrays)
+
+    def batch(self, params: ScenarioParams) -> ScenarioBatch:
+        """The history as a one-scenario batch (what an observation builder reads)."""
+        return from_paths([self.path()], params, labels=[self.label])
+
+
+class LiveAccount:
+    """One account over ``N`` symbols, advanced bar by bar through the engine's kernels.
+
+    Args:
+        params: Costs, cash and risk limits.
+        n_symbols: ``N``.
+    """
+
+    def __init__(self, params: ScenarioParams, n_symbols: int) -> None:
+        self.scenario_params = params
+        self.params = KernelParams(**{name: np.array([float(getattr(params, name))]) for name in KernelParams._fields})
+        self.n_symbols = n_symbols
+        self.state: PortfolioState = initial_state(self.params, n_symbols)
+        self.last_target = np.full((1, n_symbols), np.nan)
+        self.day = -1
+        self.date = -1  # UTC date (ns at midnight) of the last closed bar
+        self.bar = -1  # last closed bar
+
+    def new_records(self) -> np.ndarray:
+        """An empty record buffer with room for one bar's records."""
+        return np.empty(max(16, 2 * self.n_symbols), dtype=order_dt)
+
+    def fill_open(self, bar: int, open_: np.ndarray, intents: Intents) -> np.ndarray:
+        """Fill ``intents`` at bar ``bar``'s open prices ``[N]``; returns the fill records."""
+        records = self.new_records()
+        n = fill_bar_nb(bar, np.ascontiguousarray(open_, dtype=np.float64).reshape(1, -1), self.state, intents,
+                        self.params, records, 0)
+        return records[:n].copy()
+
+    def close(self, bar: int, timestamp: pd.Timestamp, close: np.ndarray) -> None:
+        """Mark equity at bar ``bar``'s close ``[N]`` and update the risk state."""
+        date = pd.Timestamp(timestamp).normalize().as_unit("ns").value
+        if date != self.date:
+            self.day += 1
+            self.date = date
+        close_bar_nb(bar, np.array([self.day], dtype=np.int64), self.close_prices(close), self.state, self.params)
+        self.bar = bar
+
+    @staticmethod
+    def close_prices(close: np.ndarray) -> np.ndarray:
+        """``close`` ``[N]`` as the kernels' ``[1, N]`` contiguous array."""
+        return np.array(close, dtype=np.float64).reshape(1, -1)
+
+    def context(self, close: np.ndarray) -> BarContext:
+        """What the action space and the observation read after bar ``bar``'s close."""
+        return BarContext(self.bar, self.state, self.close_prices(close), self.params, self.last_target)
+
+    def apply_overlay(self, bar: int, close: np.ndarray, intents: Intents) -> np.ndarray:
+        """The risk overlay on ``intents`` decided at bar ``bar``; returns its records (blocked intents)."""
+        records = self.new_records()
+        n = apply_risk_overlay_nb(bar, self.close_prices(close), self.state, intents, self.params,
+                                  _NO_LAST_DECISION, records, 0)
+        return records[:n].copy()
+
+    def flatten_intents(self) -> Intents:
+        """Intents that close every open position at the next open (the kill switch)."""
+        intents = empty_intents(1, self.n_symbols)
+        held = self.state.units != 0.0
+        intents.kind[held] = KIND_POSITION_FRACTION
+        intents.reason[held] = REASON_KILL_SWITCH
+        return intents
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to continue exactly, as JSON types (floats round-trip exactly)."""
+        return {"state": {name: getattr(self.state, name).tolist() for name in PortfolioState._fields},
+                "last_target": self.last_target.tolist(), "day": self.day, "date": self.date, "bar": self.bar}
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Continue from a :meth:`snapshot`."""
+        fresh = initial_state(self.params, self.n_symbols)
+        values = snapshot["state"]
+        self.state = PortfolioState(*(np.array(values[name], dtype=getattr(fresh, name).dtype)
+                                      for name in PortfolioState._fields))
+        self.last_target = np.array(snapshot["last_target"], dtype=np.float64)
+        self.day, self.date, self.bar = int(snapshot["day"]), int(snapshot["date"]), int(snapshot["bar"])
+
+
+def warm_up_kernels(params: ScenarioParams, n_symbols: int) -> None:
+    """Load the fill, close and overlay kernels for ``n_symbols`` on a scratch account, so that the
+    first live bar does not pay for Numba's cache load (about a second)."""
+    account = LiveAccount(params, n_symbols)
+    prices = np.ones(n_symbols)
+    intents = empty_intents(1, n_symbols)
+    account.close(0, pd.Timestamp("2000-01-03", tz="UTC"), prices)
+    account.apply_overlay(0, prices, intents)
+    account.fill_open(1, prices, intents)
+
+
+def policy_intents(kind: np.ndarray, size: np.ndarray) -> Intents:
+    """Intents of the policy (reason POLICY) from an action space's ``kind``/``size`` ``[1, N]``."""
+    return Intents(np.asarray(kind, dtype=np.int8).copy(), np.asarray(size, dtype=np.float64).copy(),
+                   np.full(np.shape(kind), REASON_POLICY, dtype=np.int8))
+
+
+class MarketDecider:
+    """A market-scope policy decided bar by bar: ``act_market`` over the history, the newest row.
+
+    The action space's ``bar_intents`` emits a target when it changes (``last_target``), as its
+    ``path_intents`` does over a whole path in the backtest.
+    """
+
+    def __init__(self, policy: Policy) -> None:
+        if policy.scope != "market":
+            raise InvalidParameterError(f"policy {policy.name!r} has scope {policy.scope!r}, not 'market'")
+        self.policy = policy
+
+    def track(self, history: BarHistory, bar: int, state: PortfolioState) -> None:
+        """Market-scope policies keep no account statistics."""
+
+    def decide(self, history: BarHistory, context: BarContext) -> Decision:
+        """The policy's decision at the newest bar of ``history``."""
+        t = history.n_bars - 1
+        output = self.policy.act_market(history.path())
+        actions = np.asarray(output.actions)[t]
+        kind, size = self.policy.action_space.bar_intents(actions.reshape((1,) + actions.shape), context)
+        extras = {k: np.asarray(v)[t] for k, v in output.extras.items()}
+        return Decision(actions, kind, size, extras)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Market-scope policies carry no state between bars (the account holds the last targets)."""
+        return {}
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Nothing to restore (see :meth:`snapshot`)."""
+
+
+class PortfolioDecider:
+    """A portfolio-scope policy decided bar by bar on observations built from the history.
+
+    Args:
+        policy: The policy (``act`` on ``[N, ...]`` observation rows).
+        observer: Builds the observation builder of a batch, the same factory a backtest uses
+            (e.g. ``workbench.policies.symbol_observer`` with the checkpoint's normalizer).
+        params: The account's parameters (the batch the builder reads carries them).
+    """
+
+    def __init__(self, policy: Policy, observer: Callable[[ScenarioBatch], ObservationBuilder],
+                 params: ScenarioParams) -> None:
+        if policy.scope != "portfolio":
+            raise InvalidParameterError(f"policy {policy.name!r} has scope {policy.scope!r}, not 'portfolio'")
+        self.policy = policy
+        self.observer = observer
+        self.params = params
+        self.tracker: AccountTracker | None = None
+        self._restored: dict[str, Any] | None = None
+        self._built: ObservationBuilder | None = None
+        self._built_at = -1
+
+    def track(self, history: BarHistory, bar: int, state: PortfolioState) -> None:
+        """Record the account's close at ``bar`` in the return and hold-time statistics.
+
+        Called on every bar after ``close``, as the rollout's observer sees every deciding bar; the
+        statistics start at the first bar (or continue a restored :meth:`snapshot`).
+        """
+        bars = np.array([bar], dtype=np.int64)
+        if self.tracker is None:
+            self.tracker = self._builder(history).new_tracker(1)
+            if self._restored is None:
+                self.tracker.reset(np.arange(1), bars, state)
+                return
+            _load_tracker(self.tracker, self._restored)
+            self._restored = None
+        self.tracker.update(bars, state)
+
+    def decide(self, history: BarHistory, context: BarContext) -> Decision:
+        """The policy's decision at the newest bar of ``history`` (after :meth:`track`)."""
+        if self.tracker is None:
+            raise InvalidParameterError("track() the bar before deciding on it")
+        builder = self._builder(history)
+        observation = builder.build(np.array([history.n_bars - 1], dtype=np.int64), context, self.tracker)
+        output = self.policy.act(observation)
+        actions = np.asarray(output.actions)
+        n = context.state.units.shape[1]
+        kind, size = self.policy.action_space.bar_intents(actions.reshape((1, n) + actions.shape[1:]), context)
+        return Decision(actions, kind, size, {k: np.asarray(v) for k, v in output.extras.items()})
+
+    def _builder(self, history: BarHistory) -> ObservationBuilder:
+        """The observation builder over the history (built once per bar)."""
+        if self._built_at != history.n_bars:
+            self._built = self.observer(history.batch(self.params))
+            self._built_at = history.n_bars
+        return self._built
+
+    def snapshot(self) -> dict[str, Any]:
+        """The account statistics as JSON types (empty before the first bar)."""
+        if self.tracker is None:
+            return dict(self._restored or {})
+        return {name: (v.tolist() if isinstance(v := getattr(self.tracker, name), np.ndarray) else v)
+                for name in _TRACKER_FIELDS}
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Continue the statistics of a :meth:`snapshot` at the next :meth:`track`."""
+        self.tracker = None
+        self._restored = dict(snapshot) if snapshot else None
+
+
+def _load_tracker(tracker: AccountTracker, values: dict[str, Any]) -> None:
+    """Set ``tracker``'s statistics from a :meth:`PortfolioDecider.snapshot`."""
+    for name in _TRACKER_FIELDS:
+        current = getattr(tracker, name)
+        if isinstance(current, np.ndarray):
+            setattr(tracker, name, np.array(values[name], dtype=current.dtype).reshape(current.shape))
+        else:
+            setattr(tracker, name, type(current)(values[name]))
+
+
+def decider_for(policy: Policy, observer: Callable[[ScenarioBatch], ObservationBuilder] | None,
+                params: ScenarioParams) -> MarketDecider | PortfolioDecider:
+    """The live decider of ``policy``'s scope (portfolio scope needs ``observer``)."""
+    if policy.scope == "market":
+        return MarketDecider(policy)
+    if policy.scope == "portfolio":
+        if observer is None:
+            raise InvalidParameterError(f"policy {policy.name!r} reads the portfolio; pass an observer")
+        return PortfolioDecider(policy, observer, params)
+    raise InvalidParameterError(f"policy {policy.name!r} has unknown scope {policy.scope!r}; use 'market' or 'portfolio'")
+

@@ -1,0 +1,246 @@
+"""``paper start``: resolve the session's configuration, take the state folder's lock, create or
+verify the journal, restore the loop from it and run.
+
+A state folder is driven by one loop at a time: the loop holds an exclusive ``flock`` on
+``STATE/lock`` (released by the kernel when the process dies, even by SIGKILL). A start on a
+journal whose replay has finished changes nothing and reports it.
+"""
+from __future__ import annotations
+
+import fcntl
+import logging
+import math
+import os
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import InvalidParameterError
+from engine.live import BarHistory, LiveAccount, decider_for, warm_up_kernels
+from workbench.paper.broker import Order, SimulatedBroker
+from workbench.paper.config import (
+    JOURNAL_FILE, LOCK_FILE, PaperConfig, config_difference, load_risk_file, read_config, write_config,
+)
+from workbench.paper.feeds import Feed, open_feed
+from workbench.paper.journal import Journal, JournalError, reading
+from workbench.paper.loop import FaultInjector, PaperLoop
+from workbench.policies import policy_observer, shipped_policies
+from workbench.runner import Decider, resolve_decider
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STALE_AFTER = 30.0
+
+
+@dataclass(frozen=True)
+class StartOptions:
+    """What ``workbench paper start`` was given (see its ``--help``)."""
+
+    state: Path
+    feed: str
+    strategy: str | None = None
+    strategy_params: tuple[tuple[str, str], ...] = ()
+    policy: str | None = None
+    runtime: str = "onnx"
+    symbols: tuple[str, ...] | None = None
+    start: str | None = None
+    end: str | None = None
+    fees: float = 0.0
+    slippage: float = 0.0
+    cash: float = 100_000.0
+    risk_file: Path | None = None
+    speed: float = math.inf
+    stale_after: float = DEFAULT_STALE_AFTER
+
+
+@dataclass(frozen=True)
+class StartResult:
+    """How a start ended: ``finished``, ``stopped``, ``feed ended`` or ``already finished``."""
+
+    status: str
+    state: Path
+    bars: int
+    last_bar: int
+    timestamp: str | None
+    equity: float | None
+
+
+class StateLock:
+    """The exclusive lock of a state folder's loop (``STATE/lock``, holding the loop's pid)."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.path = state / LOCK_FILE
+        self.handle = None
+
+    def __enter__(self) -> "StateLock":
+        self.handle = open(self.path, "a+")
+        deadline = time.monotonic() + 2.0  # a status reader holds the lock for microseconds
+        while True:
+            try:
+                fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    self.handle.close()
+                    raise JournalError(
+                        f"{self.state}: a paper loop is already running (pid {lock_pid(self.state) or '?'}); "
+                        f"stop it first with `workbench paper stop --state {self.state}`") from None
+                time.sleep(0.05)
+
+    def write_pid(self) -> None:
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(f"{os.getpid()}\n")
+        self.handle.flush()
+
+    def __exit__(self, *exc) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def is_running(state: Path) -> bool:
+    """Whether a loop holds the state folder's lock."""
+    path = Path(state) / LOCK_FILE
+    if not path.is_file():
+        return False
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def lock_pid(state: Path) -> int | None:
+    """The pid the last loop wrote into the lock file."""
+    try:
+        return int((Path(state) / LOCK_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def start_paper(options: StartOptions, feed: Feed | None = None) -> StartResult:
+    """Start or resume the session in ``options.state`` and run it until it finishes or stops.
+
+    ``feed`` plugs in a :class:`~workbench.paper.feeds.Feed` adapter instead of the one
+    ``options.feed`` names (the config then records the adapter's ``name``).
+
+    Raises:
+        InvalidParameterError: bad options, or a configuration that differs from the state's.
+        JournalError: the journal fails its checks, or another loop runs on the state folder.
+    """
+    state = Path(options.state)
+    if not options.stale_after > 0:
+        raise InvalidParameterError(f"--stale-after must be > 0 seconds, got {options.stale_after}")
+    faults = FaultInjector()
+    if feed is None:
+        feed = open_feed(options.feed, list(options.symbols) if options.symbols else None, options.start,
+                         options.end, options.speed)
+    decider = resolve_decider(options.strategy, dict(options.strategy_params), options.policy, options.runtime)
+    config = PaperConfig(
+        feed=feed.name, symbols=feed.symbols, frequency=feed.frequency, start=options.start, end=options.end,
+        data_fingerprint=feed.fingerprint, strategy=options.strategy, strategy_params=options.strategy_params,
+        policy=_policy_key(options.policy), runtime=options.runtime if options.policy else None,
+        model_sha=decider.model_sha, fees=options.fees, slippage=options.slippage, cash=options.cash,
+        risk=load_risk_file(options.risk_file) if options.risk_file else ())
+    journal_path = state / JOURNAL_FILE
+    stored = read_config(state) if state.is_dir() else None
+    if stored is not None:
+        difference = config_difference(stored, config)
+        if difference is not None:
+            raise InvalidParameterError(
+                f"{state} holds a session of another configuration ({difference}); start it with the same "
+                "options, or use a new --state folder")
+    elif journal_path.exists():
+        raise JournalError(f"{state}: journal.sqlite exists without config.json; the state folder is damaged")
+    state.mkdir(parents=True, exist_ok=True)
+    with StateLock(state) as lock:
+        if journal_path.exists():
+            finished = _finished(journal_path)
+            if finished is not None:
+                return StartResult("already finished", state, 0, *finished)
+        lock.write_pid()
+        if stored is None:
+            write_config(state, config)
+        exists = journal_path.exists()
+        journal = Journal.open(journal_path, config) if exists else Journal.create(journal_path, config)
+        with closing(journal):
+            loop = _restore(journal, config, feed, decider, options.stale_after, faults)
+            superseded = [(i, "superseded by a new start") for i, c in journal.pending_controls() if c == "stop"]
+            detail = f"resumed after bar {journal.last_bar()}" if exists else "new session"
+            journal.record_event("start", detail, consume=superseded)
+            outcome = loop.run()
+            last = journal.last_bar()
+            equity = float(loop.account.state.equity[0]) if last >= 0 else None
+            stamp = loop.history.last_timestamp
+            return StartResult(outcome.status, state, outcome.bars, last,
+                               None if stamp is None else stamp.isoformat(), equity)
+
+
+def _restore(journal: Journal, config: PaperConfig, feed: Feed, decider: Decider, stale_after: float,
+             faults: FaultInjector) -> PaperLoop:
+    """The loop as the journal left it: bars, account, decider statistics, working orders, feed position."""
+    params = config.params()
+    portfolio = decider.policy.scope == "portfolio"
+    observer = (lambda batch: policy_observer(batch, decider.normalizer, decider.policy)) if portfolio else None
+    live = decider_for(decider.policy, observer, params)
+    warm_up_kernels(params, len(config.symbols))
+    account = LiveAccount(params, len(config.symbols))
+    history = BarHistory(config.symbols, config.frequency, label=config.feed)
+    for timestamp, prices in journal.bars():
+        history.append(timestamp, prices)
+    broker = SimulatedBroker(len(config.symbols))
+    snapshot = journal.snapshot()
+    if snapshot:
+        account.restore(snapshot["account"])
+        live.restore(snapshot["decider"])
+        broker.submit([Order(**o) for o in snapshot["working"]])
+    last = journal.last_bar()
+    if last >= 0:
+        _check_feed(journal, feed, history, last)
+    feed.start(last + 1)
+    return PaperLoop(config=config, journal=journal, feed=feed, decider=live, account=account, broker=broker,
+                     history=history, stale_after=stale_after, faults=faults)
+
+
+def _check_feed(journal: Journal, feed: Feed, history: BarHistory, last: int) -> None:
+    """Refuse to continue when a replay's bar ``last`` is not the journal's."""
+    recorded = feed.recorded(last)
+    if recorded is None:
+        return
+    path = history.path()
+    same = recorded.timestamp == path.index[last] and all(
+        np.array_equal(getattr(recorded, f), getattr(path, f)[last]) for f in ("open", "high", "low", "close", "volume"))
+    if not same:
+        raise JournalError(
+            f"{journal.path}: the feed's bar {last} ({recorded.timestamp}) differs from the journal's "
+            f"({path.index[last]}); the replayed data changed; start a new session in another --state folder")
+
+
+def _finished(path: Path) -> tuple[int, str | None, float | None] | None:
+    """``(last bar, timestamp, equity)`` when the journal's replay has finished, else None.
+
+    Read with an immutable connection (the caller holds the lock, so nothing writes), which leaves
+    every file of the state folder untouched.
+    """
+    with reading(path, immutable=True) as conn:
+        finished = conn.execute("SELECT value FROM meta WHERE key = 'finished'").fetchone()
+        if finished is None or finished[0] == "":
+            return None
+        bar = int(finished[0])
+        stamp = conn.execute("SELECT timestamp FROM bars WHERE bar = ?", (bar,)).fetchone()
+        equity = conn.execute("SELECT equity FROM equity WHERE bar = ?", (bar,)).fetchone()
+    return bar, stamp[0] if stamp else None, equity[0] if equity else None
+
+
+def _policy_key(policy: str | None) -> str | None:
+    """A shipped name as given; a checkpoint folder as its absolute path (restarts from anywhere)."""
+    if policy is None or policy in shipped_policies():
+        return policy
+    return str(Path(policy).resolve())
+
