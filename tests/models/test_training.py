@@ -59,6 +59,7 @@ def test_the_command_writes_a_loadable_checkpoint_with_periods_seed_and_metrics(
     with open(checkpoint / "progress.csv") as handle:
         columns = set(next(csv.reader(handle)))
     assert {f"reward/{name}" for name in REWARD_COMPONENTS} | {"validation/sharpe", "train/value_loss"} <= columns
+    assert list((checkpoint / "tensorboard").glob("events.out.tfevents.*"))  # TensorBoard logs are kept
 
 
 def test_the_loaded_agent_only_chooses_allowed_actions(checkpoint: Path) -> None:

@@ -71,6 +71,7 @@ def test_the_command_saves_a_self_contained_master_checkpoint(master: Path, symb
     assert card.dataset == {"name": "stocks", "symbols": ["AAPL", "MSFT"]}  # the symbol agent's, by default
     assert card.seed == 1 and card.training_metrics["train/timesteps"] == 64.0
     assert (master / "progress.csv").is_file()
+    assert list((master / "tensorboard").glob("events.out.tfevents.*"))
     # The frozen encoder inside is the symbol agent's, bit for bit.
     agent = load_symbol_policy(str(symbol_agent), runtime="torch").policy.actor.module
     assert all(torch.equal(v, network.encoder.state_dict()[k]) for k, v in agent.encoder.state_dict().items())

@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
                                     log_dir=log_dir, code_version=code_version(), progress=not args.no_progress)
         card = dataclasses.replace(result.card, dataset={"name": args.data, "symbols": list(data.symbols)})
         card = save_checkpoint(args.out, result.agent, card, result.normalizer)
-        shutil.copyfile(Path(log_dir) / "progress.csv", args.out / "progress.csv")
+        keep_logs(Path(log_dir), args.out)
     metrics = card.validation_metrics
     print_table(["METRIC", "VALUE"], [[k, f"{v:.4g}"] for k, v in metrics.items()])
     print(f"{card.training_metrics['train/steps_per_second']:.0f} steps/s; checkpoint saved to {args.out}")
@@ -171,7 +171,7 @@ def run_master(args: argparse.Namespace) -> int:
                                     log_dir=log_dir, code_version=code_version(), progress=not args.no_progress)
         card = dataclasses.replace(result.card, dataset={"name": dataset, "symbols": list(data.symbols)})
         card = save_checkpoint(args.out, result.network, card, result.normalizer)
-        shutil.copyfile(Path(log_dir) / "progress.csv", args.out / "progress.csv")
+        keep_logs(Path(log_dir), args.out)
     print_table(["METRIC", "VALUE"], [[k, f"{v:.4g}"] for k, v in card.validation_metrics.items()])
     print(f"{card.training_metrics['train/steps_per_second']:.0f} steps/s; checkpoint saved to {args.out}")
     return 0
@@ -207,3 +207,14 @@ def _slice(data, period: tuple[str | None, str | None], option: str):
             f"{option} {period[0]}:{period[1]} holds {len(part.index)} bar(s) of the data "
             f"({data.index[0].date()}..{data.index[-1].date()}); choose a period inside it")
     return part
+
+
+def keep_logs(log_dir: Path, out: Path) -> None:
+    """Copy the training logs into the saved checkpoint folder: ``progress.csv`` and the TensorBoard
+    event files (``tensorboard/``; view them with ``tensorboard --logdir OUT/tensorboard``)."""
+    shutil.copyfile(log_dir / "progress.csv", out / "progress.csv")
+    events = sorted(log_dir.glob("events.out.tfevents.*"))
+    if events:
+        (out / "tensorboard").mkdir(exist_ok=True)
+        for event in events:
+            shutil.copyfile(event, out / "tensorboard" / event.name)
