@@ -84,15 +84,25 @@ def cost_grid(spec: RunSpec, base: ScenarioParams | None = None) -> list[tuple[s
 
 
 def evaluate(batch: ScenarioBatch, decider: Decider, progress: ProgressCallback | None = None) -> Evaluation:
-    """Roll ``decider`` out over every scenario of ``batch`` and compute the metrics.
+    """Roll ``decider`` out over every scenario of ``batch`` and compute the metrics (:func:`measure`)."""
+    rollout = roll_out(batch, decider, progress)
+    return Evaluation(batch, rollout, measure(batch, rollout))
+
+
+def roll_out(batch: ScenarioBatch, decider: Decider, progress: ProgressCallback | None = None) -> RolloutResult:
+    """Run ``decider`` over every scenario of ``batch``; a portfolio-scope policy reads its observer."""
+    portfolio = decider.policy.scope == "portfolio"
+    observer = policy_observer(batch, decider.normalizer, decider.policy) if portfolio else None
+    return run_rollout(batch, decider.policy, observer=observer, progress=progress)
+
+
+def measure(batch: ScenarioBatch, rollout: RolloutResult) -> list[dict[str, object]]:
+    """The metrics of each scenario of a rolled-out batch.
 
     A padded scenario (a short historical window in a batch of longer ones) is measured on its real
     bars ``0 .. n_valid - 1`` and its own timestamps: over the whole batch its Sharpe, annualized
     return and exposure would be diluted by flat bars that never happened.
     """
-    portfolio = decider.policy.scope == "portfolio"
-    observer = policy_observer(batch, decider.normalizer, decider.policy) if portfolio else None
-    rollout = run_rollout(batch, decider.policy, observer=observer, progress=progress)
     init_cash = batch.param_array("init_cash")
     metrics = scenario_metrics(rollout.equity, rollout.records, batch.close, batch.index,
                                init_cash, batch.frequency, symbols=batch.symbols)
@@ -103,7 +113,7 @@ def evaluate(batch: ScenarioBatch, decider: Decider, progress: ProgressCallback 
         metrics[s] = scenario_metrics(rollout.equity[:n, [s]], records, batch.close[[s], :n],
                                       batch.timestamps[s][:n], init_cash[[s]], batch.frequency,
                                       symbols=batch.symbols)[0]
-    return Evaluation(batch, rollout, metrics)
+    return metrics
 
 
 def run_id(spec: RunSpec, data_fingerprint: str, model_sha: str) -> str:

@@ -17,6 +17,7 @@ from engine.errors import InvalidParameterError
 from engine.rollout import ProgressCallback
 from workbench.commands.options import parse_list
 from workbench.commands.output import print_table
+from workbench.executors import check_chunks, make_executor
 from workbench.spec import RunSpec
 
 
@@ -41,6 +42,25 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--export", type=Path, metavar="DIR",
                         help="write summary.json and the run's tables as CSV into DIR")
     parser.add_argument("--json", action="store_true", help="print one JSON object (includes run_id)")
+
+
+def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--executor`` and ``--chunks``: where a batch's scenarios run (not part of the spec or run id)."""
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="local: this process (default); ray: a Ray cluster at RAY_ADDRESS, or a "
+                             "local Ray instance when unset (needs rl-trading-workbench[ray])")
+    parser.add_argument("--chunks", type=int, metavar="N",
+                        help="split the scenarios into N chunks (default: one per Ray CPU; local: one)")
+
+
+def executor_from_args(args: argparse.Namespace) -> tuple[Any, int | None]:
+    """``(executor, chunks)`` for ``run_stress``/``run_sweep``: ``(None, None)`` runs the batch in one
+    piece here, with a progress bar."""
+    if args.chunks is not None:
+        check_chunks(args.chunks)  # before anything runs
+    if args.executor == "local" and args.chunks is None:
+        return None, None
+    return make_executor(args.executor), args.chunks
 
 
 def spec_from_args(args: argparse.Namespace, kind: str, options: Mapping[str, Any]) -> RunSpec:

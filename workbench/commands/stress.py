@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 
 from workbench.commands.experiment_cli import (
-    add_run_arguments, fmt, print_distribution, print_regimes, progress_bar, spec_from_args, store_run,
+    add_executor_arguments, add_run_arguments, executor_from_args, fmt, print_distribution, print_regimes,
+    progress_bar, spec_from_args, store_run,
 )
 from workbench.commands.output import print_json, print_table
 from workbench.experiments.files import export_summary
@@ -28,6 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         epilog=f"Default shocks: {','.join(DEFAULT_SHOCKS)}. See docs/experiments.md.",
     )
     add_run_arguments(parser)
+    add_executor_arguments(parser)
     parser.add_argument("--fees", metavar="X", help="fee fraction (default 0)")
     parser.add_argument("--slippage", metavar="X", help="slippage fraction (default 0)")
     parser.add_argument("--shocks", metavar="LIST",
@@ -58,8 +60,9 @@ def run(args: argparse.Namespace) -> int:
     if args.periods is not None:
         options["periods"] = [p.strip() for p in args.periods.split(",") if p.strip()]
     spec = spec_from_args(args, "stress", options)
+    executor, chunks = executor_from_args(args)
     with progress_bar(args, "stress") as progress:
-        result = run_stress(spec, progress)
+        result = run_stress(spec, progress, executor, chunks)
     summary = result.summary()
     record = result.to_record(args.tag)
     stored = store_run(record)

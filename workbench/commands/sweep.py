@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 
 from workbench.commands.experiment_cli import (
-    add_run_arguments, fmt, key_value, print_regimes, progress_bar, spec_from_args, store_run,
+    add_executor_arguments, add_run_arguments, executor_from_args, fmt, key_value, print_regimes,
+    progress_bar, spec_from_args, store_run,
 )
 from workbench.commands.options import parse_list
 from workbench.commands.output import print_json, print_table
@@ -26,6 +27,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         epilog=f"--grid keys: {', '.join(SWEEP_KEYS)}. See docs/experiments.md.",
     )
     add_run_arguments(parser)
+    add_executor_arguments(parser)
     parser.add_argument("--fees", metavar="LIST", help="fee fractions, comma-separated (default 0)")
     parser.add_argument("--slippage", metavar="LIST", help="slippage fractions, comma-separated (default 0)")
     parser.add_argument("--position-limit", metavar="LIST",
@@ -47,8 +49,9 @@ def run(args: argparse.Namespace) -> int:
     if args.worst is not None:
         options["worst"] = args.worst
     spec = spec_from_args(args, "sweep", options)
+    executor, chunks = executor_from_args(args)
     with progress_bar(args, "sweep") as progress:
-        result = run_sweep(spec, progress)
+        result = run_sweep(spec, progress, executor, chunks)
     summary = result.summary()
     record = result.to_record(args.tag)
     stored = store_run(record)

@@ -39,7 +39,8 @@ from engine.scenarios.garch import DISTRIBUTIONS, MIN_RETURNS
 from engine.stress_periods import STRESS_PERIODS, StressPeriod, periods_covered
 from workbench.experiments.common import ScenarioRun, load_universe, regime_history
 from workbench.experiments.regimes import regime_breakdown
-from workbench.runner import evaluate, run_id, spec_decider
+from workbench.executors import Executor, evaluate_with
+from workbench.runner import run_id, spec_decider
 from workbench.spec import RunSpec, parse_options
 from workbench.store.record import RunRecord
 
@@ -178,8 +179,12 @@ class StressResult(ScenarioRun):
         return self.record(self.summary(), tags)
 
 
-def run_stress(spec: RunSpec, progress: ProgressCallback | None = None) -> StressResult:
+def run_stress(spec: RunSpec, progress: ProgressCallback | None = None, executor: Executor | None = None,
+               n_chunks: int | None = None) -> StressResult:
     """Build every stress scenario of ``spec``, run them as one batch and measure them.
+
+    With an ``executor`` the scenarios run in ``n_chunks`` chunks there
+    (``workbench.executors.evaluate_with``), with the same results and run id.
 
     Raises:
         InvalidParameterError: Bad options, more than one fee or slippage value, a shock date or
@@ -195,7 +200,7 @@ def run_stress(spec: RunSpec, progress: ProgressCallback | None = None) -> Stres
     data, notes = load_universe(spec)
     params = spec.base_params().replace(fees=spec.fees[0], slippage=spec.slippage[0])
     batch, families, batch_notes, periods = build_stress_batch(data, params, options, spec.seed)
-    evaluation = evaluate(batch, decider, progress)
+    evaluation = evaluate_with(batch, decider, spec, progress, executor, n_chunks)
     regimes = regime_breakdown(evaluation, data, policy=decider.policy, history=regime_history(spec, data))
     return StressResult(run_id(spec, data.fingerprint(), decider.model_sha), spec, data, decider,
                         evaluation, tuple(families), regimes, tuple(notes + batch_notes), options.worst,

@@ -28,7 +28,8 @@ from engine.scenarios import from_market, parameter_grid
 from engine.scenarios.params import DOMAINS, format_value
 from workbench.experiments.common import ScenarioRun, load_universe, regime_history
 from workbench.experiments.regimes import regime_breakdown
-from workbench.runner import evaluate, run_id, spec_decider
+from workbench.executors import Executor, evaluate_with
+from workbench.runner import run_id, spec_decider
 from workbench.spec import RunSpec, parse_options
 from workbench.store.record import RunRecord
 
@@ -190,8 +191,12 @@ def sweep_axes(spec: RunSpec, options: SweepOptions) -> tuple[tuple[str, tuple[f
     return (("fees", tuple(spec.fees)), ("slippage", tuple(spec.slippage)), *options.grid)
 
 
-def run_sweep(spec: RunSpec, progress: ProgressCallback | None = None) -> SweepResult:
+def run_sweep(spec: RunSpec, progress: ProgressCallback | None = None, executor: Executor | None = None,
+              n_chunks: int | None = None) -> SweepResult:
     """Run every grid point of ``spec`` as one batch on the spec's data and measure it.
+
+    With an ``executor`` the scenarios run in ``n_chunks`` chunks there
+    (``workbench.executors.evaluate_with``), with the same results and run id.
 
     Raises:
         InvalidParameterError: Bad options (unknown grid key, empty or repeated values, a value
@@ -205,7 +210,7 @@ def run_sweep(spec: RunSpec, progress: ProgressCallback | None = None) -> SweepR
     decider = spec_decider(spec)  # before the data, so a bad name fails fast
     data, notes = load_universe(spec)
     batch = from_market(data, [params for _, params in grid], labels=[label for label, _ in grid])
-    evaluation = evaluate(batch, decider, progress)
+    evaluation = evaluate_with(batch, decider, spec, progress, executor, n_chunks)
     regimes = regime_breakdown(evaluation, data, policy=decider.policy, history=regime_history(spec, data))
     columns = tuple({name: getattr(params, name) for name, _ in axes} for _, params in grid)
     return SweepResult(run_id(spec, data.fingerprint(), decider.model_sha), spec, data, decider,
