@@ -25,12 +25,10 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The demo: stored runs of the shipped policy (backtest, stress, sweep, walk-forward, review, a
+# paper-trading replay), then the browser app on http://127.0.0.1:5006 (Ctrl+C stops it).
 demo: $(STAMP)
-	$(BIN)/workbench data list
-	$(BIN)/workbench features stocks --symbol AAPL --start 2004-01-01 \
-		--out $(WORKBENCH_HOME)/features/stocks-AAPL.parquet
-	$(BIN)/workbench backtest --strategy sma_cross --data stocks --symbols AAPL,MSFT,IBM \
-		--fees 0,0.001 --slippage 0,0.0005 --export $(WORKBENCH_HOME)/backtests/sma-cross-stocks
+	$(BIN)/workbench demo
 
 # Retrain the shipped compact policies (reproducible: fixed seed, CPU): the symbol agent, exported to
 # ONNX, then the master agent over it.

@@ -12,6 +12,12 @@ import sys
 from engine.errors import WorkbenchError
 from workbench import __version__
 from workbench.commands import backtest, data, export, features, models, train
+from workbench.commands import review
+from workbench.commands import stress, sweep
+from workbench.commands import compare, walkforward
+from workbench.commands import paper
+from workbench.commands import runs
+from workbench.commands import app
 
 EXIT_USER_ERROR = 2
 
@@ -32,6 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     features.register(commands)
     train.register(commands)
     export.register(commands)
+    review.register(commands)
+    stress.register(commands)
+    sweep.register(commands)
+    compare.register(commands)
+    walkforward.register(commands)
+    paper.register(commands)
+    runs.register(commands)
+    app.register(commands)
     return parser
 
 

@@ -29,6 +29,18 @@ from workbench.review.gates import FAIL, MISSING, NOT_APPLICABLE, PASS
 
 # Only the core BokehJS bundle: the report's plots use no widgets, tables or math rendering.
 _RESOURCES = Resources(mode="inline", components=["bokeh"])
+
+
+def _inline_bokeh_js() -> str:
+    """The BokehJS core as inline ``<script>`` tags, nothing else.
+
+    ``Resources.render_js()`` also emits ``js_files``, and a process that imported Panel (the app
+    server, where the review page renders this report) has registered Panel's extension files there
+    as relative ``src`` URLs that would not resolve in a downloaded file.
+    """
+    return "\n".join(f"<script type=\"text/javascript\">\n{code}\n</script>" for code in _RESOURCES.js_raw)
+
+
 _STATUS_CLASS = {PASS: "pass", FAIL: "fail", MISSING: "missing", NOT_APPLICABLE: "na"}
 _SURFACES = ("sharpe", "total_return", "max_drawdown")
 _REGIME_COLUMNS = ("column", "label", "bars", "share", "sharpe", "total_return", "max_drawdown", "exposure")
@@ -79,7 +91,7 @@ def render_report(assessment: Assessment, record: ReviewRecord) -> str:
         body = body.replace(f"<!--plot:{key}-->", div)
     title = f"GO/NO-GO review: {html.escape(assessment.evidence.decider)}"
     return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n"
-            f"<style>{_STYLE}</style>\n{_RESOURCES.render_js() if plots else ''}\n{script}\n</head>\n"
+            f"<style>{_STYLE}</style>\n{_inline_bokeh_js() if plots else ''}\n{script}\n</head>\n"
             f"<body>\n<h1>{title}</h1>\n{body}\n</body>\n</html>\n")
 
 

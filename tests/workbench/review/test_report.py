@@ -73,6 +73,17 @@ def test_the_report_is_self_contained(full_report) -> None:
     assert "<script src=" not in text and "<link" not in text and "cdn.bokeh.org" not in text
 
 
+def test_the_report_stays_self_contained_in_a_process_that_imported_panel() -> None:
+    # Regression (issue 6): the app server imports Panel, which registers its extension files in
+    # bokeh's resources; a report rendered there carried a relative <script src> to one of them.
+    import panel  # noqa: F401  (the import itself changes bokeh's resources)
+
+    text = render_report(assessment([fakes.compare(), fakes.stress()]), RECORD)
+    page = Page()
+    page.feed(text)
+    assert page.scripts_with_src == [] and page.external == [] and "static/extensions" not in text
+
+
 def test_every_section_is_there_and_the_gate_rows_are_coloured(full_report) -> None:
     text, review = full_report
     page = Page()

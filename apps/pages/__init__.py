@@ -1,0 +1,1 @@
+"""The app's pages: one ``pn.viewable.Viewer`` per route (see ``apps.app``)."""

@@ -1,0 +1,194 @@
+"""Attention: a neural policy's attention per layer and head at a chosen bar, linked to the equity
+chart (click a drawdown episode to see the attention at its start), and the feature attribution."""
+from __future__ import annotations
+
+import pandas as pd
+import panel as pn
+import param
+from bokeh.events import Tap
+
+from apps import plots
+from apps.pages.common import (
+    NONE, AppContext, BackgroundSection, alert, choose_run, guarded, heading, note, run_options, table,
+)
+from workbench import app_services
+
+TOP_FEATURES = 15
+
+
+def bar_at(index: pd.DatetimeIndex, timestamp: pd.Timestamp) -> int:
+    """The last bar of ``index`` at or before ``timestamp`` (the first bar when it is earlier)."""
+    return max(0, int(index.searchsorted(timestamp, side="right")) - 1)
+
+
+def episode_start(episodes: list[dict], timestamp: pd.Timestamp) -> str | None:
+    """Peak date of the episode (peak to recovery) that contains ``timestamp``, or None."""
+    for episode in episodes:
+        start = pd.Timestamp(episode["peak_date"])
+        end = pd.Timestamp(episode["recovery_date"]) if episode.get("recovery_date") else None
+        if start <= timestamp and (end is None or timestamp <= end):
+            return episode["peak_date"]
+    return None
+
+
+class AttentionPage(pn.viewable.Viewer):
+    """Attention maps and feature attribution of a neural policy's decision at one bar."""
+
+    run_id = param.Selector(default=NONE, objects=[NONE], label="Run of a neural policy")
+    scenario = param.Selector(default=None, objects=[], doc="Scenario replayed (real-market scenarios only).")
+    symbol = param.Selector(default=None, objects=[], doc="Symbol (the agent that decided).")
+    bar = param.Integer(default=0, bounds=(0, None), doc="Decision bar (0 = the run's first bar).")
+    episode = param.Selector(default=NONE, objects=[NONE], label="Jump to a drawdown episode's start")
+
+    def __init__(self, context: AppContext, run_id: str = NONE, **params) -> None:
+        self.context = context
+        super().__init__(**params)
+        self._episodes: list[dict] = []
+        self._explanation = BackgroundSection()
+        choose_run(self, run_options(context.store, where=lambda info: bool(info.spec.get("policy"))), run_id)
+        if not self.run_id:
+            self._run_changed()
+
+    # -- derived data ------------------------------------------------------------------------------
+
+    def run(self):
+        return self.context.store.get_run(self.run_id) if self.run_id else None
+
+    def index(self) -> pd.DatetimeIndex:
+        """Timestamps of the run's bars (bar ``b`` is ``index[b]``)."""
+        return app_services.close_prices(self.run().spec).index
+
+    def curve(self) -> pd.Series:
+        curves = app_services.equity_curves(self.run())
+        column = self.scenario if self.scenario in curves.columns else curves.columns[0]
+        return curves[column].dropna()
+
+    def replayable(self) -> list[str]:
+        """Scenario labels this page can replay (see ``workbench.attention``)."""
+        run = self.run()
+        if run.info.kind in ("backtest", "sweep"):
+            return list(app_services.equity_curves(run).columns)
+        return ["base"]
+
+    def jump_to(self, timestamp: pd.Timestamp) -> None:
+        """Select the bar at ``timestamp``, or the start of the drawdown episode that contains it."""
+        start = episode_start(self._episodes, timestamp)
+        self.bar = bar_at(self.index(), pd.Timestamp(start) if start else timestamp)
+
+    @param.depends("run_id", watch=True)
+    def _run_changed(self) -> None:
+        if not self.run_id:
+            self.param.scenario.objects, self.param.symbol.objects = [], []
+            return
+        run = self.run()
+        labels = self.replayable()
+        symbols = list(run.summary.get("data", {}).get("symbols") or run.spec.get("symbols") or [])
+        self.param.scenario.objects = labels
+        self.param.symbol.objects = symbols
+        n_bars = len(self.index())
+        self.param.bar.bounds = (0, max(0, n_bars - 2))
+        self.param.update(scenario=labels[0], symbol=symbols[0] if symbols else None,
+                          bar=min(self.bar, max(0, n_bars - 2)))
+        self._refresh_episodes()
+
+    @param.depends("scenario", watch=True)
+    def _refresh_episodes(self) -> None:
+        if not self.run_id:
+            return
+        self._episodes = app_services.worst_drawdowns(self.curve(), top=5)
+        options = {f"#{i + 1}: {e['peak_date'][:10]} ({e['depth']:.1%})": e["peak_date"]
+                   for i, e in enumerate(self._episodes)}
+        self.param.episode.objects = {"(choose an episode)": NONE, **options}
+        self.episode = NONE
+
+    @param.depends("episode", watch=True)
+    def _episode_chosen(self) -> None:
+        if self.episode:
+            self.bar = bar_at(self.index(), pd.Timestamp(self.episode))
+
+    # -- views ------------------------------------------------------------------------------------
+
+    @param.depends("run_id", "scenario", "bar")
+    def _equity(self):
+        if not self.run_id:
+            return alert("Choose a run of a neural policy (the shipped symbol agent, or an uploaded one).", "info")
+
+        def build():
+            curve = self.curve()
+            figure = plots.underwater_figure(curve, self._episodes)
+            figure.title.text = "Drawdowns: click inside an episode to see the attention at its start"
+            equity = plots.equity_figure(curve.to_frame("equity"), "Equity (click a date to choose the bar)",
+                                         x_range=figure.x_range)
+            for plot in (equity, figure):
+                plots.mark_time(plot, self.index()[self.bar])
+                plot.on_event(Tap, self._on_tap)
+            return pn.Column(pn.pane.Bokeh(equity, sizing_mode="stretch_width"),
+                             pn.pane.Bokeh(figure, sizing_mode="stretch_width"), sizing_mode="stretch_width")
+        return guarded(build, "equity")
+
+    def _on_tap(self, event) -> None:
+        if event.x is not None:
+            self.jump_to(pd.Timestamp(int(event.x), unit="ms", tz="UTC"))
+
+    @param.depends("run_id", "scenario", "symbol", "bar", watch=True)
+    def _load_explanation(self) -> None:
+        """Recompute the maps and attribution (off the server's thread) for the current choice."""
+        if not self.run_id or self.symbol is None:
+            self._explanation.clear()
+            return
+        run, bar, scenario, symbol = self.run(), self.bar, self.scenario, self.symbol
+        from_store = "attention" in run.tables and scenario == self.param.scenario.objects[0]
+
+        def compute():
+            stored = app_services.stored_attention_at(run, bar) if from_store else None
+            return stored, app_services.explain(run, bar, scenario)
+
+        self._explanation.load(compute, lambda result: self._render(bar, symbol, *result), f"attention at bar {bar}",
+                               key=(run.run_id, scenario, symbol, bar))
+
+    def _render(self, bar: int, symbol_name: str, stored, explanation):
+        symbol = explanation.symbols.index(symbol_name)
+        weights, tokens, source = explanation.attention, explanation.tokens, "recomputed by replaying the run"
+        if stored is not None:
+            weights, tokens = stored
+            source = "read from the run's stored attention samples"
+        n_layers, _, n_heads = weights.shape[:3]
+        maps = [plots.attention_figure(weights[layer, symbol, head], tokens, f"layer {layer + 1}, head {head + 1}",
+                                       size=280)
+                for layer in range(n_layers) for head in range(n_heads)]
+        probabilities = pd.DataFrame(explanation.probabilities, columns=list(app_services.ACTION_NAMES))
+        probabilities.insert(0, "symbol", list(explanation.symbols))
+        probabilities.insert(1, "action", list(explanation.actions))
+        scores = explanation.attribution[explanation.attribution["symbol"] == symbol_name]
+        blocks = scores.groupby("block", sort=False)["score"].sum().reset_index()
+        top = scores.nlargest(TOP_FEATURES, "score")
+        return pn.Column(
+            heading(f"Bar {bar} ({explanation.timestamp:%Y-%m-%d}), {symbol_name}: chose {explanation.actions[symbol]}"),
+            note(f"Attention {source}; rows are query tokens, columns key tokens (t = the bar's own row of "
+                 "the technical window). Attribution: gradient x input of the chosen action's logit."),
+            table(probabilities, css_classes=["probabilities-table"]),
+            pn.GridBox(*[pn.pane.Bokeh(m) for m in maps], ncols=min(n_heads, 4)),
+            heading("Feature attribution"),
+            pn.Row(pn.pane.Bokeh(plots.attribution_figure(top, f"Top {TOP_FEATURES} features, {symbol_name}"),
+                                 sizing_mode="stretch_width"),
+                   table(blocks, css_classes=["attribution-blocks"], width=320, sizing_mode="fixed"),
+                   sizing_mode="stretch_width"),
+            sizing_mode="stretch_width")
+
+    @param.depends("run_id", "bar")
+    def _bar_text(self):
+        if not self.run_id:
+            return pn.Spacer(height=0)
+        return guarded(lambda: note(f"Bar {self.bar} is the close of {self.index()[self.bar]:%Y-%m-%d}."), "bar")
+
+    def __panel__(self):
+        controls = pn.Row(
+            pn.widgets.Select.from_param(self.param.run_id, width=520),
+            pn.widgets.Select.from_param(self.param.scenario, width=240),
+            pn.widgets.Select.from_param(self.param.symbol, width=110),
+            pn.widgets.IntInput.from_param(self.param.bar, width=110),
+            pn.widgets.Select.from_param(self.param.episode, width=260),
+            sizing_mode="stretch_width", styles={"flex-wrap": "wrap"})
+        return pn.Column(
+            heading("Attention", 2), controls, self._bar_text, self._equity, self._explanation,
+            sizing_mode="stretch_width")

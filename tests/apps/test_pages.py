@@ -1,0 +1,311 @@
+"""Each page's parameters and derived data, without a browser."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from apps.jobs import DONE
+from apps.pages.paper import PaperPage
+from apps.pages.review import ReviewPage, gates_frame
+from apps.pages.rewards import RewardsPage, bucketed, component_totals, dominant, step_components
+from apps.pages.run_detail import RunDetailPage, action_shares, filled_trades
+from apps.pages.runs import ANY, RunsPage
+from apps.pages.sensitivity import SensitivityPage, contour_points, surface
+from apps.pages.stress_lab import StressLabPage, parse_symbols
+from tests.apps.conftest import LABELS
+from workbench import app_services
+
+A, B, C, D = "a" * 16, "b" * 16, "c" * 16, "d" * 16
+
+
+def wait(job, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not job.finished and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job.finished, f"job {job.title} did not finish"
+
+
+# -- runs ------------------------------------------------------------------------------------------
+
+def test_runs_page_filters(context) -> None:
+    page = RunsPage(context)
+    assert len(page.all_runs) == 4 and set(page.param.kind.objects) == {ANY, "backtest", "sweep", "stress"}
+    page.kind = "backtest"
+    assert set(page.filtered()["run_id"]) == {A, B}
+    page.kind = ANY
+    page.tag = "demo"
+    assert set(page.filtered()["run_id"]) == {A, B}
+    page.tag = ANY
+    page.search = "SMA_CR"  # case-insensitive, matches the decider
+    assert set(page.filtered()["run_id"]) == {B, C, D}
+    page.search = ""
+    page.period_start = "2009-02-27"  # after every run's end
+    assert page.filtered().empty
+    page.period_start, page.period_end = "", "2009-01-02"
+    assert len(page.filtered()) == 4
+    page.period_end = "2009-01-01"
+    assert page.filtered().empty
+
+
+def test_runs_page_verdict_filter_reads_latest_review(context) -> None:
+    context.store.save_review([A], "ana", "GO", "GO", "", [])
+    page = RunsPage(context)
+    page.verdict = "GO"
+    assert page.filtered()["run_id"].tolist() == [A]
+    page.verdict = "none"
+    assert set(page.filtered()["run_id"]) == {B, C, D}
+
+
+def test_runs_page_selection_and_comparison(context) -> None:
+    page = RunsPage(context)
+    page.kind = "backtest"
+    shown = page.filtered()["run_id"].tolist()
+    page._on_selection(type("Event", (), {"new": [0, 1]})())
+    assert page.selected == shown
+    comparison = page.comparison().set_index("metric")
+    assert comparison.loc["sharpe"].tolist() == [dict(zip((A, B), (1.5, -0.5)))[r] for r in shown]
+    curves = page.comparison_curves()
+    assert curves.shape == (40, 2)
+    assert page.__panel__() is not None
+
+
+def test_runs_frame_headline(store) -> None:
+    frame = app_services.runs_frame(store.list_runs())
+    row = frame.set_index("run_id").loc[A]
+    assert (row["sharpe"], row["total_return"], row["max_drawdown"], row["scenarios"]) == (1.5, 0.21, 0.18, 2)
+    assert row["tags"] == "demo" and row["start"] == "2009-01-02"
+
+
+# -- run detail ------------------------------------------------------------------------------------
+
+def test_run_detail_selects_by_prefix_and_reads_scenarios(context) -> None:
+    page = RunDetailPage(context, run_id="aaaa", show_baselines=False)
+    assert page.run_id == A
+    assert page.param.scenario.objects == list(LABELS) and page.scenario == LABELS[0]
+    assert page.param.symbol.objects == ["AAPL", "MSFT"]
+    episodes = page.episodes()
+    # 100 -> 110 -> 99: the first 10% fall; every later cycle repeats it from a higher peak.
+    assert episodes[0]["depth"] == pytest.approx(0.1)
+    assert len(episodes) == 5
+    page.scenario = LABELS[1]
+    assert page.scenario_index() == 1
+    assert list(page.metrics_table()["label"]) == list(LABELS)
+
+
+def test_run_detail_unknown_run_selects_nothing(context) -> None:
+    page = RunDetailPage(context, run_id="zzzz")
+    assert page.run_id == "" and page.param.scenario.objects == []
+
+
+def test_filled_trades_drops_rejected_orders(store) -> None:
+    orders = store.get_run(A).load_table("orders")
+    aapl = filled_trades(orders, 0, "AAPL")
+    assert aapl["side"].tolist() == ["buy", "sell"] and aapl["price"].tolist() == [90.0, 95.0]
+    assert filled_trades(orders, 0, "MSFT").empty
+    assert filled_trades(orders, 1, "AAPL")["units"].tolist() == [9.0]
+
+
+def test_action_shares(store) -> None:
+    actions = store.get_run(A).load_table("actions")
+    names = app_services.ACTION_NAMES
+    per_bar = action_shares(actions, 0, names, buckets=39)
+    # Both symbols take action bar % 7 at each bar: share 1 for that action.
+    assert per_bar.shape == (39, 7)
+    assert np.allclose(per_bar.to_numpy().sum(axis=1), 1.0)
+    assert per_bar.iloc[9][names[9 % 7]] == 1.0
+    coarse = action_shares(actions, 0, names, buckets=3)
+    assert len(coarse) == 3 and np.allclose(coarse.sum(axis=1), 1.0)
+    # First bucket: bars 0..12 -> actions 0..6, 0..5: hold appears at bars 0 and 7 (2 of 13).
+    assert coarse.iloc[0]["hold"] == pytest.approx(2 / 13)
+
+
+# -- rewards ---------------------------------------------------------------------------------------
+
+def test_reward_components(store) -> None:
+    steps = step_components(store.get_run(A).load_table("rewards"), 0)
+    assert steps.shape == (39, 7) and steps["pnl"].iloc[0] == 2.0 and steps["cost"].iloc[0] == pytest.approx(-0.2)
+    totals = component_totals(steps).set_index("component")
+    # |78| / (78 + 7.8 + 15.6 + 7.8)
+    assert totals.loc["pnl", "total"] == pytest.approx(78.0)
+    assert totals.loc["pnl", "share"] == pytest.approx(78.0 / 109.2)
+    assert totals["share"].sum() == pytest.approx(1.0)
+    assert dominant(component_totals(steps), 0.5) == "pnl"
+    assert dominant(component_totals(steps), 0.8) is None
+    coarse = bucketed(steps, 10)
+    assert len(coarse) == 10 and coarse["pnl"].sum() == pytest.approx(78.0)
+
+
+def test_rewards_page_offers_runs_with_rewards_only(context) -> None:
+    page = RewardsPage(context)
+    assert list(page.param.run_id.objects.values()) == ["", A]
+    page.run_id = A
+    assert page.param.scenario.objects == list(LABELS)
+    assert page.steps().shape == (39, 7)
+
+
+# -- sensitivity -----------------------------------------------------------------------------------
+
+def test_sensitivity_surface_and_contour(context) -> None:
+    page = SensitivityPage(context)
+    assert page.run_id == C and (page.x_axis, page.y_axis) == ("fees", "slippage")
+    grid = surface(page.rows(), "fees", "slippage", "excess_return", {})
+    assert np.allclose(grid, [[0.02, 0.0, -0.02], [0.01, -0.01, -0.03]])
+    summary = page.run().summary
+    assert contour_points(summary["break_even"], "fees", "slippage", {}) == [(0.001, 0.0), (0.0005, 0.001)]
+    assert contour_points(summary["break_even"], "slippage", "fees", {}) == []
+    one_row = surface(page.rows(), "fees", None, "sharpe", {"slippage": 0.001})
+    assert np.allclose(one_row, [[1.0, 0.9, 0.8]])
+
+
+# -- stress lab ------------------------------------------------------------------------------------
+
+def test_stress_lab_spec_from_the_form(context) -> None:
+    page = StressLabPage(context)
+    page.param.update(decider_kind="strategy", strategy="sma_cross", symbols=" AAPL, MSFT ", n_bootstrap=4,
+                      n_garch=0, periods=["lehman_weeks"], shocks=["gap:-0.1"], seed=5)
+    spec = page.stress_spec()
+    options = dict(spec.options)
+    assert (spec.kind, spec.strategy, spec.symbols, spec.seed) == ("stress", "sma_cross", ("AAPL", "MSFT"), 5)
+    assert options["n_bootstrap"] == 4 and options["periods"] == ("lehman_weeks",) and options["shocks"] == ("gap:-0.1",)
+    assert parse_symbols("  ") is None
+
+
+def test_stress_lab_reports_a_bad_form_instead_of_launching(context) -> None:
+    page = StressLabPage(context)
+    page.param.update(decider_kind="strategy", start="not a date")
+    assert page.launch() is None
+    assert "not a date" in page._launch_error
+
+
+def test_stress_lab_job_stores_and_selects_the_result(context, monkeypatch) -> None:
+    def fake_run(store, spec, progress=None, tags=()):
+        progress(5, 10)
+        return store.get_run(D).info
+
+    monkeypatch.setattr(app_services, "run_and_store", fake_run)
+    page = StressLabPage(context)
+    page.result_run = ""
+    page.param.update(decider_kind="strategy", tags="x, y")
+    job = page.launch()
+    wait(job)
+    page._poll()
+    assert job.status == DONE and page.job_status == DONE and page.job_progress == 1.0
+    assert page.result_run == D
+    groups = page.outcome_groups("max_drawdown")
+    assert list(groups) == ["base", "shock", "bootstrap"] and np.allclose(groups["bootstrap"], [0.3, 0.4])
+
+
+# -- review ----------------------------------------------------------------------------------------
+
+def test_review_assess_save_and_reload(context) -> None:
+    page = ReviewPage(context, run_id=A)
+    assert page.run_ids == [A]
+    frame = page.gates_table.value.copy()
+    frame.loc[frame["gate"] == "sharpe", "threshold"] = 2.0
+    page.gates_table.value = frame
+    page.canary = False
+    job = page.assess()
+    wait(job)
+    page._poll()
+    results = {r.gate.name: r for r in page.assessment.results}
+    assert results["sharpe"].gate.threshold == 2.0 and results["sharpe"].status == "FAIL"
+    assert results["sharpe"].value == pytest.approx(1.4)  # the worst of the two cost scenarios
+    assert page.decision == page.assessment.verdict.decision == "NO-GO"
+    assert page.save() is None and "reviewer" in page.message  # no reviewer name yet
+    page.reviewer = "ana"
+    page.decision = "GO"
+    assert page.save() is None and "notes" in page.message  # an override needs notes
+    page.notes = "accepted for a small paper allocation"
+    review_id = page.save()
+    assert review_id is not None
+    reloaded = ReviewPage(context, run_id=A)
+    history = reloaded.history()
+    assert history.iloc[0][["reviewer", "decision", "verdict", "notes"]].tolist() == [
+        "ana", "GO", "NO-GO", "accepted for a small paper allocation"]
+    report = app_services.report_file(context.store.latest_review(A).report_path)
+    assert report is not None and "ana" in report.read_text()
+
+
+def test_review_bad_threshold_is_a_message(context) -> None:
+    page = ReviewPage(context, run_id=A)
+    frame = page.gates_table.value.copy()
+    frame["threshold"] = frame["threshold"].astype(object)
+    frame.loc[0, "threshold"] = "high"
+    page.gates_table.value = frame
+    assert page.assess() is None and "not a number" in page.message
+    assert list(gates_frame(app_services.default_gates()).columns)[:4] == ["gate", "metric", "op", "threshold"]
+
+
+# -- paper -----------------------------------------------------------------------------------------
+
+def test_paper_page_without_sessions(context, tmp_path) -> None:
+    page = PaperPage(context)
+    assert page.state() is None
+    page.other = str(tmp_path)
+    page.control("kill")
+    assert page.message_kind == "danger" and "paper" in page.message.lower()
+    assert page.__panel__() is not None
+
+
+def test_background_section_renders_or_alerts_without_a_server() -> None:
+    from apps.pages.common import BackgroundSection
+
+    section = BackgroundSection()
+    section.load(lambda: 21, lambda value: f"answer {value * 2}", "adding", key="a")
+    assert section.objects[0].object == "answer 42"
+    section.load(lambda: 1 / 0, str, "dividing", key="a")  # the same key: ignored
+    assert section.objects[0].object == "answer 42"
+    section.load(lambda: 1 / 0, str, "dividing", key="b")
+    assert "dividing failed: ZeroDivisionError" in section.objects[0].object
+
+
+# -- attention -------------------------------------------------------------------------------------
+
+def test_bar_at_and_episode_start() -> None:
+    from apps.pages.attention import bar_at, episode_start
+
+    index = pd.date_range("2009-01-02", periods=5, freq="B", tz="UTC")
+    assert bar_at(index, pd.Timestamp("2009-01-06 12:00", tz="UTC")) == 2
+    assert bar_at(index, pd.Timestamp("2008-12-01", tz="UTC")) == 0
+    episodes = [{"peak_date": "2009-01-05T00:00:00+00:00", "recovery_date": "2009-01-07T00:00:00+00:00"},
+                {"peak_date": "2009-01-08T00:00:00+00:00", "recovery_date": None}]
+    assert episode_start(episodes, pd.Timestamp("2009-01-06", tz="UTC")) == episodes[0]["peak_date"]
+    assert episode_start(episodes, pd.Timestamp("2009-01-20", tz="UTC")) == episodes[1]["peak_date"]
+    assert episode_start(episodes, pd.Timestamp("2009-01-02", tz="UTC")) is None
+
+
+def test_attention_page_explains_the_chosen_bar(context) -> None:
+    from apps.pages.attention import AttentionPage
+
+    page = AttentionPage(context, run_id=A)
+    assert list(page.param.run_id.objects.values()) == ["", A]  # neural policies' runs only
+    assert page.param.scenario.objects == list(LABELS) and page.symbol == "AAPL"
+    first = page._explanation.objects[0]
+    assert "Bar 0" in first.objects[0].object
+    # The five worst drawdowns (10% each) start at bars 1, 5, 9, 13 and 17 and last four bars each.
+    page.jump_to(page.index()[30])  # outside them: that bar
+    assert page.bar == 30 and "Bar 30" in page._explanation.objects[0].objects[0].object
+    page.jump_to(page.index()[3])  # inside the first: where it starts
+    assert page.bar == 1
+
+
+# -- uploads ---------------------------------------------------------------------------------------
+
+def test_upload_panel_reports_in_the_page(context) -> None:
+    from apps.pages.uploads import UploadPanel
+
+    changed = []
+    panel = UploadPanel(on_change=lambda: changed.append(True))
+    panel.dataset_name = "uploaded"
+    assert not panel.upload_data("prices.txt", b"x")
+    assert panel.message_kind == "danger" and "upload a .csv" in panel.message and changed == []
+    csv = b"date,open,high,low,close,volume\n2024-01-02,1,2,0.5,1.5,10\n2024-01-03,1.5,2,1,1.8,12\n"
+    assert panel.upload_data("acme.csv", csv)
+    assert panel.message_kind == "success" and "ACME" not in panel.message and "2 bars" in panel.message
+    assert changed == [True]
+    assert not panel.upload_policy("agent.zip", b"not a zip") and "policy name" in panel.message
+    panel.policy_name = "mine"
+    assert not panel.upload_policy("agent.zip", b"not a zip") and "not a readable .zip" in panel.message

@@ -1,0 +1,101 @@
+"""The app in a real browser: every page loads cleanly, a stress run launched from the Stress lab
+completes and shows its results, a review decision survives a reload, a comparison shows both runs."""
+from __future__ import annotations
+
+import pytest
+
+from workbench.store import RunStore
+
+pytestmark = pytest.mark.slow
+
+# Page -> (role of the run it opens, text that shows the page has rendered its content).
+PAGES = {
+    "runs": (None, "runs shown"),
+    "run": ("backtest", "Per regime"),
+    "attention": ("policy", "Feature attribution"),
+    "rewards": ("backtest", "Totals and shares"),
+    "stress": ("stress", "Worst cases"),
+    "sensitivity": ("sweep", "Break-even per grid point"),
+    "review": ("backtest", "Reviews of this run"),
+    "paper": (None, "No paper-trading session"),
+}
+
+
+def settle(page, text: str) -> None:
+    """Wait until ``text`` is shown and the page has no pending requests."""
+    page.get_by_text(text, exact=False).first.wait_for(state="visible")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(1000)
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_every_page_loads_without_console_errors(page, server, run_ids, name) -> None:
+    role, ready = PAGES[name]
+    query = f"?run={run_ids[role]}" if role else ""
+    page.page.goto(f"{server}/{name}{query}")
+    settle(page.page, ready)
+    page.screenshot(f"page-{name}")
+    assert not page.page.get_by_text("Traceback").count()
+    assert not page.page.get_by_text("This is a bug").count()
+    assert page.errors == []
+
+
+def test_stress_run_launched_from_the_stress_lab_completes(page, server, e2e_home) -> None:
+    with RunStore.open(e2e_home) as store:
+        before = {info.run_id for info in store.list_runs(kind="stress")}
+    page.page.goto(f"{server}/stress")
+    settle(page.page, "Launch stress run")
+    page.page.locator(".bk-btn", has_text="strategy").first.click()
+    page.page.get_by_role("button", name="Launch stress run").click()
+    page.page.get_by_text("Stored as run", exact=False).wait_for(state="visible", timeout=300_000)
+    with RunStore.open(e2e_home) as store:
+        after = {info.run_id for info in store.list_runs(kind="stress")}
+    new = after - before
+    assert len(new) == 1
+    (run_id,) = new
+    # The results below switch to the new run: its id heads them, with its distribution and worst cases.
+    settle(page.page, f"Run {run_id[:10]}:")
+    assert page.page.get_by_text("Worst cases", exact=False).count() == 1
+    page.screenshot("stress-lab-after-run")
+    assert page.errors == []
+
+
+def test_review_decision_is_stored_and_shown_after_reload(page, server, run_ids, e2e_home) -> None:
+    run_id = run_ids["backtest"]
+    page.page.goto(f"{server}/review?run={run_id}")
+    settle(page.page, "Reviews of this run")
+    page.page.get_by_role("button", name="Assess runs").click()
+    page.page.locator("#verdict").wait_for(state="visible", timeout=300_000)
+    page.page.get_by_placeholder("your name").fill("Ada Reviewer")
+    page.page.get_by_placeholder("your name").press("Enter")
+    page.page.get_by_placeholder("what you based the decision on").fill("browser test decision")
+    page.page.get_by_placeholder("what you based the decision on").blur()
+    page.page.wait_for_timeout(500)
+    page.page.get_by_role("button", name="Save review").click()
+    page.page.get_by_text("Saved review", exact=False).wait_for(state="visible")
+    page.page.reload()
+    settle(page.page, "Ada Reviewer")
+    page.screenshot("review-after-reload")
+    assert page.page.get_by_text("browser test decision", exact=False).count() >= 1
+    with RunStore.open(e2e_home) as store:
+        review = store.latest_review(run_id)
+    assert review is not None and review.reviewer == "Ada Reviewer" and review.notes == "browser test decision"
+    assert page.errors == []
+
+
+def test_comparison_of_two_runs_shows_both(page, server, e2e_home) -> None:
+    page.page.goto(f"{server}/runs")
+    settle(page.page, "runs shown")
+    page.page.locator(".runs-table .tabulator-row").first.wait_for(state="visible")
+    checkboxes = page.page.locator(".runs-table .tabulator-row input[type='checkbox']")
+    checkboxes.nth(0).click()
+    checkboxes.nth(1).click()
+    settle(page.page, "Comparison of 2 runs")
+    page.screenshot("runs-comparison")
+    headers = page.page.locator(".comparison-table .tabulator-col-title").all_inner_texts()
+    compared = [h for h in headers if h.strip() and h != "metric"]
+    with RunStore.open(e2e_home) as store:
+        newest = [info.run_id for info in store.list_runs()][:2]  # the table's first rows, newest first
+    assert len(compared) == 2
+    assert [h.split()[0] for h in compared] == [r[:10] for r in newest]
+    assert page.errors == []

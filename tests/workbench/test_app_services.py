@@ -1,0 +1,126 @@
+"""The app's facade over the workbench: curves, drawdowns, baselines, regimes, gates, spec checks."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.errors import InvalidParameterError, WorkbenchError
+from workbench import app_services
+from workbench.backtest import run_backtest
+from workbench.runner import spec_data
+from workbench.spec import RunSpec
+from workbench.store import RunRecord, RunStore
+
+INDEX = pd.date_range("2009-01-02", periods=6, freq="B", tz="UTC")
+SPEC = RunSpec(kind="backtest", data="stocks", strategy="buy_and_hold", symbols=("AAPL",), start="2009-01-01",
+               end="2009-03-31")
+
+
+def stored(store: RunStore, run_id: str, kind: str, equity: pd.DataFrame, summary: dict | None = None):
+    record = RunRecord(run_id=run_id, kind=kind, spec=SPEC.to_dict(), summary=summary or {}, dataset="stocks",
+                       start=INDEX[0].isoformat(), end=INDEX[-1].isoformat(), decider="x", model_sha="",
+                       data_fingerprint="f", code_version="t", tables={"equity": equity})
+    store.save_run(record)
+    return store.get_run(run_id)
+
+
+@pytest.fixture
+def store(workbench_home):
+    with RunStore.open(workbench_home) as opened:
+        yield opened
+
+
+def test_equity_curves_reads_every_table_layout(store) -> None:
+    values = [100.0, 110, 99, 120, 90, 130]
+    backtest = stored(store, "b1", "backtest", pd.DataFrame({"timestamp": INDEX, "fees=0": values}))
+    walkforward = stored(store, "w1", "walkforward",
+                         pd.DataFrame({"equity": values, "fold": [0, 0, 0, 1, 1, 1]},
+                                      index=pd.Index(INDEX, name="timestamp")))
+    for run in (backtest, walkforward):
+        curves = app_services.equity_curves(run)
+        assert isinstance(curves.index, pd.DatetimeIndex) and curves.index.equals(INDEX.rename("timestamp"))
+        assert curves.shape == (6, 1) and curves.iloc[:, 0].tolist() == values
+
+
+def test_worst_drawdowns_hand_computed() -> None:
+    curve = pd.Series([100.0, 110, 99, 120, 90, 130, np.nan], index=INDEX.append(INDEX[-1:] + pd.Timedelta("1D")))
+    episodes = app_services.worst_drawdowns(curve, top=5)
+    assert [round(e["depth"], 6) for e in episodes] == [0.25, 0.1]  # 120 -> 90, then 110 -> 99
+    assert episodes[0]["peak_date"][:10] == "2009-01-07" and episodes[0]["recovery_date"][:10] == "2009-01-09"
+    assert app_services.worst_drawdowns(curve.iloc[:1]) == []
+
+
+def test_main_row_and_headline_per_kind(store) -> None:
+    summaries = {
+        "compare": {"candidate": {"sharpe": 1.2, "total_return": 0.3, "max_drawdown": 0.1, "excess_return": 0.02}},
+        "walkforward": {"oos": {"sharpe": 0.7, "total_return": 0.1, "max_drawdown": 0.2, "excess_return": None},
+                        "folds": [{}, {}, {}]},
+        "stress": {"scenarios": [{"sharpe": float("nan"), "total_return": -0.1, "max_drawdown": 0.3}, {}]},
+    }
+    frame = app_services.runs_frame([
+        stored(store, kind, kind, pd.DataFrame({"timestamp": INDEX, "x": np.ones(6)}), summary).info
+        for kind, summary in summaries.items()]).set_index("run_id")
+    assert frame.loc["compare", "sharpe"] == 1.2 and frame.loc["compare", "scenarios"] == 1
+    assert frame.loc["walkforward", "scenarios"] == 3 and frame.loc["walkforward", "total_return"] == 0.1
+    assert np.isnan(frame.loc["stress", "sharpe"]) and frame.loc["stress", "scenarios"] == 2
+
+
+def test_gates_with_thresholds() -> None:
+    gates = app_services.gates_with_thresholds({"sharpe": "1.5"})
+    assert {g.name: g.threshold for g in gates}["sharpe"] == 1.5
+    assert {g.name: g.threshold for g in gates}["max_drawdown"] == 0.30
+    with pytest.raises(InvalidParameterError, match="'sharpie' is unknown"):
+        app_services.gates_with_thresholds({"sharpie": 1.0})
+    with pytest.raises(InvalidParameterError, match="not a number"):
+        app_services.gates_with_thresholds({"sharpe": "high"})
+    with pytest.raises(InvalidParameterError, match="finite"):
+        app_services.gates_with_thresholds({"sharpe": float("inf")})
+
+
+def test_check_spec_fails_fast_on_what_the_run_would_fail_on() -> None:
+    app_services.check_spec(SPEC)
+    with pytest.raises(WorkbenchError):
+        app_services.check_spec(SPEC.replace(start="not a date"))
+    with pytest.raises(WorkbenchError, match="ZZZZ"):
+        app_services.check_spec(SPEC.replace(symbols=("ZZZZ",)))
+    with pytest.raises(InvalidParameterError, match="n_bootstrapp"):
+        app_services.check_spec(SPEC.replace(kind="stress", options=(("n_bootstrapp", 3),)))
+
+
+def test_baselines_and_benchmark_follow_the_execution_rules() -> None:
+    curves = app_services.baseline_curves(SPEC.to_dict())
+    assert list(curves.columns) == [*app_services.BASELINES, app_services.BENCHMARK]
+    data = spec_data(SPEC)
+    close, open_ = np.asarray(data.close)[:, 0], np.asarray(data.open)[:, 0]
+    # Buy and hold without costs: all cash buys at bar 1's open, then equity follows the close.
+    expected = SPEC.cash / open_[1] * close[1:]
+    assert curves[app_services.BENCHMARK].iloc[0] == SPEC.cash
+    assert np.allclose(curves[app_services.BENCHMARK].to_numpy()[1:], expected)
+    assert app_services.baseline_curves(SPEC.to_dict()) is not curves  # a copy of the cached frame
+
+
+def test_regime_table_of_a_run_without_stored_regimes(store) -> None:
+    data = spec_data(SPEC)
+    run = stored(store, "r1", "backtest", pd.DataFrame({"timestamp": data.index, "x": np.ones(data.n_bars)}))
+    curve = pd.Series(np.linspace(100.0, 120.0, data.n_bars), index=data.index)
+    frame = app_services.regime_table(run, curve)
+    for _, group in frame.groupby("column"):
+        assert group["bars"].sum() == data.n_bars and group["share"].sum() == pytest.approx(1.0)
+    assert (frame["max_drawdown"] == 0.0).all()  # a rising curve never draws down
+
+
+def test_report_file_only_for_existing_html(tmp_path) -> None:
+    page = tmp_path / "r.html"
+    page.write_text("<html></html>")
+    (tmp_path / "r.txt").write_text("x")
+    assert app_services.report_file(str(page)) == page
+    assert app_services.report_file(str(tmp_path / "r.txt")) is None
+    assert app_services.report_file(str(tmp_path / "gone.html")) is None
+    assert app_services.report_file(None) is None
+
+
+def test_run_and_store_keeps_tags(store) -> None:
+    info = app_services.run_and_store(store, SPEC, tags=("ui",))
+    assert info.tags == ("ui",) and info.kind == "backtest"
+    assert info.run_id == run_backtest(SPEC).run_id

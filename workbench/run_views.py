@@ -1,0 +1,196 @@
+"""Stored runs as the app shows them: the runs table, a run's curves and metrics rows, its worst
+drawdowns, the baselines and benchmark beside it, its prices and its per-regime results.
+
+``workbench.app_services`` hands these to the app; they only read the run store, the run's data and,
+for baselines, run ``run_backtest`` (cached per spec).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from functools import lru_cache
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from engine.actions import SymbolAction
+from engine.errors import InvalidParameterError
+from engine.metrics import drawdown_episodes
+from workbench.backtest import run_backtest
+from workbench.experiments.regimes import market_regimes
+from workbench.runner import spec_data
+from workbench.spec import RunSpec
+from workbench.store import RunInfo, StoredRun
+
+HEADLINE = ("sharpe", "total_return", "max_drawdown", "excess_return")
+BASELINES = ("equal_weight", "sma_cross", "momentum")
+BENCHMARK = "benchmark"
+ACTION_NAMES = tuple(a.name.lower() for a in SymbolAction)
+RUNS_COLUMNS = ("run_id", "kind", "decider", "dataset", "start", "end", *HEADLINE, "scenarios", "verdict", "tags",
+                "created_at")
+
+
+# -- the runs table ------------------------------------------------------------------------------
+
+def headline(info: RunInfo) -> dict[str, float | None]:
+    """Sharpe, total return, max drawdown and excess return of a run's main result.
+
+    The main result is the first scenario (backtest, stress, sweep), the candidate (compare) or the
+    stitched out-of-sample curve (walk-forward).
+    """
+    row = main_row(info.kind, info.summary)
+    return {key: _number(row.get(key)) for key in HEADLINE}
+
+
+def main_row(kind: str, summary: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The metrics row of a run's main result (see :func:`headline`)."""
+    if kind == "compare":
+        return summary.get("candidate") or {}
+    if kind == "walkforward":
+        return summary.get("oos") or {}
+    rows = summary.get("scenarios") or []
+    return rows[0] if rows else {}
+
+
+def scenario_count(info: RunInfo) -> int:
+    """Scenarios (backtest, stress, sweep), deciders (compare) or folds (walk-forward) of a run."""
+    summary = info.summary
+    if info.kind == "compare":
+        return 1 + len(summary.get("variants") or []) + len(summary.get("baselines") or [])
+    if info.kind == "walkforward":
+        return len(summary.get("folds") or [])
+    return len(summary.get("scenarios") or [])
+
+
+def runs_frame(infos: Sequence[RunInfo]) -> pd.DataFrame:
+    """One row per run with the columns of :data:`RUNS_COLUMNS` (dates as ``YYYY-MM-DD``)."""
+    rows = []
+    for info in infos:
+        rows.append({
+            "run_id": info.run_id, "kind": info.kind, "decider": info.decider, "dataset": info.dataset,
+            "start": info.start[:10], "end": info.end[:10], "tags": ", ".join(info.tags),
+            "verdict": info.verdict or "", "created_at": info.created_at[:19].replace("T", " "),
+            "scenarios": scenario_count(info), **headline(info),
+        })
+    return pd.DataFrame(rows, columns=list(RUNS_COLUMNS))
+
+
+# -- one run ---------------------------------------------------------------------------------------
+
+def equity_curves(run: StoredRun) -> pd.DataFrame:
+    """A run's equity: timestamp index (UTC), one float column per scenario, decider or fold curve."""
+    if "equity" not in run.tables:
+        raise InvalidParameterError(f"run {run.run_id} has no equity table")
+    frame = run.load_table("equity")
+    if "timestamp" in frame.columns:
+        frame = frame.set_index("timestamp")
+    frame.index = pd.DatetimeIndex(frame.index, name="timestamp")
+    numeric = [c for c in frame.columns if c != "fold" and pd.api.types.is_float_dtype(frame[c])]
+    return frame[numeric]
+
+
+def scenario_rows(run: StoredRun) -> list[dict[str, Any]]:
+    """The metrics rows a run reports: its scenarios, deciders or folds."""
+    summary, kind = run.summary, run.info.kind
+    if kind == "compare":
+        rows = [summary.get("candidate") or {}, *(summary.get("variants") or []), *(summary.get("baselines") or [])]
+        return [dict(r) for r in rows if r]
+    if kind == "walkforward":
+        return [dict(r) for r in summary.get("folds") or []] + [{"fold": "out of sample", **(summary.get("oos") or {})}]
+    return [dict(r) for r in summary.get("scenarios") or []]
+
+
+def worst_drawdowns(curve: pd.Series, top: int = 5) -> list[dict[str, Any]]:
+    """The ``top`` deepest drawdown episodes of one equity curve (NaN bars left out), deepest first."""
+    curve = curve.dropna()
+    if len(curve) < 2:
+        return []
+    return drawdown_episodes(curve.to_numpy(np.float64), pd.DatetimeIndex(curve.index), top=top)
+
+
+def baseline_curves(spec_values: Mapping[str, Any]) -> pd.DataFrame:
+    """Equity of the baselines and of the benchmark on a run's market, period, cash and first costs.
+
+    Baselines (:data:`BASELINES`, default parameters) trade under the run's first fee and slippage;
+    the benchmark is an equal-weight buy-and-hold without costs. Results are cached by spec.
+    """
+    return _baseline_curves(json.dumps(dict(spec_values), sort_keys=True)).copy()
+
+
+@lru_cache(maxsize=32)
+def _baseline_curves(spec_json: str) -> pd.DataFrame:
+    spec = RunSpec.from_dict(json.loads(spec_json), source="stored run spec")
+    base = dict(kind="backtest", strategy=None, policy=None, strategy_params=(), options=(),
+                fees=(spec.fees[0],), slippage=(spec.slippage[0],))
+    curves = {}
+    for name in (*BASELINES, BENCHMARK):
+        changes = dict(base, strategy=name)
+        if name == BENCHMARK:
+            changes.update(strategy="buy_and_hold", fees=(0.0,), slippage=(0.0,))
+        result = run_backtest(dataclasses.replace(spec, **changes))
+        curves[name] = pd.Series(result.rollout.equity[:, 0], index=result.rollout.index)
+    frame = pd.DataFrame(curves)
+    frame.index.name = "timestamp"
+    return frame
+
+
+def close_prices(spec_values: Mapping[str, Any]) -> pd.DataFrame:
+    """Close prices of a run's symbols over its period (timestamp index, one column per symbol)."""
+    data = _run_data(json.dumps(dict(spec_values), sort_keys=True))
+    return pd.DataFrame(np.asarray(data.close), index=data.index, columns=list(data.symbols))
+
+
+@lru_cache(maxsize=16)
+def _run_data(spec_json: str):
+    return spec_data(RunSpec.from_dict(json.loads(spec_json), source="stored run spec"))
+
+
+def regime_table(run: StoredRun, curve: pd.Series) -> pd.DataFrame:
+    """Per-regime results: the run's own (experiments keep them in the summary) or, for a run
+    without them, the equity curve ``curve`` split by the market's trend and volatility labels.
+
+    A bar carries the return from its close to the next close (as
+    ``workbench.experiments.regimes``), so each regime is judged on positions held while it was visible.
+    """
+    stored = run.summary.get("regimes")
+    if stored:
+        frame = pd.DataFrame(stored)
+        keep = [c for c in ("column", "label", "bars", "share", "total_return", "sharpe", "max_drawdown",
+                            "exposure") if c in frame.columns]
+        return frame[keep]
+    data = _run_data(json.dumps(dict(run.spec), sort_keys=True))
+    labels = market_regimes(data)
+    curve = curve.reindex(data.index)
+    returns = curve.shift(-1) / curve - 1.0
+    rows = []
+    for column in labels.columns:
+        for label, mask in _label_groups(labels[column]):
+            r = returns[mask].dropna()
+            growth = float(np.prod(1.0 + r.to_numpy())) if len(r) else math.nan
+            std = float(r.std(ddof=1)) if len(r) > 1 else math.nan
+            path = np.cumprod(1.0 + r.to_numpy()) if len(r) else np.array([1.0])
+            peak = np.maximum.accumulate(np.concatenate([[1.0], path]))
+            rows.append({"column": column, "label": label, "bars": int(mask.sum()),
+                         "share": float(mask.mean()), "total_return": growth - 1.0 if len(r) else None,
+                         "sharpe": float(r.mean() / std * math.sqrt(252)) if std and std > 0 else None,
+                         "max_drawdown": float(np.max(1.0 - np.concatenate([[1.0], path]) / peak))})
+    return pd.DataFrame(rows)
+
+
+def _label_groups(column: pd.Series):
+    values = column.astype("string").fillna("unlabelled")
+    for label in dict.fromkeys(values):
+        yield str(label), (values == label).to_numpy()
+
+
+def action_names(run: StoredRun) -> tuple[str, ...] | None:
+    """Names of a neural policy's discrete actions (0 = hold ...), None for a baseline's targets."""
+    return ACTION_NAMES if run.spec.get("policy") else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
