@@ -6,8 +6,6 @@ sha256 and the code version, so the same spec on the same data with the same cod
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from workbench.reward_replay import replay_rewards
 from workbench.runner import code_version, cost_grid, evaluate, run_id, spec_data, spec_decider
 from workbench.spec import RunSpec
 from workbench.store.record import RunRecord
+from workbench.atomic_files import write_text_atomically
 
 
 @dataclass
@@ -131,20 +130,8 @@ def export_backtest(result: BacktestResult, folder: Path) -> list[Path]:
         "fees": filled["fees"],
     })
     written = [
-        _write_atomically(folder / "equity.csv", equity.to_csv(float_format="%.10g")),
-        _write_atomically(folder / "orders.csv", orders.to_csv(index=False, float_format="%.10g")),
-        _write_atomically(folder / "metrics.json", json.dumps(result.summary(), indent=2) + "\n"),
+        write_text_atomically(folder / "equity.csv", equity.to_csv(float_format="%.10g")),
+        write_text_atomically(folder / "orders.csv", orders.to_csv(index=False, float_format="%.10g")),
+        write_text_atomically(folder / "metrics.json", json.dumps(result.summary(), indent=2) + "\n"),
     ]
     return written
-
-
-def _write_atomically(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

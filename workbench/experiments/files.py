@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
 
 from engine.errors import InvalidParameterError
+from workbench.atomic_files import write_text_atomically
 
 
 def export_summary(folder: str | Path, summary: Mapping[str, Any], tables: Mapping[str, pd.DataFrame]) -> list[Path]:
@@ -26,16 +25,4 @@ def export_summary(folder: str | Path, summary: Mapping[str, Any], tables: Mappi
     if folder.exists() and not folder.is_dir():
         raise InvalidParameterError(f"--export {folder}: exists and is not a folder; choose a folder")
     folder.mkdir(parents=True, exist_ok=True)
-    return [_write_atomically(folder / name, text) for name, text in texts.items()]
-
-
-def _write_atomically(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return [write_text_atomically(folder / name, text) for name, text in texts.items()]

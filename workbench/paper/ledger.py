@@ -8,9 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sqlite3
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ import numpy as np
 from engine.records import OrderKind, OrderReason, OrderStatus, order_dt
 from workbench.paper.config import JOURNAL_FILE
 from workbench.paper.journal import reading
+from workbench.atomic_files import write_text_atomically
 
 EXPORT_FILES = ("orders.csv", "fills.csv", "equity.csv")
 
@@ -68,7 +67,7 @@ def export_ledger(state: str | Path, out: str | Path) -> list[Path]:
             "equity.csv": _equity(conn, symbols, stamps),
         }
     out.mkdir(parents=True, exist_ok=True)
-    return [_write_atomically(out / name, _csv(*tables[name])) for name in EXPORT_FILES]
+    return [write_text_atomically(out / name, _csv(*tables[name])) for name in EXPORT_FILES]
 
 
 def _orders(conn, symbols, stamps, last):
@@ -113,15 +112,3 @@ def _csv(header: list[str], rows: list[list[object]]) -> str:
     writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()
-
-
-def _write_atomically(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
