@@ -5,10 +5,9 @@ import argparse
 import sys
 
 from engine.errors import InvalidParameterError
-from workbench.commands.experiment_cli import add_run_arguments, fmt, key_value, spec_from_args, store_run
-from workbench.commands.output import print_json, print_table
+from workbench.commands.experiment_cli import add_run_arguments, fmt, key_value, spec_from_args, finish_run
+from workbench.commands.output import print_table
 from workbench.experiments.compare import run_compare
-from workbench.experiments.files import export_summary
 
 _TABLE = (("name", "NAME"), ("role", "ROLE"), ("total_return", "RETURN"), ("sharpe", "SHARPE"),
           ("max_drawdown", "MAX_DD"), ("n_trades", "TRADES"))
@@ -54,19 +53,7 @@ def run(args: argparse.Namespace) -> int:
             options[name] = value
     spec = spec_from_args(args, "compare", options)
     result = run_compare(spec, progress_printer(args))
-    summary = result.summary()
-    record = result.to_record(args.tag)
-    stored = store_run(record)
-    if args.export:
-        export_summary(args.export, summary, record.tables)
-    if args.json:
-        print_json(summary)
-        return 0
-    _print_summary(summary)
-    if args.export:
-        print(f"exported to {args.export}")
-    print(f"stored run {stored}")
-    return 0
+    return finish_run(args, result, _print_summary)
 
 
 def check_single_costs(args: argparse.Namespace) -> None:

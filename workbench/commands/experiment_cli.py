@@ -11,12 +11,12 @@ import argparse
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from engine.errors import InvalidParameterError
 from engine.rollout import ProgressCallback
 from workbench.commands.options import parse_list
-from workbench.commands.output import print_table
+from workbench.commands.output import print_json, print_table
 from workbench.executors import check_chunks, make_executor
 from workbench.spec import RunSpec
 
@@ -139,6 +139,28 @@ def store_run(record) -> str:
 
     with RunStore.open() as store:
         return store.save_run(record).run_id
+
+
+def finish_run(args: argparse.Namespace, result: Any, print_summary: Callable[[dict], None],
+               export_tables: tuple[str, ...] | None = None) -> int:
+    """What every experiment command does with its result: store the run, export it with ``--export``
+    (``export_tables``: the tables to write, all when None), then print ``--json`` or the summary."""
+    from workbench.experiments.files import export_summary
+
+    summary = result.summary()
+    record = result.to_record(args.tag)
+    stored = store_run(record)
+    if args.export:
+        tables = record.tables if export_tables is None else {k: record.tables[k] for k in export_tables}
+        export_summary(args.export, summary, tables)
+    if args.json:
+        print_json(summary)
+        return 0
+    print_summary(summary)
+    if args.export:
+        print(f"exported to {args.export}")
+    print(f"stored run {stored}")
+    return 0
 
 
 def key_value(text: str, option: str = "--param") -> tuple[str, str]:

@@ -5,11 +5,10 @@ import argparse
 
 from workbench.commands.experiment_cli import (
     add_executor_arguments, add_run_arguments, executor_from_args, fmt, key_value, print_regimes,
-    progress_bar, spec_from_args, store_run,
+    progress_bar, spec_from_args, finish_run,
 )
 from workbench.commands.options import parse_list
-from workbench.commands.output import print_json, print_table
-from workbench.experiments.files import export_summary
+from workbench.commands.output import print_table
 from workbench.experiments.sweep import SWEEP_KEYS, run_sweep
 
 _METRICS = (("total_return", "RETURN"), ("sharpe", "SHARPE"), ("max_drawdown", "MAX_DD"),
@@ -52,19 +51,7 @@ def run(args: argparse.Namespace) -> int:
     executor, chunks = executor_from_args(args)
     with progress_bar(args, "sweep") as progress:
         result = run_sweep(spec, progress, executor, chunks)
-    summary = result.summary()
-    record = result.to_record(args.tag)
-    stored = store_run(record)
-    if args.export:
-        export_summary(args.export, summary, {k: record.tables[k] for k in ("scenario_metrics", "equity")})
-    if args.json:
-        print_json(summary)
-        return 0
-    _print_summary(summary)
-    if args.export:
-        print(f"exported to {args.export}")
-    print(f"stored run {stored}")
-    return 0
+    return finish_run(args, result, _print_summary, ("scenario_metrics", "equity"))
 
 
 def _print_summary(summary: dict) -> None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 import argparse
 
 from workbench.commands.compare import check_single_costs, progress_printer
-from workbench.commands.experiment_cli import add_run_arguments, fmt, key_value, spec_from_args, store_run
-from workbench.commands.output import print_json, print_table
-from workbench.experiments.files import export_summary
+from workbench.commands.experiment_cli import add_run_arguments, fmt, key_value, spec_from_args, finish_run
+from workbench.commands.output import print_table
 from workbench.experiments.walkforward import run_walkforward
 
 _TABLE = (("fold", "FOLD"), ("test_start", "TEST_START"), ("test_end", "TEST_END"), ("total_return", "RETURN"),
@@ -59,19 +58,7 @@ def run(args: argparse.Namespace) -> int:
         options["grid"] = dict(key_value(g, "--grid") for g in args.grid)
     spec = spec_from_args(args, "walkforward", options)
     result = run_walkforward(spec, progress_printer(args))
-    summary = result.summary()
-    record = result.to_record(args.tag)
-    stored = store_run(record)
-    if args.export:
-        export_summary(args.export, summary, record.tables)
-    if args.json:
-        print_json(summary)
-        return 0
-    _print_summary(summary)
-    if args.export:
-        print(f"exported to {args.export}")
-    print(f"stored run {stored}")
-    return 0
+    return finish_run(args, result, _print_summary)
 
 
 def _print_summary(summary: dict) -> None:
