@@ -222,7 +222,7 @@ def _renumbered(records: np.ndarray, start: int) -> np.ndarray:
 
 
 def _concat_axis(parts: list[np.ndarray], axis: int) -> np.ndarray:
-    # A one-bar batch decides nothing: every part is the empty placeholder of run_rollout.
+    # A one-bar batch decides nothing: every part is run_rollout's empty 1-d array.
     if all(p.size == 0 and p.ndim == 1 for p in parts):
         return parts[0]
     return np.concatenate(parts, axis=axis)

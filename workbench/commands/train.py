@@ -43,26 +43,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     agent.add_argument("--preset", default="compact", help=f"agent size: {', '.join(AGENT_PRESETS)} (default compact)")
     agent.add_argument("--data", required=True, metavar="DATASET_OR_PATH", help="dataset name or file")
     agent.add_argument("--symbols", help="comma-separated symbols (default: all)")
-    agent.add_argument("--train", metavar="START:END", help="training period, e.g. 2000-01-01:2007-12-31")
-    agent.add_argument("--val", metavar="START:END", help="validation period, e.g. 2008-01-01:2010-12-31")
-    agent.add_argument("--timesteps", type=int, default=TrainingConfig.timesteps,
-                       help=f"environment steps (default {TrainingConfig.timesteps})")
-    agent.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    agent.add_argument("--device", default="auto", choices=DEVICES, help="torch device (default auto)")
-    agent.add_argument("--n-steps", type=int, default=TrainingConfig.n_steps,
-                       help=f"rollout steps per sub-environment (default {TrainingConfig.n_steps})")
+    _training_arguments(agent, TrainingConfig, "environment steps", "sub-environment")
     agent.add_argument("--batch-size", type=int, default=TrainingConfig.batch_size,
                        help=f"PPO minibatch size (default {TrainingConfig.batch_size})")
     agent.add_argument("--n-epochs", type=int, default=TrainingConfig.n_epochs,
                        help=f"PPO epochs per update (default {TrainingConfig.n_epochs})")
-    agent.add_argument("--accounts", type=int, default=TrainingConfig.accounts,
-                       help=f"parallel training accounts (default {TrainingConfig.accounts})")
-    agent.add_argument("--episode-length", type=int, default=TrainingConfig.episode_length,
-                       help=f"decisions per training episode (default {TrainingConfig.episode_length})")
-    agent.add_argument("--eval-every", type=int, default=TrainingConfig.eval_every,
-                       help=f"validate every N steps, 0 = only at the end (default {TrainingConfig.eval_every})")
-    agent.add_argument("--out", required=True, type=Path, metavar="DIR", help="checkpoint folder to create")
-    agent.add_argument("--no-progress", action="store_true", help="no progress bar")
     agent.set_defaults(handler=run)
     _register_master(kinds)
 
@@ -75,30 +60,34 @@ def _register_master(kinds: argparse._SubParsersAction) -> None:
                      "it every --eval-every steps, and save the best weights (by validation Sharpe) to --out "
                      "with the frozen encoder inside."),
         epilog="Defaults: the symbol agent's dataset and symbols; periods as for symbol-agent.")
-    defaults = MasterTrainingConfig
     master.add_argument("--symbol-agent", required=True, metavar="NAME_OR_PATH",
                         help="shipped symbol agent (workbench models list) or checkpoint folder; its encoder is frozen")
     master.add_argument("--preset", default="compact",
                         help=f"master size: {', '.join(MASTER_PRESETS)} (default compact)")
     master.add_argument("--data", metavar="DATASET_OR_PATH", help="dataset (default: the symbol agent's)")
     master.add_argument("--symbols", help="comma-separated symbols (default: the symbol agent's)")
-    master.add_argument("--train", metavar="START:END", help="training period, e.g. 2000-01-01:2007-12-31")
-    master.add_argument("--val", metavar="START:END", help="validation period, e.g. 2008-01-01:2010-12-31")
-    master.add_argument("--timesteps", type=int, default=defaults.timesteps,
-                        help=f"account decisions (default {defaults.timesteps})")
-    master.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    master.add_argument("--device", default="auto", choices=DEVICES, help="torch device (default auto)")
-    master.add_argument("--accounts", type=int, default=defaults.accounts,
-                        help=f"parallel training accounts (default {defaults.accounts})")
-    master.add_argument("--n-steps", type=int, default=defaults.n_steps,
-                        help=f"rollout steps per account (default {defaults.n_steps})")
-    master.add_argument("--episode-length", type=int, default=defaults.episode_length,
-                        help=f"decisions per training episode (default {defaults.episode_length})")
-    master.add_argument("--eval-every", type=int, default=defaults.eval_every,
-                        help=f"validate every N steps, 0 = only at the end (default {defaults.eval_every})")
-    master.add_argument("--out", required=True, type=Path, metavar="DIR", help="checkpoint folder to create")
-    master.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _training_arguments(master, MasterTrainingConfig, "account decisions", "account")
     master.set_defaults(handler=run_master)
+
+
+def _training_arguments(parser: argparse.ArgumentParser, defaults: type, steps: str, rollout_unit: str) -> None:
+    """The options both trainers take: periods, budget, seed, device, accounts, rollout, validation, output."""
+    parser.add_argument("--train", metavar="START:END", help="training period, e.g. 2000-01-01:2007-12-31")
+    parser.add_argument("--val", metavar="START:END", help="validation period, e.g. 2008-01-01:2010-12-31")
+    parser.add_argument("--timesteps", type=int, default=defaults.timesteps,
+                        help=f"{steps} (default {defaults.timesteps})")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--device", default="auto", choices=DEVICES, help="torch device (default auto)")
+    parser.add_argument("--accounts", type=int, default=defaults.accounts,
+                        help=f"parallel training accounts (default {defaults.accounts})")
+    parser.add_argument("--n-steps", type=int, default=defaults.n_steps,
+                        help=f"rollout steps per {rollout_unit} (default {defaults.n_steps})")
+    parser.add_argument("--episode-length", type=int, default=defaults.episode_length,
+                        help=f"decisions per training episode (default {defaults.episode_length})")
+    parser.add_argument("--eval-every", type=int, default=defaults.eval_every,
+                        help=f"validate every N steps, 0 = only at the end (default {defaults.eval_every})")
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="checkpoint folder to create")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
