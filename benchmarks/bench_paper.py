@@ -5,9 +5,9 @@ runs, journal included: WAL, ``synchronous=FULL``) for the shipped compact symbo
 for scale, the ``sma_cross`` baseline, and reads every bar's latency from the journal. The agent's
 time is split by timing the loop's calls (per call, milliseconds):
 
-* features: the observation builder over the bars received so far (technical and regime families,
-  recomputed from the whole history at every bar so that they equal the backtest's bit for bit);
-* decide: observation rows, ONNX inference and the action space (features excluded);
+* features: the live observation taking the bar (``LiveObservation.append``: the technical and
+  regime rows of the new bar only, streamed; equal bit for bit to the backtest's rows);
+* decide: observation assembly, ONNX inference and the action space;
 * journal: the bar's transaction (rows, hash chain, fsync'd commit).
 
 The issue's target is p99 <= 5 ms for the ONNX policy on two CPU cores. On a machine shared with
@@ -43,20 +43,21 @@ def timed(stages: dict[str, list[float]], name: str, fn):
 def run(decider: dict, feed: str, start: str, end: str, root: Path) -> tuple[np.ndarray, dict[str, list[float]]]:
     """Replay ``feed`` with ``decider``; returns per-bar latencies (s) and per-call stage times (s)."""
     from engine.live import PortfolioDecider
+    from engine.live_observation import LiveObservation
     from workbench.paper import StartOptions, start_paper
     from workbench.paper.journal import Journal, reading
 
     stages: dict[str, list[float]] = defaultdict(list)
-    originals = (PortfolioDecider._builder, PortfolioDecider.decide, Journal.write_bar)
-    PortfolioDecider._builder = timed(stages, "features", originals[0])
-    PortfolioDecider.decide = timed(stages, "decide+features", originals[1])
+    originals = (LiveObservation.append, PortfolioDecider.decide, Journal.write_bar)
+    LiveObservation.append = timed(stages, "features", originals[0])
+    PortfolioDecider.decide = timed(stages, "decide", originals[1])
     Journal.write_bar = timed(stages, "journal", originals[2])
     try:
         state = root / decider.get("strategy", "policy")
         result = start_paper(StartOptions(state=state, feed=feed, start=start, end=end, fees=0.001,
                                           slippage=0.0005, speed=math.inf, **decider))
     finally:
-        PortfolioDecider._builder, PortfolioDecider.decide, Journal.write_bar = originals
+        LiveObservation.append, PortfolioDecider.decide, Journal.write_bar = originals
     assert result.status == "finished"
     with reading(state / "journal.sqlite") as conn:
         latency = np.array([r[0] for r in conn.execute("SELECT seconds FROM latency ORDER BY bar")])
@@ -95,12 +96,8 @@ def main() -> None:
             tail = latency[-max(1, len(latency) // 10):]
             print(f"  last 10% bars   {describe(tail)}   (longest history)")
             if "features" in stages:
-                # The builder is made by the first bar's track() call and again, per bar, inside decide
-                # (the first bar's decide reuses the track() one).
-                calls = np.array(stages["features"])
-                decide = np.array(stages["decide+features"])
-                print(f"  features        {describe(np.r_[calls[:1], calls[2:]])}")
-                print(f"  decide          {describe(decide - calls[1:])}")
+                print(f"  features        {describe(np.array(stages['features']))}")
+                print(f"  decide          {describe(np.array(stages['decide']))}")
             print(f"  journal         {describe(np.array(stages['journal']))}")
 
 

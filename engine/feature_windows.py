@@ -78,6 +78,22 @@ def fit_normalizer(batch: ScenarioBatch, values: np.ndarray, columns: Sequence[s
     return FeatureNormalizer(method).fit(frame)
 
 
+def check_normalizer(normalizer: FittedNormalizer | None, columns: Sequence[str]) -> None:
+    """Refuse a normalizer fitted on other columns than ``columns``."""
+    if normalizer is not None and tuple(normalizer.columns) != tuple(columns):
+        raise InvalidParameterError(
+            f"the normalizer was fitted on columns {list(normalizer.columns)}, the features are "
+            f"{list(columns)}; pass the normalizer stored with this observation layout")
+
+
+def observed_values(values: np.ndarray, normalizer: FittedNormalizer | None, clip: float) -> np.ndarray:
+    """Raw feature values (last axis = columns) as an observation reads them, float32: normalized
+    (when a normalizer is given), NaN as 0, clipped to ``[-clip, clip]``."""
+    if normalizer is not None:
+        values = normalizer.transform_array(values)
+    return np.clip(np.nan_to_num(values, nan=0.0, posinf=clip, neginf=-clip), -clip, clip).astype(np.float32)
+
+
 class FeatureWindows:
     """A feature family of every path and symbol, read as its last ``length`` rows at any bar.
 
@@ -97,12 +113,7 @@ class FeatureWindows:
                 f"feature values must be [paths, bars, symbols, {len(columns)}], got {values.shape}")
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
             raise InvalidParameterError(f"window length must be an integer >= 1, got {length!r}")
-        if normalizer is not None:
-            if tuple(normalizer.columns) != tuple(columns):
-                raise InvalidParameterError(
-                    f"the normalizer was fitted on columns {list(normalizer.columns)}, the features are "
-                    f"{list(columns)}; pass the normalizer stored with this observation layout")
-            values = normalizer.transform_array(values)
+        check_normalizer(normalizer, columns)
         n_paths, n_bars, n_symbols, k = values.shape
         undefined = np.flatnonzero(np.isnan(values).any(axis=(0, 2, 3)))
         self.first_defined = int(undefined[-1]) + 1 if len(undefined) else 0
@@ -110,8 +121,7 @@ class FeatureWindows:
         self.length = int(length)
         self.normalizer = normalizer
         stored = np.zeros((n_paths, n_symbols, n_bars + self.length - 1, k), dtype=np.float32)
-        clean = np.clip(np.nan_to_num(values, nan=0.0, posinf=clip, neginf=-clip), -clip, clip)
-        stored[:, :, self.length - 1:] = clean.transpose(0, 2, 1, 3)
+        stored[:, :, self.length - 1:] = observed_values(values, normalizer, clip).transpose(0, 2, 1, 3)
         self._values = stored
         self._offsets = np.arange(self.length)
 

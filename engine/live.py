@@ -14,17 +14,18 @@ backtest's orders, fills and equity bit for bit. Per bar ``t``:
    into intents through the action space's ``bar_intents``;
 4. :meth:`LiveAccount.apply_overlay`: ``apply_risk_overlay_nb`` at ``t``.
 
-Nothing is decided on a feed's final bar (the rollout's last bar). Market views and observations are
-built from the bars received so far (:class:`BarHistory`): every feature and baseline signal at bar
-``t`` reads bars ``0..t`` only and never changes when later bars are added (``engine.features.rolling``
-computes window statistics window by window and runs smoothers forward from bar 0), so building it
-from the history up to ``t`` gives the value a backtest reads at ``t`` from the whole path.
-A history of one bar is padded with one flat bar (a path needs two); the padding comes after bar
-``t`` and so cannot change what is read at ``t``.
+Nothing is decided on a feed's final bar (the rollout's last bar). A market-scope policy's view is
+built from the bars received so far (:class:`BarHistory`): every baseline signal at bar ``t`` reads
+bars ``0..t`` only and never changes when later bars are added, so building it from the history up
+to ``t`` gives the value a backtest reads at ``t`` from the whole path. A portfolio-scope policy
+observes through an :class:`~engine.live_observation.LiveObservation`, which takes each bar once and
+computes only its feature rows, equal bit for bit to the batch builder's rows at that bar. A history
+of one bar is padded with one flat bar when a path is asked for (a path needs two); the padding comes
+after bar ``t`` and so cannot change what is read at ``t``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -33,11 +34,11 @@ from engine.actions import BarContext
 from engine.data.market import FIELDS
 from engine.errors import InvalidParameterError
 from engine.execution import fill_bar_nb
-from engine.observation import ObservationBuilder
+from engine.live_observation import LiveObservation
 from engine.policy import Policy
 from engine.records import KIND_POSITION_FRACTION, REASON_KILL_SWITCH, REASON_POLICY, order_dt
 from engine.risk import apply_risk_overlay_nb, close_bar_nb
-from engine.scenarios import ScenarioBatch, ScenarioParams, from_paths
+from engine.scenarios import ScenarioParams
 from engine.scenarios.path import PricePath
 from engine.state import Intents, KernelParams, PortfolioState, empty_intents, initial_state
 from engine.tracking import AccountTracker
@@ -105,6 +106,12 @@ class BarHistory:
         """The newest bar's timestamp (None before the first bar)."""
         return pd.Timestamp(int(self._stamps[self.n_bars - 1]), tz="UTC") if self.n_bars else None
 
+    def bar(self, t: int) -> dict[str, np.ndarray]:
+        """Bar ``t``'s fields (``{field: [N]}``, copies)."""
+        if not 0 <= t < self.n_bars:
+            raise InvalidParameterError(f"bar {t} is not in the history of {self.n_bars} bar(s)")
+        return {f: self._arrays[f][t].copy() for f in FIELDS}
+
     def path(self) -> PricePath:
         """The history as a market path (padded to two bars after the first bar)."""
         n = self.n_bars
@@ -119,10 +126,6 @@ class BarHistory:
             stamps = np.append(stamps, stamps[0] + self._step.value)
         index = pd.DatetimeIndex(pd.to_datetime(stamps, unit="ns", utc=True), name="timestamp")
         return PricePath(self.label, index, self.symbols, frequency=self.frequency, **arrays)
-
-    def batch(self, params: ScenarioParams) -> ScenarioBatch:
-        """The history as a one-scenario batch (what an observation builder reads)."""
-        return from_paths([self.path()], params, labels=[self.label])
 
 
 class LiveAccount:
@@ -252,36 +255,36 @@ class MarketDecider:
 
 
 class PortfolioDecider:
-    """A portfolio-scope policy decided bar by bar on observations built from the history.
+    """A portfolio-scope policy decided bar by bar on observations grown with the history.
 
     Args:
         policy: The policy (``act`` on ``[N, ...]`` observation rows).
-        observer: Builds the observation builder of a batch, the same factory a backtest uses
-            (e.g. ``workbench.policies.symbol_observer`` with the checkpoint's normalizer).
-        params: The account's parameters (the batch the builder reads carries them).
+        observation: The account's live observation, e.g.
+            :class:`~engine.live_observation.LiveObservation` with the checkpoint's normalizer; it
+            takes each bar of the history once (in :meth:`track`), so a bar costs the same however
+            long the history is.
     """
 
-    def __init__(self, policy: Policy, observer: Callable[[ScenarioBatch], ObservationBuilder],
-                 params: ScenarioParams) -> None:
+    def __init__(self, policy: Policy, observation: LiveObservation) -> None:
         if policy.scope != "portfolio":
             raise InvalidParameterError(f"policy {policy.name!r} has scope {policy.scope!r}, not 'portfolio'")
         self.policy = policy
-        self.observer = observer
-        self.params = params
+        self.observation = observation
         self.tracker: AccountTracker | None = None
         self._restored: dict[str, Any] | None = None
-        self._built: ObservationBuilder | None = None
-        self._built_at = -1
 
     def track(self, history: BarHistory, bar: int, state: PortfolioState) -> None:
-        """Record the account's close at ``bar`` in the return and hold-time statistics.
+        """Take the history's new bars and record the account's close at ``bar`` in the return and
+        hold-time statistics.
 
         Called on every bar after ``close``, as the rollout's observer sees every deciding bar; the
         statistics start at the first bar (or continue a restored :meth:`snapshot`).
         """
+        while self.observation.n_bars < history.n_bars:
+            self.observation.append(history.bar(self.observation.n_bars))
         bars = np.array([bar], dtype=np.int64)
         if self.tracker is None:
-            self.tracker = self._builder(history).new_tracker(1)
+            self.tracker = self.observation.new_tracker(1)
             if self._restored is None:
                 self.tracker.reset(np.arange(1), bars, state)
                 return
@@ -291,25 +294,19 @@ class PortfolioDecider:
 
     def decide(self, history: BarHistory, context: BarContext) -> Decision:
         """The policy's decision at the newest bar of ``history`` (after :meth:`track`)."""
-        if self.tracker is None:
+        if self.tracker is None or self.observation.n_bars != history.n_bars:
             raise InvalidParameterError("track() the bar before deciding on it")
-        builder = self._builder(history)
-        observation = builder.build(np.array([history.n_bars - 1], dtype=np.int64), context, self.tracker)
-        output = self.policy.act(observation)
+        output = self.policy.act(self.observation.build(context, self.tracker))
         actions = np.asarray(output.actions)
         n = context.state.units.shape[1]
         kind, size = self.policy.action_space.bar_intents(actions.reshape((1, n) + actions.shape[1:]), context)
         return Decision(actions, kind, size, {k: np.asarray(v) for k, v in output.extras.items()})
 
-    def _builder(self, history: BarHistory) -> ObservationBuilder:
-        """The observation builder over the history (built once per bar)."""
-        if self._built_at != history.n_bars:
-            self._built = self.observer(history.batch(self.params))
-            self._built_at = history.n_bars
-        return self._built
-
     def snapshot(self) -> dict[str, Any]:
-        """The account statistics as JSON types (empty before the first bar)."""
+        """The account statistics as JSON types (empty before the first bar).
+
+        The observation's feature state is not in it: it is rebuilt from the journaled bars.
+        """
         if self.tracker is None:
             return dict(self._restored or {})
         return {name: (v.tolist() if isinstance(v := getattr(self.tracker, name), np.ndarray) else v)
@@ -331,14 +328,12 @@ def _load_tracker(tracker: AccountTracker, values: dict[str, Any]) -> None:
             setattr(tracker, name, type(current)(values[name]))
 
 
-def decider_for(policy: Policy, observer: Callable[[ScenarioBatch], ObservationBuilder] | None,
-                params: ScenarioParams) -> MarketDecider | PortfolioDecider:
-    """The live decider of ``policy``'s scope (portfolio scope needs ``observer``)."""
+def decider_for(policy: Policy, observation: LiveObservation | None) -> MarketDecider | PortfolioDecider:
+    """The live decider of ``policy``'s scope (portfolio scope needs the account's ``observation``)."""
     if policy.scope == "market":
         return MarketDecider(policy)
     if policy.scope == "portfolio":
-        if observer is None:
-            raise InvalidParameterError(f"policy {policy.name!r} reads the portfolio; pass an observer")
-        return PortfolioDecider(policy, observer, params)
+        if observation is None:
+            raise InvalidParameterError(f"policy {policy.name!r} reads the portfolio; pass its live observation")
+        return PortfolioDecider(policy, observation)
     raise InvalidParameterError(f"policy {policy.name!r} has unknown scope {policy.scope!r}; use 'market' or 'portfolio'")
-

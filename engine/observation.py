@@ -218,58 +218,10 @@ class ObservationBuilder:
         paths = np.repeat(self.batch.path_ids, n_symbols)
         symbols = np.tile(np.arange(n_symbols), n_accounts)
         row_bars = np.repeat(bars, n_symbols)
-        if self.sl_probs is None:
-            sl = np.full((len(row_bars), len(SL_MODELS)), NEUTRAL_SL_PROBABILITY, dtype=np.float32)
-        else:
-            sl = self.sl_probs[paths, row_bars, symbols]
-        observation = {
-            "technical": self.technical.windows(paths, symbols, row_bars),
-            "sl_probs": sl,
-            "position": self._position(context, tracker).reshape(-1, len(POSITION_FIELDS)),
-            "portfolio": np.repeat(self._portfolio(context, tracker), n_symbols, axis=0),
-            "regime": self.regime.rows(paths, symbols, row_bars),
-        }
-        if self.action_space is not None:
-            observation["action_mask"] = self.action_space.masks(context).reshape(-1, 7)
-        return observation
-
-    def _position(self, context: BarContext, tracker: AccountTracker) -> np.ndarray:
-        state, close = context.state, context.close
-        units = state.units
-        held = units != 0.0
-        equity = state.equity[:, None]
-        entry = np.where(held, state.entry_price, close)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            per_equity = np.where(equity > 0.0, 1.0 / equity, 0.0)
-            slots = np.stack([
-                np.where(held, entry / close - 1.0, 0.0),
-                units * close * per_equity,
-                units * (close - entry) * per_equity,
-                tracker.hold_bars() / self.config.hold_scale,
-                np.sign(units),
-            ], axis=-1)
-        return np.clip(slots, -self.config.state_clip, self.config.state_clip).astype(np.float32)
-
-    def _portfolio(self, context: BarContext, tracker: AccountTracker) -> np.ndarray:
-        state, close = context.state, context.close
-        units = state.units
-        held = units != 0.0
-        equity = state.equity
-        init = context.params.init_cash
-        unrealized = np.where(held, units * (close - np.where(held, state.entry_price, close)), 0.0).sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            per_equity = np.where(equity > 0.0, 1.0 / equity, 0.0)
-            slots = np.stack([
-                equity / init - 1.0,
-                np.abs(units * close).sum(axis=1) * per_equity,
-                state.cash * per_equity,
-                tracker.drawdown(equity),
-                (equity - init - unrealized) / init,
-                tracker.sharpe(),
-                tracker.sortino(),
-                held.sum(axis=1) / units.shape[1],
-            ], axis=-1)
-        return np.clip(slots, -self.config.state_clip, self.config.state_clip).astype(np.float32)
+        sl = None if self.sl_probs is None else self.sl_probs[paths, row_bars, symbols]
+        return assemble_observation(self.technical.windows(paths, symbols, row_bars),
+                                    self.regime.rows(paths, symbols, row_bars), sl, context, tracker,
+                                    self.config, self.action_space)
 
     def _check_sl_probs(self, sl_probs: np.ndarray) -> np.ndarray:
         expected = (self.batch.n_paths, self.batch.n_bars, self.batch.n_symbols, len(SL_MODELS))
@@ -280,3 +232,74 @@ class ObservationBuilder:
         if not np.all(np.isfinite(probs)) or probs.min() < 0.0 or probs.max() > 1.0:
             raise InvalidParameterError("sl_probs must be finite probabilities in [0, 1]")
         return probs
+
+
+def assemble_observation(technical: np.ndarray, regime: np.ndarray, sl_probs: np.ndarray | None,
+                         context: BarContext, tracker: AccountTracker, config: ObservationConfig,
+                         action_space: SymbolActions | None) -> dict[str, np.ndarray]:
+    """The observation dict of ``K * N`` rows from their feature blocks and the accounts' state.
+
+    Args:
+        technical: ``[K * N, 24, 23]`` float32 technical windows (normalized, clipped).
+        regime: ``[K * N, 10]`` float32 regime rows.
+        sl_probs: ``[K * N, 3]`` supervised probabilities, or None for the neutral 0.5.
+        context: The accounts after the bar's close.
+        tracker: Their return and hold-time statistics, updated at the bar.
+        config: Scales of the slots.
+        action_space: Adds ``action_mask`` when given.
+    """
+    n_symbols = context.state.units.shape[1]
+    if sl_probs is None:
+        sl_probs = np.full((len(technical), len(SL_MODELS)), NEUTRAL_SL_PROBABILITY, dtype=np.float32)
+    observation = {
+        "technical": technical,
+        "sl_probs": sl_probs,
+        "position": position_slots(context, tracker, config).reshape(-1, len(POSITION_FIELDS)),
+        "portfolio": np.repeat(portfolio_slots(context, tracker, config), n_symbols, axis=0),
+        "regime": regime,
+    }
+    if action_space is not None:
+        observation["action_mask"] = action_space.masks(context).reshape(-1, 7)
+    return observation
+
+
+def position_slots(context: BarContext, tracker: AccountTracker, config: ObservationConfig) -> np.ndarray:
+    """``[K, N, 5]`` float32 :data:`POSITION_FIELDS` of every account and symbol."""
+    state, close = context.state, context.close
+    units = state.units
+    held = units != 0.0
+    equity = state.equity[:, None]
+    entry = np.where(held, state.entry_price, close)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_equity = np.where(equity > 0.0, 1.0 / equity, 0.0)
+        slots = np.stack([
+            np.where(held, entry / close - 1.0, 0.0),
+            units * close * per_equity,
+            units * (close - entry) * per_equity,
+            tracker.hold_bars() / config.hold_scale,
+            np.sign(units),
+        ], axis=-1)
+    return np.clip(slots, -config.state_clip, config.state_clip).astype(np.float32)
+
+
+def portfolio_slots(context: BarContext, tracker: AccountTracker, config: ObservationConfig) -> np.ndarray:
+    """``[K, 8]`` float32 :data:`PORTFOLIO_FIELDS` of every account."""
+    state, close = context.state, context.close
+    units = state.units
+    held = units != 0.0
+    equity = state.equity
+    init = context.params.init_cash
+    unrealized = np.where(held, units * (close - np.where(held, state.entry_price, close)), 0.0).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_equity = np.where(equity > 0.0, 1.0 / equity, 0.0)
+        slots = np.stack([
+            equity / init - 1.0,
+            np.abs(units * close).sum(axis=1) * per_equity,
+            state.cash * per_equity,
+            tracker.drawdown(equity),
+            (equity - init - unrealized) / init,
+            tracker.sharpe(),
+            tracker.sortino(),
+            held.sum(axis=1) / units.shape[1],
+        ], axis=-1)
+    return np.clip(slots, -config.state_clip, config.state_clip).astype(np.float32)

@@ -22,9 +22,11 @@ import torch
 from engine.actions import BarContext, TargetWeights
 from engine.errors import InvalidParameterError
 from engine.features.normalize import FittedNormalizer
+from engine.live_observation import LiveObservation
 from engine.observation import ObservationBuilder
 from engine.policy import PolicyOutput
 from engine.scenarios import ScenarioBatch
+from engine.tracking import AccountTracker
 from models.encoder import OBSERVATION_BLOCKS, as_tensors
 from models.master_policy import MasterPolicyNetwork
 
@@ -45,11 +47,30 @@ class MasterObserver:
 
     def observe(self, bar: int, context: BarContext) -> dict[str, np.ndarray]:
         """Every scenario's rows at ``bar`` (bars in order, like ``ObservationBuilder.observe``)."""
-        observation = self.builder.observe(bar, context)
-        n_scenarios, n_symbols = context.state.units.shape
-        observation["symbol_index"] = np.tile(np.arange(n_symbols), n_scenarios)
-        observation["absent"] = ~np.isfinite(np.asarray(context.close)).reshape(-1)
-        return observation
+        return with_grouping(self.builder.observe(bar, context), context)
+
+
+class LiveMasterObservation(LiveObservation):
+    """A paper-trading account's observation for a master policy: the live rows plus :data:`GROUPING_KEYS`.
+
+    Args:
+        n_symbols, frequency, normalizer: As for :class:`~engine.live_observation.LiveObservation`.
+    """
+
+    def __init__(self, n_symbols: int, frequency: str, normalizer: FittedNormalizer) -> None:
+        super().__init__(n_symbols, frequency, normalizer)
+
+    def build(self, context: BarContext, tracker: AccountTracker) -> dict[str, np.ndarray]:
+        """The account's rows at the newest bar, with the grouping entries."""
+        return with_grouping(super().build(context, tracker), context)
+
+
+def with_grouping(observation: dict[str, np.ndarray], context: BarContext) -> dict[str, np.ndarray]:
+    """``observation`` plus ``symbol_index`` (each row's symbol) and ``absent`` (no price at the bar)."""
+    n_scenarios, n_symbols = context.state.units.shape
+    observation["symbol_index"] = np.tile(np.arange(n_symbols), n_scenarios)
+    observation["absent"] = ~np.isfinite(np.asarray(context.close)).reshape(-1)
+    return observation
 
 
 class MasterPolicy:

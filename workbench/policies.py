@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from engine.actions import SymbolActions
 from engine.errors import CheckpointError, InvalidParameterError
+from engine.live_observation import LiveObservation
 from engine.observation import ObservationBuilder
 from engine.scenarios import ScenarioBatch
 from models.checkpoint import CARD_FILE, ModelCard, file_sha256, load_checkpoint
@@ -15,7 +16,7 @@ from models.master_policy import build_master_network, master_action_space
 from models.onnx_export import PositionalActor
 from models.training import ARCHITECTURE as SYMBOL_ARCHITECTURE
 from models.training import build_symbol_agent
-from strategies.master import MasterObserver, MasterPolicy
+from strategies.master import LiveMasterObservation, MasterObserver, MasterPolicy
 from strategies.neural import OnnxPolicy, TorchPolicy
 
 # assets/ is installed beside workbench/ (both are top-level packages of the distribution); it is
@@ -169,3 +170,11 @@ def policy_observer(batch: ScenarioBatch, normalizer, policy: object) -> Observa
     if isinstance(policy, MasterPolicy):
         return MasterObserver(batch, normalizer)
     return symbol_observer(batch, normalizer)
+
+
+def live_observation(policy: object, normalizer, n_symbols: int, frequency: str) -> LiveObservation:
+    """The live observation ``policy`` reads in a paper-trading loop (the bar-by-bar counterpart of
+    :func:`policy_observer`)."""
+    if isinstance(policy, MasterPolicy):
+        return LiveMasterObservation(n_symbols, frequency, normalizer)
+    return LiveObservation(n_symbols, frequency, normalizer, action_space=SymbolActions())

@@ -89,7 +89,7 @@ def regime_features(bars: pd.DataFrame, bars_per_year: float = 252.0) -> pd.Data
     volume_mean = rolling.sma(volume, 100)
 
     def vol_scaled(move: np.ndarray, horizon: int) -> np.ndarray:
-        return _tanh_ratio(move, 2.0 * vol_100 * math.sqrt(horizon))
+        return tanh_ratio(move, 2.0 * vol_100 * math.sqrt(horizon))
 
     with np.errstate(divide="ignore"):  # log(0) = -inf is wanted: tanh maps it to -1
         columns = {
@@ -104,14 +104,14 @@ def regime_features(bars: pd.DataFrame, bars_per_year: float = 252.0) -> pd.Data
             "volume_trend": np.tanh(
                 np.log(rolling.safe_divide(rolling.sma(volume, 20), volume_mean, fill=1.0))
             ),
-            "volume_zscore": _tanh_ratio(
+            "volume_zscore": tanh_ratio(
                 volume - volume_mean, 2.0 * rolling.rolling_std(volume, 100, ddof=0)
             ),
         }
     return pd.DataFrame(columns, index=bars.index, columns=list(REGIME_COLUMNS), dtype=np.float64)
 
 
-def _tanh_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+def tanh_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """``tanh(num / den)`` for ``den >= 0``, ``sign(num)`` where ``den == 0``; NaN propagates."""
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(den == 0, np.sign(num), np.tanh(num / den))

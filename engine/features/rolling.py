@@ -5,6 +5,12 @@ index ``t`` depends on inputs ``0..t`` only. Warm-up positions are NaN. Window s
 window by window (not by running sums), so a value never carries rounding from earlier bars and
 changing later bars cannot change it by even one bit.
 
+The reductions of one window are named functions over a ``[rows, window]`` matrix (``mean_rows``,
+``std_rows``, ...), applied here to a sliding-window view and by :mod:`engine.features.streaming` to
+the newest window only, so both do the same arithmetic. The
+recursive smoothers advance one value at a time through :func:`smoothing_step_nb`, which the
+batch loop and the streaming state both call.
+
 NaN rules:
     * window helpers (``sma``, ``wma``, ``rolling_*``, ``percentile_rank``): NaN when any value in the
       window is NaN;
@@ -25,7 +31,7 @@ def sma(x: np.ndarray, window: int) -> np.ndarray:
 
     A constant window returns its value exactly (a float mean of equal values can be off by an ulp).
     """
-    return _window_reduce(x, window, lambda w: np.where(_constant(w), w[:, -1], w.mean(axis=1)))
+    return _window_reduce(x, window, mean_rows)
 
 
 def wma(x: np.ndarray, window: int) -> np.ndarray:
@@ -36,7 +42,7 @@ def wma(x: np.ndarray, window: int) -> np.ndarray:
 
 def rolling_sum(x: np.ndarray, window: int) -> np.ndarray:
     """Sum of the last ``window`` values."""
-    return _window_reduce(x, window, lambda w: w.sum(axis=1))
+    return _window_reduce(x, window, sum_rows)
 
 
 def rolling_std(x: np.ndarray, window: int, ddof: int = 0) -> np.ndarray:
@@ -48,19 +54,17 @@ def rolling_std(x: np.ndarray, window: int, ddof: int = 0) -> np.ndarray:
         raise InvalidParameterError(
             f"rolling_std: ddof must be 0 or 1 and smaller than window, got ddof={ddof}, window={window}"
         )
-    # Exactly 0 on a constant window: otherwise the ulp error of the mean leaves ~1e-19, and ratios
-    # over the std (Bollinger position, z-scores) would turn rounding noise into O(1) values.
-    return _window_reduce(x, window, lambda w: np.where(_constant(w), 0.0, w.std(axis=1, ddof=ddof)))
+    return _window_reduce(x, window, std_rows if ddof == 0 else sample_std_rows)
 
 
 def rolling_max(x: np.ndarray, window: int) -> np.ndarray:
     """Largest of the last ``window`` values."""
-    return _window_reduce(x, window, lambda w: w.max(axis=1))
+    return _window_reduce(x, window, max_rows)
 
 
 def rolling_min(x: np.ndarray, window: int) -> np.ndarray:
     """Smallest of the last ``window`` values."""
-    return _window_reduce(x, window, lambda w: w.min(axis=1))
+    return _window_reduce(x, window, min_rows)
 
 
 def rolling_median(x: np.ndarray, window: int) -> np.ndarray:
@@ -76,15 +80,53 @@ def percentile_rank(x: np.ndarray, window: int) -> np.ndarray:
     """
     if _check_window(window) < 2:
         raise InvalidParameterError(f"percentile_rank needs window >= 2, got {window}")
+    return _window_reduce(x, window, rank_rows)
 
-    def rank(w: np.ndarray) -> np.ndarray:
-        current = w[:, -1:]
-        below = (w < current).sum(axis=1)
-        equal = (w == current).sum(axis=1)
-        ranks = (below + (equal - 1) / 2.0) / (window - 1)
-        return np.where(np.isnan(w).any(axis=1), np.nan, ranks)
 
-    return _window_reduce(x, window, rank)
+def mean_rows(w: np.ndarray) -> np.ndarray:
+    """Mean of each window row; a constant row returns its value exactly (a float mean of equal values
+    can be off by an ulp)."""
+    return np.where(_constant(w), w[:, -1], w.mean(axis=1))
+
+
+def sum_rows(w: np.ndarray) -> np.ndarray:
+    """Sum of each window row."""
+    return w.sum(axis=1)
+
+
+def std_rows(w: np.ndarray) -> np.ndarray:
+    """Population standard deviation (ddof 0) of each window row; exactly 0 on a constant row."""
+    return _std(w, 0)
+
+
+def sample_std_rows(w: np.ndarray) -> np.ndarray:
+    """Sample standard deviation (ddof 1) of each window row; exactly 0 on a constant row."""
+    return _std(w, 1)
+
+
+def max_rows(w: np.ndarray) -> np.ndarray:
+    """Largest value of each window row."""
+    return w.max(axis=1)
+
+
+def min_rows(w: np.ndarray) -> np.ndarray:
+    """Smallest value of each window row."""
+    return w.min(axis=1)
+
+
+def rank_rows(w: np.ndarray) -> np.ndarray:
+    """Mid-rank of each row's last value among the row (see :func:`percentile_rank`); NaN rows give NaN."""
+    current = w[:, -1:]
+    below = (w < current).sum(axis=1)
+    equal = (w == current).sum(axis=1)
+    ranks = (below + (equal - 1) / 2.0) / (w.shape[1] - 1)
+    return np.where(np.isnan(w).any(axis=1), np.nan, ranks)
+
+
+def _std(w: np.ndarray, ddof: int) -> np.ndarray:
+    # Exactly 0 on a constant window: otherwise the ulp error of the mean leaves ~1e-19, and ratios
+    # over the std (Bollinger position, z-scores) would turn rounding noise into O(1) values.
+    return np.where(_constant(w), 0.0, w.std(axis=1, ddof=ddof))
 
 
 def ema(x: np.ndarray, span: int) -> np.ndarray:
@@ -172,6 +214,25 @@ def safe_divide(num: np.ndarray, den: np.ndarray, fill: float) -> np.ndarray:
     return np.where(np.isnan(num) | np.isnan(den), np.nan, out)
 
 
+@numba.njit(cache=True, inline="always")
+def smoothing_step_nb(value, alpha, window, run, acc, state):
+    """One input of a seeded smoothing: ``(run, acc, state, out)`` after ``value``.
+
+    ``run`` counts the finite values of the current run, ``acc`` sums them until the seed, ``state`` is
+    the smoothed value; ``out`` is NaN until the run's ``window``-th value. A NaN input ends the run.
+    """
+    if np.isnan(value):
+        return 0, 0.0, state, np.nan
+    run += 1
+    if run < window:
+        return run, acc + value, state, np.nan
+    if run == window:
+        state = (acc + value) / window
+    else:
+        state = state + alpha * (value - state)
+    return run, acc, state, state
+
+
 @numba.njit(cache=True)
 def seeded_smoothing_nb(x, alpha, window):
     """Exponential smoothing seeded with the mean of each finite run's first ``window`` values."""
@@ -180,21 +241,15 @@ def seeded_smoothing_nb(x, alpha, window):
     acc = 0.0
     state = 0.0
     for t in range(x.shape[0]):
-        value = x[t]
-        if np.isnan(value):
-            run = 0
-            acc = 0.0
-            continue
-        run += 1
-        if run < window:
-            acc += value
-        elif run == window:
-            state = (acc + value) / window
-            out[t] = state
-        else:
-            state = state + alpha * (value - state)
-            out[t] = state
+        run, acc, state, out[t] = smoothing_step_nb(x[t], alpha, window, run, acc, state)
     return out
+
+
+@numba.njit(cache=True)
+def smoothing_steps_nb(values, alpha, window, run, acc, state, out):
+    """:func:`smoothing_step_nb` on one new value per series (``[K]`` arrays, state updated in place)."""
+    for k in range(values.shape[0]):
+        run[k], acc[k], state[k], out[k] = smoothing_step_nb(values[k], alpha, window, run[k], acc[k], state[k])
 
 
 def _window_reduce(x: np.ndarray, window: int, reduce) -> np.ndarray:

@@ -15,6 +15,7 @@ from engine.data.market import FIELDS, MarketData
 from engine.data.synthetic import SyntheticConfig, generate_synthetic
 from engine.errors import InvalidParameterError
 from engine.live import BarHistory, LiveAccount, decider_for, policy_intents
+from engine.live_observation import LiveObservation
 from engine.observation import ObservationBuilder
 from engine.policy import PolicyOutput
 from engine.records import OrderReason, OrderStatus, order_dt
@@ -34,11 +35,14 @@ def intraday() -> MarketData:
                                               end="2024-01-04", seed=5))
 
 
-def step_live(data: MarketData, policy, params: ScenarioParams, observer=None,
+def step_live(data: MarketData, policy, params: ScenarioParams, observation=None,
               restart_at: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Run ``policy`` bar by bar; at ``restart_at`` rebuild everything from a JSON snapshot."""
+    """Run ``policy`` bar by bar; at ``restart_at`` rebuild everything from a JSON snapshot.
+
+    ``observation`` makes a fresh live observation (portfolio-scope policies).
+    """
     def fresh():
-        return (LiveAccount(params, data.n_symbols), decider_for(policy, observer, params),
+        return (LiveAccount(params, data.n_symbols), decider_for(policy, observation and observation()),
                 BarHistory(data.symbols, data.frequency))
 
     account, decider, history = fresh()
@@ -118,16 +122,17 @@ def test_a_portfolio_policy_matches_the_rollout_and_resumes_exactly(intraday) ->
     data = intraday.slice(None, intraday.index[60])
     normalizer = ObservationBuilder.from_market(data, fit_period=(None, None)).normalizer
 
-    def observer(batch):
-        return ObservationBuilder(batch, normalizer=normalizer, action_space=SymbolActions())
+    def observation():
+        return LiveObservation(data.n_symbols, data.frequency, normalizer, action_space=SymbolActions())
 
     params = ScenarioParams(fees=0.001, stop_loss=0.004)
     policy = ScoringPolicy()
     batch = from_market(data, params)
-    rollout = run_rollout(batch, policy, observer=observer(batch))
+    rollout = run_rollout(batch, policy,
+                          observer=ObservationBuilder(batch, normalizer=normalizer, action_space=SymbolActions()))
     assert len(rollout.records) >= 4
-    assert_same_ledger(step_live(data, policy, params, observer), rollout)
-    assert_same_ledger(step_live(data, policy, params, observer, restart_at=33), rollout)
+    assert_same_ledger(step_live(data, policy, params, observation), rollout)
+    assert_same_ledger(step_live(data, policy, params, observation, restart_at=33), rollout)
 
 
 @settings(max_examples=12, deadline=None)
@@ -171,7 +176,7 @@ def test_kill_switch_intents_close_every_held_position() -> None:
 
 
 def test_deciders_check_the_policy_scope() -> None:
-    with pytest.raises(InvalidParameterError, match="reads the portfolio; pass an observer"):
-        decider_for(ScoringPolicy(), None, ScenarioParams())
+    with pytest.raises(InvalidParameterError, match="reads the portfolio; pass its live observation"):
+        decider_for(ScoringPolicy(), None)
     with pytest.raises(InvalidParameterError, match="unknown scope"):
-        decider_for(ScoringPolicy(scope="galaxy"), None, ScenarioParams())
+        decider_for(ScoringPolicy(scope="galaxy"), None)

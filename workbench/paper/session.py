@@ -27,7 +27,7 @@ from workbench.paper.config import (
 from workbench.paper.feeds import Feed, open_feed
 from workbench.paper.journal import Journal, JournalError, reading
 from workbench.paper.loop import FaultInjector, PaperLoop
-from workbench.policies import policy_observer, shipped_policies
+from workbench.policies import live_observation, shipped_policies
 from workbench.runner import Decider, resolve_decider
 
 logger = logging.getLogger(__name__)
@@ -186,9 +186,9 @@ def _restore(journal: Journal, config: PaperConfig, feed: Feed, decider: Decider
              faults: FaultInjector) -> PaperLoop:
     """The loop as the journal left it: bars, account, decider statistics, working orders, feed position."""
     params = config.params()
-    portfolio = decider.policy.scope == "portfolio"
-    observer = (lambda batch: policy_observer(batch, decider.normalizer, decider.policy)) if portfolio else None
-    live = decider_for(decider.policy, observer, params)
+    observation = (live_observation(decider.policy, decider.normalizer, len(config.symbols), config.frequency)
+                   if decider.policy.scope == "portfolio" else None)
+    live = decider_for(decider.policy, observation)
     warm_up_kernels(params, len(config.symbols))
     account = LiveAccount(params, len(config.symbols))
     history = BarHistory(config.symbols, config.frequency, label=config.feed)

@@ -61,6 +61,16 @@ def test_the_baseline_parity_covers_clips_stops_and_halts(tmp_path: Path) -> Non
 def test_the_shipped_onnx_policy_paper_trades_exactly_as_its_backtest(tmp_path: Path) -> None:
     rollout, records, equity = backtest_and_paper(
         tmp_path, {"policy": "symbol-agent-compact-stocks", "runtime": "onnx"}, ("AAPL", "MSFT"),
-        "2012-01-01", "2012-04-30", {"stop_loss": 0.03})
+        "2011-01-01", "2012-04-30", {"stop_loss": 0.03})
+    assert len(rollout.index) > 271 + 50  # well past the observation's warm-up: every feature is live
     assert_parity(rollout, records, equity)
     assert len(records) >= 4 and int(OrderReason.STOP_LOSS) in set(records["reason"].tolist())
+
+
+@pytest.mark.slow
+def test_the_shipped_master_agent_paper_trades_exactly_as_its_backtest(tmp_path: Path) -> None:
+    rollout, records, equity = backtest_and_paper(
+        tmp_path, {"policy": "master-agent-compact-stocks", "runtime": "torch"}, ("AAPL", "MSFT", "IBM", "GOOG"),
+        "2012-01-01", "2012-03-31", {"max_drawdown": 0.2})
+    assert_parity(rollout, records, equity)
+    assert len(records) >= 4  # the first allocation of every symbol at least
