@@ -11,6 +11,12 @@ Best weights: every ``eval_every`` timesteps and once at the end, the determinis
 masked) policy trades the validation period; the weights with the highest validation Sharpe
 (ties: higher mean reward) are kept and become the trained agent.
 
+Env workers: with ``env_workers`` K > 1 the training accounts are cut into K shards of consecutive
+accounts (``engine.envs.sharded``), each its own environment, with the normalizer fitted once here
+on the training data and handed to every shard. A *shard runner* decides where the shards live:
+in this process by default, or e.g. one Ray actor each (``workbench.ray_training``). Results depend
+on K (shard ``k`` draws its own episode starts), never on the runner.
+
 Logging: the SB3 logger writes stdout (when ``verbose``) and ``progress.csv`` into ``log_dir``, plus
 TensorBoard events when the ``tensorboard`` package is installed. Reward components are logged as
 ``reward/<component>`` (mean per step over the rollout), validation metrics as ``validation/...``.
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import importlib.util
 import logging
 import math
@@ -37,9 +44,14 @@ from stable_baselines3.common.utils import set_random_seed
 
 from engine.data.market import MarketData, bars_per_year
 from engine.envs.episode import EpisodeConfig
+from engine.envs.sharded import (
+    EnvFactory, InProcessShards, ShardedVecEnv, ShardRunnerFactory, account_shards,
+)
+from engine.envs.sources import scenario_batch
 from engine.envs.vector_env import SB3VecEnv, TradingVectorEnv
 from engine.errors import InvalidParameterError
 from engine.features.normalize import FittedNormalizer
+from engine.observation import ObservationBuilder
 from engine.rewards import REWARD_COMPONENTS
 from engine.scenarios import ScenarioParams
 from models.checkpoint import ModelCard
@@ -76,6 +88,8 @@ class TrainingConfig:
         eval_every: Validate every this many timesteps (0: only at the end).
         fees: Fee fraction of traded notional in training and validation.
         slippage: Slippage fraction in training and validation.
+        env_workers: Shards the training accounts are cut into (1 to ``accounts``); 1 keeps one
+            environment. Changes the episode starts, hence the results (module docstring).
     """
 
     preset: str = "compact"
@@ -95,12 +109,14 @@ class TrainingConfig:
     eval_every: int = 10_000
     fees: float = 0.001
     slippage: float = 0.0005
+    env_workers: int = 1
 
     def __post_init__(self) -> None:
         SymbolAgentConfig.preset(self.preset)  # raises with a "did you mean" on an unknown preset
         if self.device not in DEVICES:
             raise InvalidParameterError(f"device {self.device!r} is not one of {', '.join(DEVICES)}")
-        for name in ("timesteps", "accounts", "episode_length", "n_steps", "batch_size", "n_epochs"):
+        for name in ("timesteps", "accounts", "episode_length", "n_steps", "batch_size", "n_epochs",
+                     "env_workers"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidParameterError(f"TrainingConfig.{name} must be a positive integer, got {value!r}")
@@ -108,6 +124,10 @@ class TrainingConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise InvalidParameterError(f"TrainingConfig.{name} must be an integer >= 0, got {value!r}")
+        if self.env_workers > self.accounts:
+            raise InvalidParameterError(
+                f"TrainingConfig.env_workers {self.env_workers} exceeds accounts {self.accounts}: each env worker "
+                f"steps at least one account, so use 1 to {self.accounts} env workers or more accounts")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise InvalidParameterError("device 'cuda' was asked for but torch sees no CUDA device; use --device cpu")
 
@@ -149,9 +169,29 @@ def build_symbol_agent(card_config: dict[str, Any]) -> SymbolAgent:
 
 def make_training_env(train: MarketData, config: TrainingConfig) -> TradingVectorEnv:
     """``accounts`` copies of the training data, random episode starts, normalizer fitted on it."""
-    params = [ScenarioParams(fees=config.fees, slippage=config.slippage)] * config.accounts
+    params = [_costs(config)] * config.accounts
     return TradingVectorEnv(train, params=params, fit_period=(train.index[0], train.index[-1]),
                             episode=EpisodeConfig(episode_length=config.episode_length))
+
+
+def fit_training_normalizer(train: MarketData, config: TrainingConfig) -> FittedNormalizer:
+    """The statistics :func:`make_training_env` fits: every account trades one path, fitted once."""
+    batch = scenario_batch(train, None, _costs(config))
+    return ObservationBuilder(batch, fit_period=(train.index[0], train.index[-1])).normalizer
+
+
+def make_training_shards(train: MarketData, normalizer: FittedNormalizer,
+                         config: TrainingConfig) -> list[EnvFactory]:
+    """One env factory per env worker: ``env_workers`` runs of consecutive training accounts, each
+    an environment like :func:`make_training_env`'s over its accounts, with ``normalizer``."""
+    episode = EpisodeConfig(episode_length=config.episode_length)
+    return [functools.partial(TradingVectorEnv, train, params=[_costs(config)] * (stop - start),
+                              normalizer=normalizer, episode=episode)
+            for start, stop in account_shards(config.accounts, config.env_workers)]
+
+
+def _costs(config: TrainingConfig) -> ScenarioParams:
+    return ScenarioParams(fees=config.fees, slippage=config.slippage)
 
 
 def make_validation_env(history: MarketData, validation_start: Any, normalizer: FittedNormalizer,
@@ -164,8 +204,7 @@ def make_validation_env(history: MarketData, validation_start: Any, normalizer: 
     first = int(np.searchsorted(history.index, validation_start))
     if first >= len(history.index) - 1:
         raise InvalidParameterError(f"the validation period starting {validation_start} holds fewer than 2 bars")
-    return TradingVectorEnv(history, params=ScenarioParams(fees=config.fees, slippage=config.slippage),
-                            normalizer=normalizer,
+    return TradingVectorEnv(history, params=_costs(config), normalizer=normalizer,
                             episode=EpisodeConfig(episode_length=None, random_start=False, min_start=first))
 
 
@@ -283,7 +322,8 @@ def logger_formats(verbose: bool) -> list[str]:
 
 def train_symbol_agent(train: MarketData, history: MarketData, validation_period: tuple[Any, Any],
                        config: TrainingConfig, *, log_dir: str | Path, code_version: str,
-                       progress: bool = False, verbose: bool = False) -> TrainingResult:
+                       progress: bool = False, verbose: bool = False,
+                       shard_runner: ShardRunnerFactory | None = None) -> TrainingResult:
     """Train a symbol agent on ``train`` and keep the weights that validate best.
 
     Args:
@@ -295,6 +335,8 @@ def train_symbol_agent(train: MarketData, history: MarketData, validation_period
         code_version: Recorded in the model card.
         progress: Show a tqdm progress bar.
         verbose: Print SB3's metric tables to stdout.
+        shard_runner: Where the ``env_workers`` shards live (e.g. ``workbench.ray_training.RayShards``);
+            None keeps them in this process, and with one env worker steps one environment directly.
 
     Returns:
         The best agent, its model card and the fitted normalizer.
@@ -303,20 +345,23 @@ def train_symbol_agent(train: MarketData, history: MarketData, validation_period
     torch.use_deterministic_algorithms(True, warn_only=True)
     agent_config = config.agent_config()
     initial = SymbolAgent(agent_config)
-    venv = SB3VecEnv(make_training_env(train, config))
-    normalizer = venv.env.builder.normalizer
-    validation_env = make_validation_env(history, validation_period[0], normalizer, config)
-    model = MaskablePPO("MultiInputPolicy", venv, n_steps=config.n_steps, batch_size=config.batch_size,
-                        n_epochs=config.n_epochs, learning_rate=config.learning_rate, gamma=config.gamma,
-                        gae_lambda=config.gae_lambda, clip_range=config.clip_range, ent_coef=config.ent_coef,
-                        policy_kwargs=policy_kwargs(agent_config), seed=config.seed, device=config.device)
-    copy_agent_into_policy(initial, model.policy)
-    model.set_logger(configure(str(log_dir), logger_formats(verbose)))
-    validation = ValidationCallback(validation_env, config.eval_every)
-    callbacks = [RewardComponentCallback(), validation] + ([ProgressBarCallback(config.timesteps)] if progress else [])
-    started = time.perf_counter()
-    model.learn(config.timesteps, callback=CallbackList(callbacks))
-    elapsed = time.perf_counter() - started
+    venv, normalizer = _training_vec_env(train, config, shard_runner)
+    try:  # the shards may hold remote workers
+        validation_env = make_validation_env(history, validation_period[0], normalizer, config)
+        model = MaskablePPO("MultiInputPolicy", venv, n_steps=config.n_steps, batch_size=config.batch_size,
+                            n_epochs=config.n_epochs, learning_rate=config.learning_rate, gamma=config.gamma,
+                            gae_lambda=config.gae_lambda, clip_range=config.clip_range, ent_coef=config.ent_coef,
+                            policy_kwargs=policy_kwargs(agent_config), seed=config.seed, device=config.device)
+        copy_agent_into_policy(initial, model.policy)
+        model.set_logger(configure(str(log_dir), logger_formats(verbose)))
+        validation = ValidationCallback(validation_env, config.eval_every)
+        callbacks = [RewardComponentCallback(), validation]
+        callbacks += [ProgressBarCallback(config.timesteps)] if progress else []
+        started = time.perf_counter()
+        model.learn(config.timesteps, callback=CallbackList(callbacks))
+        elapsed = time.perf_counter() - started
+    finally:
+        venv.close()
     training_metrics = {k: float(v) for k, v in model.logger.name_to_value.items() if k.startswith("train/")}
     # Speed of rollouts plus updates; the validation episodes are timed apart.
     training_metrics.update({"train/timesteps": float(model.num_timesteps), "train/seconds": elapsed,
@@ -332,3 +377,14 @@ def train_symbol_agent(train: MarketData, history: MarketData, validation_period
         data_fingerprint=train.fingerprint(), seed=config.seed, code_version=code_version,
         training_metrics=training_metrics, validation_metrics=validation.best_metrics)
     return TrainingResult(agent, card, normalizer, tuple(validation.history))
+
+
+def _training_vec_env(train: MarketData, config: TrainingConfig,
+                      shard_runner: ShardRunnerFactory | None) -> tuple[SB3VecEnv | ShardedVecEnv, FittedNormalizer]:
+    """The training accounts as SB3 sees them, and the normalizer fitted on the training data."""
+    if config.env_workers == 1 and shard_runner is None:
+        venv = SB3VecEnv(make_training_env(train, config))
+        return venv, venv.env.builder.normalizer
+    normalizer = fit_training_normalizer(train, config)
+    runner = (shard_runner or InProcessShards)(make_training_shards(train, normalizer, config))
+    return ShardedVecEnv(runner), normalizer

@@ -12,9 +12,10 @@ chunk, sums over differently shaped arrays would round differently in the last b
 A worker rebuilds the decider from its names (:class:`DeciderSpec`): neural policies hold
 onnxruntime sessions that cannot be pickled.
 
-Ray is an optional extra (``pip install rl-trading-workbench[ray]``). :class:`RayExecutor` joins
-the cluster at ``RAY_ADDRESS`` when that variable is set, else starts a Ray instance on this
-machine; every worker must have this package installed.
+Ray is an optional extra (``pip install rl-trading-workbench[ray]``). :class:`RayExecutor` (and
+training's ``workbench.ray_training``) joins the cluster at ``RAY_ADDRESS`` when that variable is
+set, else starts a Ray instance on this machine (:func:`connect_ray`); every worker must have this
+package installed.
 """
 from __future__ import annotations
 
@@ -74,25 +75,29 @@ class RayExecutor:
 
     def map_batches(self, fn: Callable[[Any], Any], chunks: Sequence[Any]) -> list[Any]:
         """``fn`` over the chunks as parallel Ray tasks, results in the chunks' order."""
-        self._connect()
+        connect_ray()
         task = self._ray.remote(fn)
         return self._ray.get([task.remote(chunk) for chunk in chunks])
 
     def default_chunks(self) -> int:
         """One chunk per CPU of the cluster."""
-        self._connect()
+        connect_ray()
         return max(1, int(self._ray.cluster_resources().get("CPU", 1)))
 
-    def _connect(self) -> None:
-        ray = self._ray
-        if not ray.is_initialized():
-            address = os.environ.get("RAY_ADDRESS")
-            if address:
-                logger.info("joining the Ray cluster at %s", address)
-                ray.init(address=address)
-            else:
-                logger.info("starting a local Ray instance (set RAY_ADDRESS to join a cluster)")
-                ray.init(include_dashboard=False)
+
+def connect_ray():
+    """The ``ray`` module, connected: to the cluster at ``RAY_ADDRESS`` when that is set, else to a
+    Ray instance started on this machine (once; later calls reuse the connection)."""
+    ray = import_ray()
+    if not ray.is_initialized():
+        address = os.environ.get("RAY_ADDRESS")
+        if address:
+            logger.info("joining the Ray cluster at %s", address)
+            ray.init(address=address)
+        else:
+            logger.info("starting a local Ray instance (set RAY_ADDRESS to join a cluster)")
+            ray.init(include_dashboard=False)
+    return ray
 
 
 def import_ray():

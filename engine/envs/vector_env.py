@@ -21,7 +21,8 @@ reset).
 :class:`SB3VecEnv` adapts it to stable-baselines3's ``VecEnv`` (``terminal_observation`` and
 ``TimeLimit.truncated`` in the per-environment info dicts) and answers
 ``env_method("action_masks")`` with one mask per sub-environment, which is what sb3-contrib's
-``MaskablePPO`` calls (``sb3_contrib.common.maskable.utils.get_action_masks``).
+``MaskablePPO`` calls (``sb3_contrib.common.maskable.utils.get_action_masks``). :func:`sb3_step` is
+its step, shared with the shards of ``engine.envs.sharded``.
 """
 from __future__ import annotations
 
@@ -155,6 +156,25 @@ class TradingVectorEnv(VectorEnv):
         return info
 
 
+def sb3_step(env: TradingVectorEnv, actions: np.ndarray
+             ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    """Step ``env`` and answer as SB3's ``VecEnv.step_wait``: observation, float32 rewards, dones, infos.
+
+    Each info holds the step's ``reward_<component>`` and ``equity``; a finished sub-environment's
+    also holds ``terminal_observation`` and ``TimeLimit.truncated``.
+    """
+    observation, rewards, terminated, truncated, info = env.step(actions)
+    infos: list[dict[str, Any]] = []
+    for b in range(env.num_envs):
+        item = {f"reward_{name}": float(info[f"reward_{name}"][b]) for name in REWARD_COMPONENTS}
+        item["equity"] = float(info["equity"][b])
+        if terminated[b] or truncated[b]:
+            item["terminal_observation"] = info["final_obs"][b]
+            item["TimeLimit.truncated"] = bool(truncated[b] and not terminated[b])
+        infos.append(item)
+    return observation, rewards.astype(np.float32), terminated | truncated, infos
+
+
 class SB3VecEnv(VecEnv):
     """A :class:`TradingVectorEnv` as a stable-baselines3 ``VecEnv`` (no subprocesses).
 
@@ -182,17 +202,8 @@ class SB3VecEnv(VecEnv):
     def step_wait(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, list[dict[str, Any]]]:
         if self._actions is None:
             raise InvalidParameterError("call step_async() before step_wait()")
-        observation, rewards, terminated, truncated, info = self.env.step(self._actions)
-        self._actions = None
-        infos: list[dict[str, Any]] = []
-        for b in range(self.num_envs):
-            item = {f"reward_{name}": float(info[f"reward_{name}"][b]) for name in REWARD_COMPONENTS}
-            item["equity"] = float(info["equity"][b])
-            if terminated[b] or truncated[b]:
-                item["terminal_observation"] = info["final_obs"][b]
-                item["TimeLimit.truncated"] = bool(truncated[b] and not terminated[b])
-            infos.append(item)
-        return observation, rewards.astype(np.float32), terminated | truncated, infos
+        actions, self._actions = self._actions, None
+        return sb3_step(self.env, actions)
 
     def close(self) -> None:
         self.env.close()

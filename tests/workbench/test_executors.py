@@ -149,14 +149,6 @@ def test_cli_rejects_zero_chunks(capsys) -> None:
     assert "chunks 0 must be an integer >= 1" in capsys.readouterr().err
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    yield ray
-    ray.shutdown()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["buy_and_hold", "sma_cross"])
 def test_ray_stress_equals_in_process(local_ray, strategy: str) -> None:

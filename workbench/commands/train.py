@@ -16,7 +16,9 @@ from models.master_policy import MASTER_PRESETS
 from models.master_training import MasterTrainingConfig, train_master_agent
 from models.symbol_agent import AGENT_PRESETS
 from models.training import DEVICES, TrainingConfig, train_symbol_agent
+from workbench.executors import EXECUTORS
 from workbench.policies import load_symbol_policy
+from workbench.ray_training import training_shard_runner
 from workbench.runner import code_version
 from workbench.commands.options import parse_period
 from workbench.commands.output import print_table
@@ -48,6 +50,13 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help=f"PPO minibatch size (default {TrainingConfig.batch_size})")
     agent.add_argument("--n-epochs", type=int, default=TrainingConfig.n_epochs,
                        help=f"PPO epochs per update (default {TrainingConfig.n_epochs})")
+    agent.add_argument("--env-workers", type=int, default=TrainingConfig.env_workers, metavar="K",
+                       help="cut the training accounts into K shards stepped as rollout workers, 1 to --accounts "
+                            "(default 1); results depend on K, not on --executor")
+    agent.add_argument("--executor", choices=EXECUTORS, default="local",
+                       help="local: the shards step one after the other in this process (default); ray: one Ray "
+                            "actor per shard, stepped in parallel, on the cluster at RAY_ADDRESS or a local Ray "
+                            "instance when unset (needs rl-trading-workbench[ray])")
     agent.set_defaults(handler=run)
     _register_master(kinds)
 
@@ -96,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
     config = TrainingConfig(
         preset=args.preset, timesteps=args.timesteps, seed=args.seed, device=args.device, accounts=args.accounts,
         episode_length=args.episode_length, n_steps=args.n_steps, batch_size=args.batch_size,
-        n_epochs=args.n_epochs, eval_every=args.eval_every)
+        n_epochs=args.n_epochs, eval_every=args.eval_every, env_workers=args.env_workers)
+    shard_runner = training_shard_runner(args.executor)
     symbols = [s.strip() for s in args.symbols.split(",")] if args.symbols else None
     data = load_dataset(args.data, symbols=symbols)
     train_period, val_period = resolve_periods(args.data, data.index, args.train, args.val)
@@ -109,10 +119,12 @@ def run(args: argparse.Namespace) -> int:
     history = data.slice(train.index[0], validation.index[-1])
     print(f"training {config.preset} symbol agent on {args.data} ({', '.join(data.symbols)}): "
           f"train {train.index[0].date()}..{train.index[-1].date()}, "
-          f"validate {validation.index[0].date()}..{validation.index[-1].date()}, {config.timesteps} steps")
+          f"validate {validation.index[0].date()}..{validation.index[-1].date()}, {config.timesteps} steps, "
+          f"{config.env_workers} env worker(s) ({args.executor})")
     with tempfile.TemporaryDirectory(prefix="workbench-train-") as log_dir:
         result = train_symbol_agent(train, history, (validation.index[0], validation.index[-1]), config,
-                                    log_dir=log_dir, code_version=code_version(), progress=not args.no_progress)
+                                    log_dir=log_dir, code_version=code_version(), progress=not args.no_progress,
+                                    shard_runner=shard_runner)
         card = dataclasses.replace(result.card, dataset={"name": args.data, "symbols": list(data.symbols)})
         card = save_checkpoint(args.out, result.agent, card, result.normalizer)
         keep_logs(Path(log_dir), args.out)
