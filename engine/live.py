@@ -34,6 +34,7 @@ from engine.actions import BarContext
 from engine.data.market import FIELDS
 from engine.errors import InvalidParameterError
 from engine.execution import fill_bar_nb
+from engine.features.streaming import StreamingFeatures
 from engine.live_observation import LiveObservation
 from engine.policy import Policy
 from engine.records import KIND_POSITION_FRACTION, REASON_KILL_SWITCH, REASON_POLICY, order_dt
@@ -206,14 +207,18 @@ class LiveAccount:
 
 
 def warm_up_kernels(params: ScenarioParams, n_symbols: int) -> None:
-    """Load the fill, close and overlay kernels for ``n_symbols`` on a scratch account, so that the
-    first live bar does not pay for Numba's cache load (about a second)."""
+    """Load the fill, close and overlay kernels and the streaming features' smoother for ``n_symbols``
+    on a scratch account, so that the first live bar does not pay for Numba's cache load (about a
+    second) and numpy's first calls."""
     account = LiveAccount(params, n_symbols)
     prices = np.ones(n_symbols)
     intents = empty_intents(1, n_symbols)
     account.close(0, pd.Timestamp("2000-01-03", tz="UTC"), prices)
     account.apply_overlay(0, prices, intents)
     account.fill_open(1, prices, intents)
+    features = StreamingFeatures(n_symbols, 252.0)
+    for _ in range(2):
+        features.append(prices, prices, prices, prices, prices)
 
 
 def policy_intents(kind: np.ndarray, size: np.ndarray) -> Intents:

@@ -147,11 +147,14 @@ class StreamingFeatures:
         mid, std = self._sma(self._close, 20), self._reduce(self._close, 20, rolling.std_rows)
         vol_20 = self._reduce(self._log_return, 20, rolling.sample_std_rows)
         self._vol_20.push(vol_20)
+        # Shared with the regime block: computed once.
+        shared = {"log_return_20": self._log_return_lag(c, 20), "sma_50": self._sma(self._close, 50),
+                  "volume_sma_20": self._sma(self._volume, 20), "vol_20": vol_20, "adx": adx}
         body_top, body_bottom = np.maximum(o, c), np.minimum(o, c)
         technical = {
             "log_return_1": log_return_1,
             "log_return_5": self._log_return_lag(c, 5),
-            "log_return_20": self._log_return_lag(c, 20),
+            "log_return_20": shared["log_return_20"],
             "range_hl": (h - l) / c,
             "body": (c - o) / c,
             "upper_wick": (h - body_top) / c,
@@ -159,7 +162,7 @@ class StreamingFeatures:
             "gap": np.log(o / prev_close),
             "close_sma_10": c / self._sma(self._close, 10) - 1.0,
             "close_sma_20": c / mid - 1.0,
-            "close_sma_50": c / self._sma(self._close, 50) - 1.0,
+            "close_sma_50": c / shared["sma_50"] - 1.0,
             "macd": macd,
             "macd_signal": macd_signal,
             "macd_hist": macd - macd_signal,
@@ -168,17 +171,18 @@ class StreamingFeatures:
             "atr_14": self._true_range.step(true_range) / c,
             "bb_position_20": rolling.safe_divide(c - (mid - 2.0 * std), 4.0 * std, fill=0.5),
             "bb_width_20": 4.0 * std / mid,
-            "volume_ratio_20": rolling.safe_divide(v, self._sma(self._volume, 20), fill=1.0),
+            "volume_ratio_20": rolling.safe_divide(v, shared["volume_sma_20"], fill=1.0),
             "obv_flow_20": rolling.safe_divide(self._reduce(self._signed_volume, 20, rolling.sum_rows),
                                                self._reduce(self._volume, 20, rolling.sum_rows), fill=0.0),
             "realized_vol_20": vol_20,
             "adx_14": adx / 100.0,
         }
-        regime = self._regime(c, v, vol_20, adx)
+        regime = self._regime(c, v, shared)
         return (np.stack([technical[k] for k in TECHNICAL_COLUMNS], axis=1),
                 np.stack([regime[k] for k in REGIME_COLUMNS], axis=1))
 
-    def _regime(self, c: np.ndarray, v: np.ndarray, vol_20: np.ndarray, adx: np.ndarray) -> dict[str, np.ndarray]:
+    def _regime(self, c: np.ndarray, v: np.ndarray, shared: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        vol_20 = shared["vol_20"]
         vol_100 = self._reduce(self._log_return, 100, rolling.sample_std_rows)
         sma_200 = self._sma(self._close, 200)
         volume_mean = self._sma(self._volume, 100)
@@ -191,13 +195,12 @@ class StreamingFeatures:
                 "vol_level": np.tanh(vol_20 * math.sqrt(self.bars_per_year) / VOL_LEVEL_REFERENCE),
                 "vol_ratio": np.tanh(np.log(rolling.safe_divide(vol_20, vol_100, fill=1.0))),
                 "vol_percentile": self._reduce(self._vol_20, _PERCENTILE_WINDOW, rolling.rank_rows),
-                "trend_sma_spread": vol_scaled(np.log(self._sma(self._close, 50) / sma_200), 75),
-                "trend_adx": adx / 100.0,
+                "trend_sma_spread": vol_scaled(np.log(shared["sma_50"] / sma_200), 75),
+                "trend_adx": shared["adx"] / 100.0,
                 "trend_price_sma200": vol_scaled(np.log(c / sma_200), 100),
-                "momentum_20": vol_scaled(self._log_return_lag(c, 20), 20),
+                "momentum_20": vol_scaled(shared["log_return_20"], 20),
                 "momentum_60": vol_scaled(self._log_return_lag(c, _LONGEST_LAG), 60),
-                "volume_trend": np.tanh(np.log(rolling.safe_divide(self._sma(self._volume, 20), volume_mean,
-                                                                   fill=1.0))),
+                "volume_trend": np.tanh(np.log(rolling.safe_divide(shared["volume_sma_20"], volume_mean, fill=1.0))),
                 "volume_zscore": tanh_ratio(v - volume_mean,
                                             2.0 * self._reduce(self._volume, 100, rolling.std_rows)),
             }

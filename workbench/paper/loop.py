@@ -169,6 +169,7 @@ class PaperLoop:
         self.journal.write_bar(entry, before_commit=lambda: self.faults("written"))
         self._latencies = [(t, time.perf_counter() - received)]
         self.faults("committed")
+        self.journal.checkpoint_if_due()
         logger.info("bar %d (%s): equity %.2f, %d order(s), %d record(s)%s", t, bar.timestamp,
                     self.account.state.equity[0], len(orders), len(records), f", halted ({self.halt})" if self.halt else "")
         return True

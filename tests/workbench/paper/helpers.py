@@ -76,9 +76,9 @@ class ScriptedFeed:
         return self.inner.recorded(bar)
 
 
-def scripted(**kwargs) -> ScriptedFeed:
-    """A :class:`ScriptedFeed` over the default options' replay."""
-    return ScriptedFeed(open_feed(FEED, start="2010-01-01", end="2010-03-31", speed=math.inf), **kwargs)
+def scripted(end: str = "2010-03-31", **kwargs) -> ScriptedFeed:
+    """A :class:`ScriptedFeed` over the default options' replay (to ``end``)."""
+    return ScriptedFeed(open_feed(FEED, start="2010-01-01", end=end, speed=math.inf), **kwargs)
 
 
 def run_session(opts: StartOptions, fault: int | None, home: str) -> None:

@@ -16,7 +16,7 @@ from engine.scenarios import ScenarioParams
 from workbench.paper import request_stop, start_paper
 from workbench.paper.broker import Order, SimulatedBroker, client_order_id
 from workbench.paper.config import CONFIG_FILE, JOURNAL_FILE
-from workbench.paper.journal import JournalError
+from workbench.paper.journal import CHECKPOINT_EVERY, JournalError
 from workbench.paper.session import StateLock
 from tests.workbench.paper.helpers import options, scripted
 
@@ -122,3 +122,16 @@ def test_the_broker_refuses_a_second_order_for_a_symbol_and_orders_that_missed_t
         broker.execute(4, [1.0, 1.0], LiveAccount(ScenarioParams(), 2))
     assert [o.client_order_id for o in broker.cancel(["s-00000002-S0-0", "unknown"])] == ["s-00000002-S0-0"]
     assert broker.working() == []
+
+
+def test_the_wal_is_checkpointed_between_bars_never_inside_a_commit(state: Path) -> None:
+    def bars_in_database_file() -> int:
+        # immutable=1 reads the database file alone, not the WAL: it sees only checkpointed bars.
+        with closing(sqlite3.connect(f"file:{state / JOURNAL_FILE}?mode=ro&immutable=1", uri=True)) as conn:
+            return conn.execute("SELECT COUNT(*) FROM bars").fetchone()[0]
+
+    seen: dict[int, int] = {}
+    hooks = {k: (lambda k=k: seen.__setitem__(k, bars_in_database_file())) for k in (30, CHECKPOINT_EVERY + 2)}
+    result = start_paper(options(state, end="2010-06-30"), feed=scripted(end="2010-06-30", hooks=hooks))
+    assert result.status == "finished" and result.last_bar > CHECKPOINT_EVERY + 2
+    assert seen == {30: 0, CHECKPOINT_EVERY + 2: CHECKPOINT_EVERY}
