@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, NamedTuple, Protocol, Sequence
+from typing import Any, Callable, NamedTuple, Protocol, Sequence
 
 import numpy as np
 from gymnasium import spaces
-from stable_baselines3.common.vec_env import VecEnv
 
-from engine.envs.vector_env import TradingVectorEnv, sb3_step
+from engine.envs.vector_env import MaskedVecEnv, TradingVectorEnv, sb3_step
 from engine.errors import InvalidParameterError
 
 EnvFactory = Callable[[], TradingVectorEnv]
@@ -149,12 +148,12 @@ class InProcessShards:
             shard.close()
 
 
-class ShardedVecEnv(VecEnv):
+class ShardedVecEnv(MaskedVecEnv):
     """The shards of a :class:`ShardRunner` as one stable-baselines3 ``VecEnv``, in shard order.
 
-    ``get_attr`` / ``set_attr`` / ``env_method`` address this object (as
-    :class:`~engine.envs.vector_env.SB3VecEnv` addresses its vector env);
-    ``env_method("action_masks")`` returns each sub-environment's own mask.
+    ``get_attr`` / ``set_attr`` / ``env_method`` address this object
+    (:class:`~engine.envs.vector_env.MaskedVecEnv`); ``env_method("action_masks")`` returns each
+    sub-environment's own mask.
 
     Raises:
         InvalidParameterError: the shards' spaces differ.
@@ -172,7 +171,6 @@ class ShardedVecEnv(VecEnv):
         self.offsets = tuple(int(o) for o in np.cumsum([0, *sizes[:-1]]))
         self.render_mode = None  # read by VecEnv.__init__
         super().__init__(sum(sizes), first.observation_space, first.action_space)
-        self._actions: np.ndarray | None = None
         self._masks: np.ndarray | None = None
 
     def reset(self) -> dict[str, np.ndarray]:
@@ -184,13 +182,8 @@ class ShardedVecEnv(VecEnv):
         self._masks = np.concatenate([start.action_masks for start in starts])
         return _concatenate([start.observation for start in starts])
 
-    def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions).reshape(self.num_envs)
-
     def step_wait(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, list[dict[str, Any]]]:
-        if self._actions is None:
-            raise InvalidParameterError("call step_async() before step_wait()")
-        actions, self._actions = self._actions, None
+        actions = self._take_actions()
         steps = self.runner.step(np.split(actions, self.offsets[1:]))
         self._masks = np.concatenate([step.action_masks for step in steps])
         return (_concatenate([step.observation for step in steps]), np.concatenate([step.rewards for step in steps]),
@@ -205,22 +198,8 @@ class ShardedVecEnv(VecEnv):
     def close(self) -> None:
         self.runner.close()
 
-    def get_attr(self, attr_name: str, indices: Iterable[int] | int | None = None) -> list[Any]:
-        value = getattr(self, attr_name)
-        return [value for _ in self._get_indices(indices)]
-
-    def set_attr(self, attr_name: str, value: Any, indices: Iterable[int] | int | None = None) -> None:
-        setattr(self, attr_name, value)
-
-    def env_method(self, method_name: str, *method_args, indices: Iterable[int] | int | None = None,
-                   **method_kwargs) -> list[Any]:
-        result = getattr(self, method_name)(*method_args, **method_kwargs)
-        if method_name == "action_masks":
-            return [result[i] for i in self._get_indices(indices)]
-        return [result for _ in self._get_indices(indices)]
-
-    def env_is_wrapped(self, wrapper_class: type, indices: Iterable[int] | int | None = None) -> list[bool]:
-        return [False for _ in self._get_indices(indices)]
+    def _target(self) -> ShardedVecEnv:
+        return self
 
 
 def _concatenate(observations: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

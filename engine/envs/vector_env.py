@@ -26,6 +26,7 @@ its step, shared with the shards of ``engine.envs.sharded``.
 """
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -175,18 +176,59 @@ def sb3_step(env: TradingVectorEnv, actions: np.ndarray
     return observation, rewards.astype(np.float32), terminated | truncated, infos
 
 
-class SB3VecEnv(VecEnv):
-    """A :class:`TradingVectorEnv` as a stable-baselines3 ``VecEnv`` (no subprocesses).
+class MaskedVecEnv(VecEnv):
+    """stable-baselines3 ``VecEnv`` plumbing shared by :class:`SB3VecEnv` and
+    ``engine.envs.sharded.ShardedVecEnv``: actions are held between ``step_async`` and
+    ``step_wait``, and ``get_attr`` / ``set_attr`` / ``env_method`` address :meth:`_target`; the answer
+    is repeated for each requested index, except ``env_method("action_masks")``, which returns each
+    sub-environment's own mask (what sb3-contrib's ``MaskablePPO`` asks for).
+    """
 
-    ``get_attr`` / ``set_attr`` / ``env_method`` address the vector environment itself; the
-    answer is repeated for each requested index, except ``env_method("action_masks")``, which
-    returns each sub-environment's own mask.
+    _actions: np.ndarray | None = None
+
+    @abstractmethod
+    def _target(self) -> Any:
+        """The object whose attributes and methods the ``VecEnv`` calls reach."""
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions).reshape(self.num_envs)
+
+    def _take_actions(self) -> np.ndarray:
+        """The actions of the pending ``step_async``."""
+        if self._actions is None:
+            raise InvalidParameterError("call step_async() before step_wait()")
+        actions, self._actions = self._actions, None
+        return actions
+
+    def get_attr(self, attr_name: str, indices: Iterable[int] | int | None = None) -> list[Any]:
+        value = getattr(self._target(), attr_name)
+        return [value for _ in self._get_indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: Iterable[int] | int | None = None) -> None:
+        setattr(self._target(), attr_name, value)
+
+    def env_method(self, method_name: str, *method_args, indices: Iterable[int] | int | None = None,
+                   **method_kwargs) -> list[Any]:
+        result = getattr(self._target(), method_name)(*method_args, **method_kwargs)
+        if method_name == "action_masks":
+            return [result[i] for i in self._get_indices(indices)]
+        return [result for _ in self._get_indices(indices)]
+
+    def env_is_wrapped(self, wrapper_class: type, indices: Iterable[int] | int | None = None) -> list[bool]:
+        return [False for _ in self._get_indices(indices)]
+
+
+class SB3VecEnv(MaskedVecEnv):
+    """A :class:`TradingVectorEnv` as a stable-baselines3 ``VecEnv`` (no subprocesses); attribute and
+    method calls reach the vector environment (:class:`MaskedVecEnv`).
     """
 
     def __init__(self, env: TradingVectorEnv) -> None:
         self.env = env
         super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
-        self._actions: np.ndarray | None = None
+
+    def _target(self) -> TradingVectorEnv:
+        return self.env
 
     def reset(self) -> dict[str, np.ndarray]:
         seed = self._seeds[0]
@@ -196,31 +238,8 @@ class SB3VecEnv(VecEnv):
         self.reset_infos = [{} for _ in range(self.num_envs)]
         return observation
 
-    def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions).reshape(self.num_envs)
-
     def step_wait(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, list[dict[str, Any]]]:
-        if self._actions is None:
-            raise InvalidParameterError("call step_async() before step_wait()")
-        actions, self._actions = self._actions, None
-        return sb3_step(self.env, actions)
+        return sb3_step(self.env, self._take_actions())
 
     def close(self) -> None:
         self.env.close()
-
-    def get_attr(self, attr_name: str, indices: Iterable[int] | int | None = None) -> list[Any]:
-        value = getattr(self.env, attr_name)
-        return [value for _ in self._get_indices(indices)]
-
-    def set_attr(self, attr_name: str, value: Any, indices: Iterable[int] | int | None = None) -> None:
-        setattr(self.env, attr_name, value)
-
-    def env_method(self, method_name: str, *method_args, indices: Iterable[int] | int | None = None,
-                   **method_kwargs) -> list[Any]:
-        result = getattr(self.env, method_name)(*method_args, **method_kwargs)
-        if method_name == "action_masks":
-            return [result[i] for i in self._get_indices(indices)]
-        return [result for _ in self._get_indices(indices)]
-
-    def env_is_wrapped(self, wrapper_class: type, indices: Iterable[int] | int | None = None) -> list[bool]:
-        return [False for _ in self._get_indices(indices)]
