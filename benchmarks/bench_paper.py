@@ -10,7 +10,9 @@ time is split by timing the loop's calls (per call, milliseconds):
 * decide: observation assembly, ONNX inference and the action space;
 * journal: the bar's transaction (rows, hash chain, fsync'd commit).
 
-The issue's target is p99 <= 5 ms for the ONNX policy on two CPU cores. On a machine shared with
+The issue's target is p99 <= 5 ms for the ONNX policy on two CPU cores. The last line times bare
+commits of one small row with the journal's durability settings, in the same run: no bar can be
+journaled faster than that. On a machine shared with
 other processes the percentiles measure the contention; the minimum is the closest figure to the
 uncontended cost. Pin two cores with
 ``taskset``: ``taskset -c 0,1 python benchmarks/bench_paper.py [--symbols AAPL,MSFT --start 2011-01-01
@@ -66,6 +68,27 @@ def run(decider: dict, feed: str, start: str, end: str, root: Path) -> tuple[np.
     return latency, stages
 
 
+def bare_commits(root: Path, n: int) -> np.ndarray:
+    """Seconds of ``n`` commits of one small row to a fresh SQLite file in WAL mode with
+    ``synchronous=FULL`` (the journal's durability): the disk's floor under every bar's latency."""
+    import sqlite3
+
+    root.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(root / "bare.sqlite"), isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE t (bar INTEGER PRIMARY KEY, payload TEXT)")
+    times = []
+    for bar in range(n):
+        start = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO t VALUES (?, ?)", (bar, "x" * 200))
+        conn.execute("COMMIT")
+        times.append(time.perf_counter() - start)
+    conn.close()
+    return np.array(times)
+
+
 def describe(seconds: np.ndarray) -> str:
     ms = np.asarray(seconds) * 1e3
     return (f"min {ms.min():7.2f}  p50 {np.percentile(ms, 50):7.2f}  p99 {np.percentile(ms, 99):7.2f}  "
@@ -108,6 +131,8 @@ def main() -> None:
             for name in ("features", "decide", "journal"):
                 if name in pooled:
                     print(f"  {name:15s} {describe(np.array(pooled[name]))}   (all runs)")
+        print("\nbare SQLite commit (WAL, synchronous=FULL, one 200-byte row), the disk's floor:")
+        print(f"  commit          {describe(bare_commits(root / 'bare', 500))}")
 
 if __name__ == "__main__":
     main()
