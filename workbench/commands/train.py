@@ -109,14 +109,7 @@ def run(args: argparse.Namespace) -> int:
     shard_runner = training_shard_runner(args.executor)
     symbols = [s.strip() for s in args.symbols.split(",")] if args.symbols else None
     data = load_dataset(args.data, symbols=symbols)
-    train_period, val_period = resolve_periods(args.data, data.index, args.train, args.val)
-    train = _slice(data, train_period, "--train")
-    validation = _slice(data, val_period, "--val")
-    if validation.index[0] <= train.index[-1]:
-        raise InvalidParameterError(
-            f"the validation period ({validation.index[0].date()}) must start after the training period "
-            f"ends ({train.index[-1].date()}); otherwise validation scores are in-sample")
-    history = data.slice(train.index[0], validation.index[-1])
+    train, validation, history = split_periods(data, args.data, args.train, args.val)
     print(f"training {config.preset} symbol agent on {args.data} ({', '.join(data.symbols)}): "
           f"train {train.index[0].date()}..{train.index[-1].date()}, "
           f"validate {validation.index[0].date()}..{validation.index[-1].date()}, {config.timesteps} steps, "
@@ -148,19 +141,12 @@ def run_master(args: argparse.Namespace) -> int:
     symbols = ([s.strip() for s in args.symbols.split(",")] if args.symbols
                else source.dataset.get("symbols") if dataset == source.dataset.get("name") else None)
     data = load_dataset(dataset, symbols=symbols)
-    train_period, val_period = resolve_periods(dataset, data.index, args.train, args.val)
-    train = _slice(data, train_period, "--train")
-    validation = _slice(data, val_period, "--val")
-    if validation.index[0] <= train.index[-1]:
-        raise InvalidParameterError(
-            f"the validation period ({validation.index[0].date()}) must start after the training period "
-            f"ends ({train.index[-1].date()}); otherwise validation scores are in-sample")
+    train, validation, history = split_periods(data, dataset, args.train, args.val)
     encoder_seen = source.train_period[1]
     if encoder_seen is not None and validation.index[0] <= _timestamp(encoder_seen, validation.index):
         raise InvalidParameterError(
             f"the validation period ({validation.index[0].date()}) must start after the symbol agent's training "
             f"period ends ({encoder_seen[:10]}): its frozen encoder has seen those bars. Choose a later --val")
-    history = data.slice(train.index[0], validation.index[-1])
     print(f"training {config.preset} master agent over {symbol_agent.policy.name} on {dataset} "
           f"({', '.join(data.symbols)}): train {train.index[0].date()}..{train.index[-1].date()}, "
           f"validate {validation.index[0].date()}..{validation.index[-1].date()}, {config.timesteps} steps")
@@ -199,6 +185,23 @@ def resolve_periods(dataset: str, index: pd.DatetimeIndex, train: str | None,
         train = train if train is not None else default_train
         val = val if val is not None else default_val
     return parse_period("--train", train), parse_period("--val", val)
+
+
+def split_periods(data, dataset: str, train: str | None, val: str | None):
+    """``(train, validation, history)`` slices of ``data`` from the options or the dataset's defaults;
+    history runs from the training start to the validation end (the validation warm-up).
+
+    Raises:
+        InvalidParameterError: a period holds fewer than 2 bars, or validation does not start after training.
+    """
+    train_period, val_period = resolve_periods(dataset, data.index, train, val)
+    train_part = _slice(data, train_period, "--train")
+    validation = _slice(data, val_period, "--val")
+    if validation.index[0] <= train_part.index[-1]:
+        raise InvalidParameterError(
+            f"the validation period ({validation.index[0].date()}) must start after the training period "
+            f"ends ({train_part.index[-1].date()}); otherwise validation scores are in-sample")
+    return train_part, validation, data.slice(train_part.index[0], validation.index[-1])
 
 
 def _slice(data, period: tuple[str | None, str | None], option: str):
