@@ -166,6 +166,7 @@ class StreamingFeatures:
             "macd": macd,
             "macd_signal": macd_signal,
             "macd_hist": macd - macd_signal,
+            # rolling.rsi's 100 G / (G + L), divided by 100 as technical_features does: same bits.
             "rsi_14": 100.0 * rolling.safe_divide(gain, gain + loss, fill=0.5) / 100.0,
             "stoch_k_14": rolling.safe_divide(c - lowest, highest - lowest, fill=0.5),
             "atr_14": self._true_range.step(true_range) / c,
