@@ -16,19 +16,15 @@ from __future__ import annotations
 import numpy as np
 
 from engine.actions import BarContext, SymbolActions
-from engine.data.market import bars_per_year
+from engine.data.market import FIELDS, bars_per_year
 from engine.errors import InvalidParameterError
 from engine.feature_windows import check_normalizer, observed_values
 from engine.features.normalize import FittedNormalizer
 from engine.features.regime_block import REGIME_COLUMNS
 from engine.features.streaming import StreamingFeatures
 from engine.features.technical import TECHNICAL_COLUMNS, TECHNICAL_WINDOW
-from engine.observation import OBSERVATION_WARMUP, ObservationConfig, assemble_observation
+from engine.observation import REGIME_CLIP, ObservationConfig, account_tracker, assemble_observation
 from engine.tracking import AccountTracker
-
-REGIME_CLIP = 1.0
-"""Bound of the regime rows (bounded by construction; the batch builder clips them the same way)."""
-
 
 class LiveObservation:
     """Observations of one account over ``n_symbols`` symbols, fed bar by bar.
@@ -58,14 +54,9 @@ class LiveObservation:
         """Bars taken so far."""
         return self._features.n_bars
 
-    @property
-    def warmup(self) -> int:
-        """First bar at which no slot is a zero-filled warm-up value (as the batch builder's)."""
-        return OBSERVATION_WARMUP
-
     def append(self, bar: dict[str, np.ndarray]) -> None:
         """Take the next bar (``{field: [N]}`` for open, high, low, close, volume)."""
-        missing = [f for f in ("open", "high", "low", "close", "volume") if f not in bar]
+        missing = [f for f in FIELDS if f not in bar]
         if missing:
             raise InvalidParameterError(f"the bar lacks field(s) {', '.join(missing)}")
         technical, regime = self._features.append(bar["open"], bar["high"], bar["low"], bar["close"], bar["volume"])
@@ -75,8 +66,7 @@ class LiveObservation:
 
     def new_tracker(self, n_accounts: int = 1) -> AccountTracker:
         """An :class:`AccountTracker` with this observation's window and annualization."""
-        return AccountTracker(n_accounts, self.n_symbols, self.config.stats_window, self.bars_per_year,
-                              self.config.ratio_clip)
+        return account_tracker(n_accounts, self.n_symbols, self.config, self.bars_per_year)
 
     def build(self, context: BarContext, tracker: AccountTracker) -> dict[str, np.ndarray]:
         """The account's ``N`` rows at the newest bar (``tracker`` updated with its close)."""
@@ -87,5 +77,5 @@ class LiveObservation:
             raise InvalidParameterError(
                 f"a live observation serves one account of {self.n_symbols} symbols, got a state of "
                 f"{n_accounts} x {n_symbols}")
-        return assemble_observation(self._technical.copy(), self._regime.copy(), None, context, tracker,
+        return assemble_observation(self._technical.copy(), self._regime, None, context, tracker,
                                     self.config, self.action_space)

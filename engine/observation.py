@@ -70,6 +70,8 @@ PORTFOLIO_FIELDS: tuple[str, ...] = (
 SL_MODELS: tuple[str, ...] = ("mlp", "lstm", "gru")
 NEUTRAL_SL_PROBABILITY = 0.5
 OBSERVATION_WARMUP = max(TECHNICAL_WARMUP + TECHNICAL_WINDOW - 1, REGIME_WARMUP)
+REGIME_CLIP = 1.0
+"""Bound of the regime rows (bounded by construction; the clip only guards against rounding)."""
 """First bar at which no slot of the observation is a zero-filled warm-up value (271)."""
 
 
@@ -145,7 +147,7 @@ class ObservationBuilder:
         self.technical = FeatureWindows(technical, columns, TECHNICAL_WINDOW, normalizer, config.feature_clip)
         regime, regime_columns = compute_family(
             batch, lambda bars: regime_features(bars, bars_per_year=self.bars_per_year))
-        self.regime = FeatureWindows(regime, regime_columns, 1, None, clip=1.0)
+        self.regime = FeatureWindows(regime, regime_columns, 1, None, clip=REGIME_CLIP)
         self.sl_probs = None if sl_probs is None else self._check_sl_probs(sl_probs)
         self._tracker: AccountTracker | None = None
         self._last_bar: int | None = None
@@ -167,8 +169,7 @@ class ObservationBuilder:
 
     def new_tracker(self, n_accounts: int) -> AccountTracker:
         """An :class:`AccountTracker` with this builder's window and annualization."""
-        return AccountTracker(n_accounts, self.batch.n_symbols, self.config.stats_window,
-                              self.bars_per_year, self.config.ratio_clip)
+        return account_tracker(n_accounts, self.batch.n_symbols, self.config, self.bars_per_year)
 
     def observation_space(self, include_mask: bool = False) -> spaces.Dict:
         """The gymnasium space of one row's observation (``action_mask`` only when asked)."""
@@ -232,6 +233,11 @@ class ObservationBuilder:
         if not np.all(np.isfinite(probs)) or probs.min() < 0.0 or probs.max() > 1.0:
             raise InvalidParameterError("sl_probs must be finite probabilities in [0, 1]")
         return probs
+
+
+def account_tracker(n_accounts: int, n_symbols: int, config: ObservationConfig, bars_per_year: float) -> AccountTracker:
+    """The :class:`AccountTracker` behind the portfolio slots: ``config``'s window and clip."""
+    return AccountTracker(n_accounts, n_symbols, config.stats_window, bars_per_year, config.ratio_clip)
 
 
 def assemble_observation(technical: np.ndarray, regime: np.ndarray, sl_probs: np.ndarray | None,

@@ -51,14 +51,8 @@ class MasterObserver:
 
 
 class LiveMasterObservation(LiveObservation):
-    """A paper-trading account's observation for a master policy: the live rows plus :data:`GROUPING_KEYS`.
-
-    Args:
-        n_symbols, frequency, normalizer: As for :class:`~engine.live_observation.LiveObservation`.
-    """
-
-    def __init__(self, n_symbols: int, frequency: str, normalizer: FittedNormalizer) -> None:
-        super().__init__(n_symbols, frequency, normalizer)
+    """A paper-trading account's observation for a master policy: the live rows plus
+    :data:`GROUPING_KEYS` (built without an action space: the master reads no action mask)."""
 
     def build(self, context: BarContext, tracker: AccountTracker) -> dict[str, np.ndarray]:
         """The account's rows at the newest bar, with the grouping entries."""

@@ -137,6 +137,33 @@ def start_polling(callback: Callable[[], None], period_ms: int = 500):
     return pn.state.add_periodic_callback(callback, period=period_ms)
 
 
+class JobPolling:
+    """A page's refresh while its background job runs: :meth:`watch` calls ``poll`` now and then every
+    ``period_ms`` on the server's loop; ``poll`` calls :meth:`finished` once the job has ended.
+
+    Args:
+        poll: Copies the job's state into the page's parameters.
+        period_ms: Milliseconds between two polls.
+    """
+
+    def __init__(self, poll: Callable[[], None], period_ms: int = 500) -> None:
+        self._poll = poll
+        self._period_ms = period_ms
+        self._callback = None
+
+    def watch(self) -> None:
+        """Poll now, then periodically until :meth:`finished` (no periodic callback outside a server)."""
+        self._poll()
+        if self._callback is None:
+            self._callback = start_polling(self._poll, self._period_ms)
+
+    def finished(self) -> None:
+        """Stop polling."""
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+
+
 _SECTIONS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="workbench-section")
 
 

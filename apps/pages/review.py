@@ -11,7 +11,7 @@ import param
 
 from apps.jobs import DONE, FAILED, Job
 from apps.pages.common import (
-    NONE, TABLE_CSS, AppContext, alert, guarded, heading, note, number_formats, page_link, run_label, start_polling,
+    NONE, TABLE_CSS, AppContext, alert, guarded, heading, note, number_formats, page_link, run_label, JobPolling,
     table,
 )
 from workbench import app_services
@@ -69,7 +69,7 @@ class ReviewPage(pn.viewable.Viewer):
                      "threshold": {"type": "number", "step": 0.01}})
         self.job: Job | None = None
         self.assessment = None
-        self._poller = None
+        self._polling = JobPolling(self._poll)
 
     # -- actions ----------------------------------------------------------------------------------
 
@@ -94,9 +94,7 @@ class ReviewPage(pn.viewable.Viewer):
         self.job = self.context.jobs.submit(
             "review", f"review of {len(run_ids)} run(s)",
             lambda report: app_services.assess_runs(store, run_ids, gates, canary=canary))
-        self._poll()
-        if self._poller is None:
-            self._poller = start_polling(self._poll)
+        self._polling.watch()
         return self.job
 
     def _poll(self) -> None:
@@ -109,9 +107,8 @@ class ReviewPage(pn.viewable.Viewer):
         if job.status == FAILED:
             self.param.update(message=job.message, message_kind="danger")
         self.status = job.status
-        if job.finished and self._poller is not None:
-            self._poller.stop()
-            self._poller = None
+        if job.finished:
+            self._polling.finished()
 
     def save(self) -> int | None:
         """Save the reviewer's decision with the assessment; returns the review id."""

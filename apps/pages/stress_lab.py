@@ -13,7 +13,7 @@ import param
 from apps import plots
 from apps.jobs import DONE, FAILED, Job
 from apps.pages.common import (
-    NONE, AppContext, alert, choose_run, guarded, heading, note, page_link, run_options, start_polling, table,
+    NONE, AppContext, alert, choose_run, guarded, heading, note, page_link, run_options, JobPolling, table,
 )
 from apps.pages.uploads import UploadPanel
 from workbench import app_services
@@ -70,7 +70,7 @@ class StressLabPage(pn.viewable.Viewer):
         if not self.result_run and len(self.param.result_run.objects) > 1:
             self.result_run = list(self.param.result_run.objects.values())[1]
         self.job: Job | None = context.jobs.latest("stress")
-        self._poller = None
+        self._polling = JobPolling(self._poll)
         self._launch_error = ""
         self.uploads = UploadPanel(on_change=self._choices_changed)
         self._poll()
@@ -102,9 +102,7 @@ class StressLabPage(pn.viewable.Viewer):
         title = f"stress {spec.decider} on {spec.data} {spec.start or ''}..{spec.end or ''}"
         self.job = self.context.jobs.submit("stress", title,
                                             lambda report: app_services.run_and_store(store, spec, report, tags))
-        self._poll()
-        if self._poller is None:
-            self._poller = start_polling(self._poll)
+        self._polling.watch()
         return self.job
 
     def _poll(self) -> None:
@@ -116,9 +114,8 @@ class StressLabPage(pn.viewable.Viewer):
         self.param.update(job_status=job.status, job_progress=job.progress, job_message=job.message)
         if finished_now and job.status == DONE:
             choose_run(self, run_options(self.context.store, kinds=("stress",)), job.result.run_id, name="result_run")
-        if job.finished and self._poller is not None:
-            self._poller.stop()
-            self._poller = None
+        if job.finished:
+            self._polling.finished()
 
     def _choices_changed(self) -> None:
         self.param.policy.objects = app_services.policy_choices()

@@ -71,12 +71,8 @@ def test_the_master_rows_carry_the_same_grouping_live(two_years) -> None:
     observer.builder.action_space = SymbolActions()  # RecordingPolicy reads a mask
     run_rollout(batch, batch_policy, observer=observer)
 
-    class MaskedLive(LiveMasterObservation):
-        def __init__(self) -> None:
-            super().__init__(data.n_symbols, data.frequency, normalizer)
-            self.action_space = SymbolActions()
-
-    step_live(data, live_policy, ScenarioParams(), MaskedLive)
+    step_live(data, live_policy, ScenarioParams(), lambda: LiveMasterObservation(
+        data.n_symbols, data.frequency, normalizer, action_space=SymbolActions()))
     for live, batch_rows in zip(live_policy.seen, batch_policy.seen):
         assert live["symbol_index"].tolist() == batch_rows["symbol_index"].tolist() == [0, 1]
         assert np.array_equal(live["absent"], batch_rows["absent"])

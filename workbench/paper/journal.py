@@ -63,7 +63,7 @@ def now_text() -> str:
 
 
 CHECKPOINT_EVERY = 64
-"""Bars between two WAL checkpoints of the running loop (about 10 pages are journaled per bar)."""
+"""Bars between two WAL checkpoints of the running loop."""
 
 
 def connect(path: Path) -> sqlite3.Connection:
