@@ -215,12 +215,15 @@ class Journal:
         self._since_checkpoint += 1
         return digest
 
-    def checkpoint_if_due(self) -> None:
+    def checkpoint_if_due(self) -> bool:
         """Copy the WAL into the database every :data:`CHECKPOINT_EVERY` bars; the loop calls it after a
-        bar's latency is taken. PASSIVE: it never waits for a reader (a later call finishes the copy)."""
-        if self._since_checkpoint >= CHECKPOINT_EVERY:
-            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            self._since_checkpoint = 0
+        bar's latency is taken. PASSIVE: it never waits for a reader (a later call finishes the copy).
+        Returns whether it checkpointed."""
+        if self._since_checkpoint < CHECKPOINT_EVERY:
+            return False
+        self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self._since_checkpoint = 0
+        return True
 
     def record_event(self, kind: str, detail: str, *, halt: str | None = None,
                      consume: Iterable[tuple[int, str]] = (), latencies: Iterable[tuple[int, float]] = ()) -> None:

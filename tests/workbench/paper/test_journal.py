@@ -1,8 +1,10 @@
 """The journal refuses to start on any mismatch, with a message naming what and how to fix it."""
 from __future__ import annotations
 
+import gc
 import json
 import sqlite3
+import weakref
 from contextlib import closing
 from pathlib import Path
 
@@ -135,3 +137,27 @@ def test_the_wal_is_checkpointed_between_bars_never_inside_a_commit(state: Path)
     result = start_paper(options(state, end="2010-06-30"), feed=scripted(end="2010-06-30", hooks=hooks))
     assert result.status == "finished" and result.last_bar > CHECKPOINT_EVERY + 2
     assert seen == {30: 0, CHECKPOINT_EVERY + 2: CHECKPOINT_EVERY}
+
+
+def test_garbage_cycles_are_collected_between_bars_with_the_checkpoint(state: Path) -> None:
+    class Node:
+        pass
+
+    cycle: dict[str, weakref.ref] = {}
+    seen: dict[int, tuple[bool, bool]] = {}
+
+    def make_cycle() -> None:
+        node = Node()
+        node.self = node
+        cycle["ref"] = weakref.ref(node)
+
+    def look(k: int) -> None:
+        seen[k] = (gc.isenabled(), cycle["ref"]() is not None)
+
+    hooks = {5: make_cycle, 30: lambda: look(30), CHECKPOINT_EVERY + 2: lambda: look(CHECKPOINT_EVERY + 2)}
+    enabled = gc.isenabled()
+    result = start_paper(options(state, end="2010-06-30"), feed=scripted(end="2010-06-30", hooks=hooks))
+    assert result.status == "finished"
+    # No automatic collection while the loop runs; the cycle goes at the checkpoint after bar 63.
+    assert seen == {30: (False, True), CHECKPOINT_EVERY + 2: (False, False)}
+    assert gc.isenabled() == enabled and gc.get_freeze_count() == 0
