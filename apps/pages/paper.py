@@ -2,9 +2,12 @@
 seconds, with the kill switch (flatten and halt), resume and stop."""
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import panel as pn
 import param
+from bokeh.models.widgets.tables import NumberFormatter
 
 from apps import plots
 from apps.pages.common import AppContext, alert, heading, note, start_polling, table
@@ -13,6 +16,31 @@ from workbench.app_services import WorkbenchError
 
 REFRESH_MS = 2000
 TABLES = ("summary", "positions", "orders", "risk", "events")
+# Column formats per table (money to cents, fractions as percentages); the risk and events tables are text.
+FORMATS = {
+    "summary": {"equity": "0,0.00", "cash": "0,0.00", "return": "0.00%", "decision p99 ms": "0.00"},
+    "positions": {"units": "0,0.0000", "entry_price": "0,0.00", "close": "0,0.00", "value": "0,0.00",
+                  "weight": "0.00%"},
+    "orders": {"size": "0.0000"},
+}
+
+
+def risk_rows(risk: dict[str, Any]) -> pd.DataFrame:
+    """The risk state as (item, value) rows of readable text."""
+    def text(key: str, value: Any) -> str:
+        if key in ("drawdown", "daily_loss"):
+            return f"{value:.2%}"
+        if key in ("equity_high_water_mark", "day_start_equity"):
+            return f"{value:,.2f}"
+        if key == "breaker":
+            return value or "off"
+        if key == "daily_loss_halt":
+            return "on" if value else "off"
+        if key == "cooldowns":
+            return ", ".join(f"{symbol} until bar {bar}" for symbol, bar in value.items()) or "none"
+        return str(value)
+
+    return pd.DataFrame([{"item": key.replace("_", " "), "value": text(key, value)} for key, value in risk.items()])
 
 
 class PaperPage(pn.viewable.Viewer):
@@ -51,7 +79,7 @@ class PaperPage(pn.viewable.Viewer):
         risk = status.get("risk") or {}
         return {"summary": summary, "positions": pd.DataFrame(status.get("positions") or []),
                 "orders": pd.DataFrame(status.get("open_orders") or []),
-                "risk": pd.DataFrame([{"item": k, "value": str(v)} for k, v in risk.items()]),
+                "risk": risk_rows(risk),
                 "events": pd.DataFrame(status.get("recent_events") or []),
                 "equity": pd.Series(status["equity_curve"], dtype=float), "halt": status.get("halt") or ""}
 
@@ -72,7 +100,8 @@ class PaperPage(pn.viewable.Viewer):
 
     def _build(self) -> None:
         """The components :meth:`_refresh` updates in place (a live page must not rebuild its figures)."""
-        self._tables = {name: table(pd.DataFrame(), css_classes=[f"paper-{name}"]) for name in TABLES}
+        self._tables = {name: table(pd.DataFrame(), css_classes=[f"paper-{name}"], formatters={
+            column: NumberFormatter(format=spec) for column, spec in FORMATS.get(name, {}).items()}) for name in TABLES}
         self._problem = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
         self._halt = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
         figure, self._source = plots.bar_equity_figure("Paper equity by bar")

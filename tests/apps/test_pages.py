@@ -250,6 +250,35 @@ def test_paper_page_without_sessions(context, tmp_path) -> None:
     assert page.__panel__() is not None
 
 
+def test_paper_page_shows_a_session_and_sends_the_kill_switch_through_its_journal(context, workbench_home) -> None:
+    from tests.workbench.paper.helpers import options
+    from workbench.paper import paper_status, start_paper
+    from workbench.paper.config import JOURNAL_FILE
+    from workbench.paper.journal import reading
+
+    state = workbench_home / "paper" / "q1"
+    assert start_paper(options(state, strategy="equal_weight", strategy_params=(),
+                               end="2010-01-31")).status == "finished"
+    status = paper_status(state)
+    page = PaperPage(context)
+    assert page.param.session.objects == [str(state)] and page.state() == str(state)
+    shot = page.snapshot()
+    summary = shot["summary"].iloc[0]
+    assert summary["state"] == "finished" and summary["halt"] == "none"
+    assert summary["equity"] == status["equity"] and summary["decision p99 ms"] == status["latency_ms"]["p99"]
+    assert list(shot["positions"]["symbol"]) == ["AAPL", "MSFT"]  # equal weight holds both
+    assert len(shot["equity"]) == status["last_bar"]["bar"] + 1
+    risk = dict(zip(shot["risk"]["item"], shot["risk"]["value"]))
+    assert risk["drawdown"] == f"{status['risk']['drawdown']:.2%}" and risk["breaker"] == "off"
+    assert risk["daily loss halt"] == "off" and risk["cooldowns"] == "none"
+    assert page._body.visible and not page._problem.visible
+
+    page.control("kill")
+    assert page.message_kind == "success" and "when the session next runs" in page.message
+    with reading(state / JOURNAL_FILE) as conn:
+        assert conn.execute("SELECT command FROM controls WHERE consumed_bar IS NULL").fetchall() == [("kill",)]
+
+
 def test_background_section_renders_or_alerts_without_a_server() -> None:
     from apps.pages.common import BackgroundSection
 

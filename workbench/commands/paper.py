@@ -104,6 +104,8 @@ def _status(args: argparse.Namespace) -> int:
               f"at bar {order['fill_bar']}'s open ({order['reason']})")
     for request in status["pending_requests"]:
         print(f"pending request: {request['request']} ({request['requested_at']})")
+    for event in status["recent_events"]:
+        print(f"event at bar {event['bar']}: {event['kind']}, {event['detail']} ({event['at']})")
     latency = status["latency_ms"]
     if latency["n"]:
         print(f"decision latency: p50 {latency['p50']:.2f} ms, p99 {latency['p99']:.2f} ms over {latency['n']} bars")

@@ -18,9 +18,13 @@ from workbench.paper.config import JOURNAL_FILE
 from workbench.paper.journal import JournalError, reading, request_control
 from workbench.paper.session import is_running, lock_pid
 
+RECENT_EVENTS = 5
+"""Events in a status: the newest starts, stops, feed faults and applied kill / resume requests."""
+
 
 def paper_status(state: str | Path) -> dict[str, Any]:
-    """The session's state: equity, positions, open orders, risk state, last bar, latency percentiles.
+    """The session's state: equity, positions, open orders, risk state, last bar, latency percentiles and
+    the :data:`RECENT_EVENTS` newest events (a kill or resume appears at the bar that applied it).
 
     Raises:
         JournalError: no journal in ``state``.
@@ -35,7 +39,10 @@ def paper_status(state: str | Path) -> dict[str, Any]:
         latencies = np.array([r[0] for r in conn.execute("SELECT seconds FROM latency")], dtype=np.float64)
         pending = conn.execute("SELECT id, command, requested_at FROM controls WHERE consumed_bar IS NULL "
                                "ORDER BY id").fetchall()
-        events = conn.execute("SELECT bar, kind, detail, at FROM events ORDER BY id DESC LIMIT 5").fetchall()
+        events = conn.execute(
+            "SELECT bar, kind, detail, at FROM events UNION ALL SELECT consumed_bar, command, outcome, requested_at "
+            "FROM controls WHERE consumed_bar IS NOT NULL AND command IN ('kill', 'resume') "
+            f"ORDER BY at DESC LIMIT {RECENT_EVENTS}").fetchall()
         snapshot = conn.execute("SELECT payload FROM snapshot WHERE id = 1").fetchone()
         account = _account(conn, last[0], symbols, config["cash"]) if last else None
     working = [Order(**o).describe(symbols) for o in json.loads(snapshot[0])["working"]] if snapshot else []

@@ -38,6 +38,11 @@ def test_kill_flattens_at_the_next_open_and_halts_until_resume(state: Path) -> N
     assert 50 in decided_bars(state)
     assert rows(state, "SELECT COUNT(*) FROM orders WHERE bar = 50 AND seq = 0")[0][0] == 2
     assert rows(state, "SELECT command, consumed_bar FROM controls ORDER BY id") == [("kill", 40), ("resume", 50)]
+    # The status lists both among its recent events, at the bars that applied them.
+    events = {e["kind"]: (e["bar"], e["detail"]) for e in paper_status(state)["recent_events"]}
+    assert events["kill"] == (40, "flattened at the next open; halted")
+    assert events["resume"] == (50, "resumed from kill")
+    assert events["finished"][0] == 60
 
 
 def rows_before_kill_hold_positions(state: Path, feed) -> bool:
