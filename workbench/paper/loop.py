@@ -14,12 +14,14 @@ Per bar ``t`` (``engine.live`` runs the kernels in the backtest's order):
 
 Between bars the loop waits for the feed and reads requests. Python's cyclic garbage collector is
 kept off the bar path (:func:`paused_collector`): a full collection over the heap of torch, pandas
-and the app's modules takes up to ~150 ms, which lands inside whichever bar triggers it; the loop
-freezes the start-up heap and collects the few cycles it makes between bars instead. A ``stop`` ends it gracefully. The
-stale-feed guard halts trading when the next bar is more than ``stale_after`` seconds overdue, and a
-bar that does not follow the last one in time, or breaks a price rule, is dropped and halts trading
-too: while halted nothing is decided, working policy orders are cancelled at the next bar, and the
-risk overlay still closes positions that hit a stop. ``workbench paper resume`` clears a halt.
+and the app's modules took up to 160 ms in the benchmark, landing inside whichever bar triggers it;
+the loop freezes the start-up heap and collects the few cycles it makes between bars instead.
+
+A ``stop`` ends the loop gracefully. The stale-feed guard halts trading when the next bar is more
+than ``stale_after`` seconds overdue, and a bar that does not follow the last one in time, or breaks
+a price rule, is dropped and halts trading too: while halted nothing is decided, working policy
+orders are cancelled at the next bar, and the risk overlay still closes positions that hit a stop.
+``workbench paper resume`` clears a halt.
 """
 from __future__ import annotations
 
