@@ -29,7 +29,7 @@ from workbench.experiments.compare import CompareOptions, run_compare
 from workbench.experiments.stress import DEFAULT_SHOCKS, StressOptions, run_stress
 from workbench.experiments.sweep import SweepOptions, run_sweep
 from workbench.experiments.walkforward import WalkForwardOptions, run_walkforward
-from workbench.paper import ledger_arrays, paper_status, request_kill, request_resume, request_stop
+from workbench.paper import ledger_arrays, nothing_requested, paper_status, request_kill, request_resume, request_stop
 from workbench.paper.config import JOURNAL_FILE
 from workbench.policies import shipped_policies
 from workbench.review.assess import Assessment, assess
@@ -254,7 +254,8 @@ def paper_state(state: str | Path) -> dict[str, Any]:
 
 
 def paper_control(state: str | Path, command: str) -> dict[str, Any]:
-    """Send ``kill``, ``resume`` or ``stop`` to the session in ``state``."""
+    """Send ``kill``, ``resume`` or ``stop`` to the session in ``state``; a reply with ``id`` None wrote
+    nothing (``nothing_requested(reply)`` says why)."""
     actions = {"kill": request_kill, "resume": request_resume, "stop": request_stop}
     if command not in actions:
         raise InvalidParameterError(f"paper command {command!r} is not one of {', '.join(actions)}")

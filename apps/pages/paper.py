@@ -93,6 +93,10 @@ class PaperPage(pn.viewable.Viewer):
         except WorkbenchError as error:
             self.param.update(message=str(error), message_kind="danger")
             return
+        if answer.get("id") is None:
+            reason = app_services.nothing_requested(answer)
+            self.param.update(message=f"{reason[0].upper()}{reason[1:]}.", message_kind="info")
+            return
         when = "at the next bar" if answer.get("running") else "when the session next runs"
         self.param.update(message=f"{command} requested (request {answer.get('id')}); it takes effect {when}.",
                           message_kind="success")

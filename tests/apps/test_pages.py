@@ -273,10 +273,12 @@ def test_paper_page_shows_a_session_and_sends_the_kill_switch_through_its_journa
     assert risk["daily loss halt"] == "off" and risk["cooldowns"] == "none"
     assert page._body.visible and not page._problem.visible
 
+    # The replay has finished: a kill would never be applied, so none is written.
     page.control("kill")
-    assert page.message_kind == "success" and "when the session next runs" in page.message
+    assert page.message_kind == "info" and page.message == (
+        f"The session's replay finished at bar {status['last_bar']['bar']}; nothing to kill.")
     with reading(state / JOURNAL_FILE) as conn:
-        assert conn.execute("SELECT command FROM controls WHERE consumed_bar IS NULL").fetchall() == [("kill",)]
+        assert conn.execute("SELECT COUNT(*) FROM controls").fetchone() == (0,)
 
 
 def test_background_section_renders_or_alerts_without_a_server() -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 from engine.errors import InvalidParameterError
 from workbench.commands.output import print_json, print_table
 from workbench.paper import (
-    StartOptions, export_ledger, paper_status, request_kill, request_resume, request_stop, start_paper,
+    StartOptions, export_ledger, nothing_requested, paper_status, request_kill, request_resume, request_stop,
+    start_paper,
 )
 from workbench.paper.feeds import parse_speed
 from workbench.paper.session import DEFAULT_STALE_AFTER
@@ -115,8 +116,8 @@ def _status(args: argparse.Namespace) -> int:
 def _control(args: argparse.Namespace) -> int:
     actions = {"stop": request_stop, "kill": request_kill, "resume": request_resume}
     reply = actions[args.request](args.state)
-    if args.request == "stop" and not reply["running"]:
-        print(f"paper {args.state}: no loop is running; nothing to stop")
+    if reply["id"] is None:
+        print(f"paper {args.state}: {nothing_requested(reply)}")
     elif reply["running"]:
         print(f"paper {args.state}: {args.request} requested; the running loop applies it at the next bar")
     else:

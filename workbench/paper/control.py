@@ -16,7 +16,7 @@ from engine.state import FOREVER
 from workbench.paper.broker import Order
 from workbench.paper.config import JOURNAL_FILE
 from workbench.paper.journal import JournalError, reading, request_control
-from workbench.paper.session import is_running, lock_pid
+from workbench.paper.session import finished_replay, is_running, lock_pid
 
 RECENT_EVENTS = 5
 """Events in a status: the newest starts, stops, feed faults and applied kill / resume requests."""
@@ -76,17 +76,31 @@ def request_stop(state: str | Path) -> dict[str, Any]:
 def request_kill(state: str | Path) -> dict[str, Any]:
     """Kill switch: close every position at the next open and halt until :func:`request_resume`.
 
-    Taken at the next bar the loop processes (after a restart if none is running).
+    Taken at the next bar the loop processes (after a restart if none is running). A session whose
+    replay has finished processes no bar again: nothing is requested (``id`` None, ``finished_bar``).
     """
-    state = Path(state)
-    return {"request": "kill", "id": request_control(state / JOURNAL_FILE, "kill"), "running": is_running(state)}
+    return _request_next_bar(Path(state), "kill")
 
 
 def request_resume(state: str | Path) -> dict[str, Any]:
-    """Clear a halt (kill switch, stale or faulty feed) at the next bar."""
-    state = Path(state)
-    return {"request": "resume", "id": request_control(state / JOURNAL_FILE, "resume"),
-            "running": is_running(state)}
+    """Clear a halt (kill switch, stale or faulty feed) at the next bar (nothing once the replay finished)."""
+    return _request_next_bar(Path(state), "resume")
+
+
+def nothing_requested(reply: dict[str, Any]) -> str:
+    """Why a request function wrote no request (its reply's ``id`` is None), for people."""
+    if reply.get("finished_bar") is not None:
+        return f"the session's replay finished at bar {reply['finished_bar']}; nothing to {reply['request']}"
+    return f"no loop is running; nothing to {reply['request']}"
+
+
+def _request_next_bar(state: Path, command: str) -> dict[str, Any]:
+    _require_journal(state)
+    running = is_running(state)
+    finished = None if running else finished_replay(state / JOURNAL_FILE)
+    if finished is not None:
+        return {"request": command, "id": None, "running": False, "finished_bar": finished[0]}
+    return {"request": command, "id": request_control(state / JOURNAL_FILE, command), "running": running}
 
 
 def _require_journal(state: Path) -> None:

@@ -161,7 +161,7 @@ def start_paper(options: StartOptions, feed: Feed | None = None) -> StartResult:
     state.mkdir(parents=True, exist_ok=True)
     with StateLock(state) as lock:
         if journal_path.exists():
-            finished = _finished(journal_path)
+            finished = finished_replay(journal_path)
             if finished is not None:
                 return StartResult("already finished", state, 0, *finished)
         lock.write_pid()
@@ -222,11 +222,11 @@ def _check_feed(journal: Journal, feed: Feed, history: BarHistory, last: int) ->
             f"({path.index[last]}); the replayed data changed; start a new session in another --state folder")
 
 
-def _finished(path: Path) -> tuple[int, str | None, float | None] | None:
+def finished_replay(path: Path) -> tuple[int, str | None, float | None] | None:
     """``(last bar, timestamp, equity)`` when the journal's replay has finished, else None.
 
-    Read with an immutable connection (the caller holds the lock, so nothing writes), which leaves
-    every file of the state folder untouched.
+    Read with an immutable connection (call it only when no loop runs, e.g. holding the lock), which
+    leaves every file of the state folder untouched.
     """
     with reading(path, immutable=True) as conn:
         finished = conn.execute("SELECT value FROM meta WHERE key = 'finished'").fetchone()

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.workbench.paper.helpers import options, scripted
 from workbench.cli import main
+from workbench.paper import request_stop, start_paper
 
 START = ["paper", "start", "--strategy", "sma_cross", "--param", "fast=5", "--param", "slow=20",
          "--feed", "replay:stocks:AAPL,MSFT", "--start", "2010-01-01", "--end", "2010-03-31", "--fees", "0.001"]
@@ -34,8 +36,7 @@ def test_start_status_export_and_restart(tmp_path: Path, capsys: pytest.CaptureF
 
 def test_requests_say_when_they_apply(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     state = tmp_path / "state"
-    assert main(START + ["--end", "2010-01-20", "--state", str(state)]) == 0
-    capsys.readouterr()
+    assert start_paper(options(state), feed=scripted(hooks={20: lambda: request_stop(state)})).status == "stopped"
     assert main(["paper", "stop", "--state", str(state)]) == 0
     assert "no loop is running; nothing to stop" in capsys.readouterr().out
     assert main(["paper", "kill", "--state", str(state)]) == 0
@@ -43,6 +44,17 @@ def test_requests_say_when_they_apply(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["paper", "resume", "--state", str(state)]) == 0
     assert main(["paper", "status", "--state", str(state)]) == 0
     assert "pending request: kill" in capsys.readouterr().out
+
+
+def test_requests_to_a_finished_replay_write_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    state = tmp_path / "state"
+    assert main(START + ["--end", "2010-01-20", "--state", str(state)]) == 0
+    capsys.readouterr()
+    for command in ("kill", "resume"):
+        assert main(["paper", command, "--state", str(state)]) == 0
+        assert f"the session's replay finished at bar 11; nothing to {command}" in capsys.readouterr().out
+    assert main(["paper", "status", "--state", str(state), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pending_requests"] == []
 
 
 @pytest.mark.parametrize("argv, message", [
