@@ -97,7 +97,8 @@ def fill_demo(store: RunStore, say: Callable[[str], None] = logger.info) -> list
     else:
         say("GO/NO-GO review: already stored")
     result = start_paper(paper_options())
-    say(f"paper session {result.state}: {result.status}, last bar {result.timestamp}, equity {result.equity}")
+    equity = "-" if result.equity is None else f"{result.equity:.2f}"
+    say(f"paper session {result.state}: {result.status}, last bar {result.timestamp}, equity {equity}")
     return ids
 
 
