@@ -10,6 +10,10 @@ time is split by timing the loop's calls (per call, milliseconds):
 * decide: observation assembly, ONNX inference and the action space;
 * journal: the bar's transaction (rows, hash chain, fsync'd commit).
 
+The collector line counts Python's cyclic garbage collections (``gc.callbacks``) that ran inside a
+bar's latency window (from ``PaperLoop.step`` to its journal commit) and elsewhere, with their
+longest pause: the loop keeps them out of that window (``workbench.paper.loop.paused_collector``).
+
 The issue's target is p99 <= 5 ms for the ONNX policy on two CPU cores. The last line times bare
 commits of one small row with the journal's durability settings, in the same run: no bar can be
 journaled faster than that. On a machine shared with
@@ -23,6 +27,7 @@ machine's load from run to run.
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import tempfile
@@ -44,24 +49,67 @@ def timed(stages: dict[str, list[float]], name: str, fn):
     return wrapper
 
 
-def run(decider: dict, feed: str, start: str, end: str, root: Path) -> tuple[np.ndarray, dict[str, list[float]]]:
+class CollectorPauses:
+    """The cyclic garbage collector's runs (``gc.callbacks``): seconds each, inside a bar's latency
+    window (:meth:`opens` to :meth:`closes`) or not."""
+
+    def __init__(self) -> None:
+        self.inside_bar = False
+        self.pauses: dict[bool, list[float]] = {True: [], False: []}
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[self.inside_bar].append(time.perf_counter() - self._started)
+
+    def opens(self, fn):
+        """``fn`` (``PaperLoop.step``) wrapped to open the window when it is called."""
+        def wrapper(*args, **kwargs):
+            self.inside_bar = True
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.inside_bar = False
+        return wrapper
+
+    def closes(self, fn):
+        """``fn`` (``Journal.write_bar``) wrapped to close the window when it returns."""
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.inside_bar = False
+        return wrapper
+
+    def describe(self, inside: bool) -> str:
+        ms = np.array(self.pauses[inside]) * 1e3
+        return f"{ms.size:5d} collections, longest {ms.max() if ms.size else 0.0:7.2f} ms"
+
+
+def run(decider: dict, feed: str, start: str, end: str, root: Path,
+        collector: CollectorPauses) -> tuple[np.ndarray, dict[str, list[float]]]:
     """Replay ``feed`` with ``decider``; returns per-bar latencies (s) and per-call stage times (s)."""
     from engine.live import PortfolioDecider
     from engine.live_observation import LiveObservation
     from workbench.paper import StartOptions, start_paper
     from workbench.paper.journal import Journal, reading
 
+    from workbench.paper.loop import PaperLoop
+
     stages: dict[str, list[float]] = defaultdict(list)
-    originals = (LiveObservation.append, PortfolioDecider.decide, Journal.write_bar)
+    originals = (LiveObservation.append, PortfolioDecider.decide, Journal.write_bar, PaperLoop.step)
     LiveObservation.append = timed(stages, "features", originals[0])
     PortfolioDecider.decide = timed(stages, "decide", originals[1])
-    Journal.write_bar = timed(stages, "journal", originals[2])
+    Journal.write_bar = collector.closes(timed(stages, "journal", originals[2]))
+    PaperLoop.step = collector.opens(originals[3])
     try:
         state = root / decider.get("strategy", "policy")
         result = start_paper(StartOptions(state=state, feed=feed, start=start, end=end, fees=0.001,
                                           slippage=0.0005, speed=math.inf, **decider))
     finally:
-        LiveObservation.append, PortfolioDecider.decide, Journal.write_bar = originals
+        LiveObservation.append, PortfolioDecider.decide, Journal.write_bar, PaperLoop.step = originals
     assert result.status == "finished"
     with reading(state / "journal.sqlite") as conn:
         latency = np.array([r[0] for r in conn.execute("SELECT seconds FROM latency ORDER BY bar")])
@@ -120,8 +168,10 @@ def main() -> None:
             print(f"\n{label}: decision latency, bar in -> orders journaled")
             pooled: dict[str, list[float]] = defaultdict(list)
             runs = []
+            collector = CollectorPauses()
+            gc.callbacks.append(collector)
             for repeat in range(args.repeat):
-                latency, stages = run(decider, feed, args.start, args.end, root / f"run{repeat}")
+                latency, stages = run(decider, feed, args.start, args.end, root / f"run{repeat}", collector)
                 runs.append((np.percentile(latency, 50) * 1e3, np.percentile(latency, 99) * 1e3))
                 print(f"  run {repeat + 1}           {describe(latency)}")
                 for name, times in stages.items():
@@ -131,8 +181,11 @@ def main() -> None:
             for name in ("features", "decide", "journal"):
                 if name in pooled:
                     print(f"  {name:15s} {describe(np.array(pooled[name]))}   (all runs)")
+            gc.callbacks.remove(collector)
+            print(f"  collector       in latency windows {collector.describe(True)}; elsewhere {collector.describe(False)}")
         print("\nbare SQLite commit (WAL, synchronous=FULL, one 200-byte row), the disk's floor:")
         print(f"  commit          {describe(bare_commits(root / 'bare', 500))}")
+
 
 if __name__ == "__main__":
     main()
