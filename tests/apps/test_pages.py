@@ -250,7 +250,7 @@ def test_paper_page_without_sessions(context, tmp_path) -> None:
     assert page.__panel__() is not None
 
 
-def test_paper_page_shows_a_session_and_sends_the_kill_switch_through_its_journal(context, workbench_home) -> None:
+def test_paper_page_shows_a_session_and_writes_no_kill_to_a_finished_replay(context, workbench_home) -> None:
     from tests.workbench.paper.helpers import options
     from workbench.paper import paper_status, start_paper
     from workbench.paper.config import JOURNAL_FILE

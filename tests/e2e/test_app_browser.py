@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from workbench.app_services import paper_state
+from workbench.paper.config import JOURNAL_FILE
 from workbench.store import RunStore
 
 pytestmark = pytest.mark.slow
@@ -113,7 +114,7 @@ def wait_for_state(state: Path, condition, what: str, seconds: float = 120.0) ->
     """The session's status once ``condition(status)`` holds (polled through the journal)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if (state / "journal.sqlite").is_file():
+        if (state / JOURNAL_FILE).is_file():
             status = paper_state(state)
             if condition(status):
                 return status
