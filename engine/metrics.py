@@ -1,16 +1,23 @@
-"""Per-scenario performance metrics and drawdown episodes, computed through vectorbt.
+"""Performance figures of equity curves and per-bar returns: the one place each is computed.
 
-Return-based metrics come from vectorbt's return kernels (``vectorbt.returns.nb``) applied to the
-engine's equity; drawdowns from ``vectorbt``'s drawdown records; trade and order statistics from the
-Portfolio that :func:`engine.portfolio.to_vectorbt` replays.
+Every Sharpe, Sortino, volatility, return or drawdown the workbench reports (runs, experiments,
+regime tables, training validation, the app) comes from a function here. The figure functions take
+per-bar returns along ``axis`` (default 0: ``[T]`` or ``[T, S]``) and return a float for 1-D input,
+else an array over the other axes. :func:`scenario_metrics` assembles them per scenario, with trade
+and order statistics from the Portfolio that :func:`engine.portfolio.to_vectorbt` replays, and
+drawdown durations and episodes from vectorbt's drawdown records.
 
-Conventions:
+Conventions (written out in ``docs/metrics.md``):
 
 * Per-bar returns: ``r[0] = equity[0] / init_cash - 1`` (0, nothing fills at bar 0) and
   ``r[t] = equity[t] / equity[t-1] - 1``, so a ``T``-bar run has ``T`` returns (vectorbt's rule).
-* Annualization factor ``A`` = ``bars_per_year`` (``engine.data.market.bars_per_year``).
-* Values are JSON-safe: plain ``float``/``int``, and ``None`` where a ratio is undefined or infinite.
-  A run whose equity never moves has Sharpe, Sortino and Calmar 0.0 (no return, no risk).
+  NaN returns are left out of means and spreads (as vectorbt's kernels do).
+* Annualization factor ``A`` = ``engine.data.market.bars_per_year`` of the bar frequency (252 for
+  daily bars, 252 x 7 for hourly ones, ...); ``A = 1`` gives per-bar figures. Risk-free rate 0.
+* Spreads are sample standard deviations (``ddof=1``), as QuantStats and vectorbt compute them.
+* A flat run (every return exactly 0) has Sharpe, Sortino and Calmar 0.0: no return, no risk.
+  Otherwise a ratio is NaN where it is undefined or infinite (fewer than 2 returns, no spread, no
+  losing bar, no drawdown); :func:`scenario_metrics` reports those as ``None`` (JSON-safe values).
 """
 from __future__ import annotations
 
@@ -30,6 +37,7 @@ METRIC_KEYS = (
     "final_equity",
     "total_return",
     "annualized_return",
+    "annualized_volatility",
     "sharpe",
     "sortino",
     "calmar",
@@ -51,6 +59,97 @@ METRIC_KEYS = (
 def _json_number(x: float) -> float | None:
     x = float(x)
     return x if np.isfinite(x) else None
+
+
+def _bars_first(returns: np.ndarray, axis: int) -> np.ndarray:
+    """``returns`` as float64 with the bar axis first."""
+    return np.moveaxis(np.asarray(returns, dtype=np.float64), axis, 0)
+
+
+def _figure(values: np.ndarray) -> np.ndarray | float:
+    """A 0-d result as a plain float, else the array."""
+    return float(values) if np.ndim(values) == 0 else values
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray, r: np.ndarray) -> np.ndarray | float:
+    """``numerator / denominator`` with the flat-run rule: 0 where every return is 0, NaN where the
+    denominator is 0 or undefined otherwise (module docstring)."""
+    flat = np.all(r == 0.0, axis=0) & (len(r) > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(denominator > 0.0, numerator / np.where(denominator > 0.0, denominator, 1.0), np.nan)
+    return _figure(np.where(flat, 0.0, ratio))
+
+
+def _nan_reduce(reduce, r: np.ndarray, **kwargs) -> np.ndarray:
+    """``reduce`` (a NaN-skipping numpy reduction) over bars; NaN, without a warning, where no bar is finite."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return reduce(r, axis=0, **kwargs)
+
+
+def _spread(r: np.ndarray) -> np.ndarray:
+    """Sample standard deviation (ddof 1) over bars; NaN with fewer than 2 returns."""
+    if len(r) < 2:
+        return np.full(r.shape[1:], np.nan)
+    return _nan_reduce(np.nanstd, r, ddof=1)
+
+
+def total_return(returns: np.ndarray, axis: int = 0) -> np.ndarray | float:
+    """Compounded return ``prod(1 + r) - 1`` (NaN returns count as 0)."""
+    return _figure(np.nanprod(1.0 + _bars_first(returns, axis), axis=0) - 1.0)
+
+
+def annualized_return(returns: np.ndarray, bars_per_year: float, axis: int = 0) -> np.ndarray | float:
+    """Compound annual growth ``(1 + total_return) ** (A / T) - 1`` over ``T`` bars; NaN for no bar."""
+    r = _bars_first(returns, axis)
+    if len(r) == 0:
+        return _figure(np.full(r.shape[1:], np.nan))
+    return _figure((1.0 + np.asarray(total_return(r))) ** (bars_per_year / len(r)) - 1.0)
+
+
+def annualized_volatility(returns: np.ndarray, bars_per_year: float, axis: int = 0) -> np.ndarray | float:
+    """``std(r, ddof=1) * sqrt(A)`` (QuantStats' ``volatility``); NaN with fewer than 2 returns."""
+    return _figure(_spread(_bars_first(returns, axis)) * np.sqrt(bars_per_year))
+
+
+def sharpe_ratio(returns: np.ndarray, bars_per_year: float, axis: int = 0) -> np.ndarray | float:
+    """``mean(r) / std(r, ddof=1) * sqrt(A)``; 0 for a flat run, NaN where undefined (module docstring)."""
+    r = _bars_first(returns, axis)
+    return _ratio(_nan_reduce(np.nanmean, r) * np.sqrt(bars_per_year), _spread(r), r)
+
+
+def sortino_ratio(returns: np.ndarray, bars_per_year: float, axis: int = 0) -> np.ndarray | float:
+    """``mean(r) / sqrt(mean(min(r, 0)^2)) * sqrt(A)``: every bar counts in the downside deviation, the
+    up bars as 0; 0 for a flat run, NaN with fewer than 2 returns or without a losing bar."""
+    r = _bars_first(returns, axis)
+    downside = np.sqrt(_nan_reduce(np.nanmean, np.minimum(r, 0.0) ** 2))
+    if len(r) < 2:
+        downside = np.full(r.shape[1:], np.nan)
+    return _ratio(_nan_reduce(np.nanmean, r) * np.sqrt(bars_per_year), downside, r)
+
+
+def max_drawdown(equity: np.ndarray, axis: int = 0) -> np.ndarray | float:
+    """Largest fall ``(peak - trough) / peak`` of an equity (or growth) curve, a positive fraction.
+
+    The peak is the running maximum from the curve's first value; NaN values are skipped; 0 for a
+    curve that never falls.
+    """
+    curve = _bars_first(equity, axis)
+    if len(curve) == 0:
+        return _figure(np.zeros(curve.shape[1:]))
+    peak = np.fmax.accumulate(curve, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fall = np.where(peak > 0.0, 1.0 - curve / peak, np.nan)
+    return _figure(np.nan_to_num(_nan_reduce(np.nanmax, fall), nan=0.0))
+
+
+def calmar_ratio(returns: np.ndarray, bars_per_year: float, axis: int = 0) -> np.ndarray | float:
+    """``annualized_return / max_drawdown`` of the growth ``cumprod(1 + r)``; 0 for a flat run, NaN
+    without a drawdown."""
+    r = _bars_first(returns, axis)
+    growth = np.nancumprod(1.0 + r, axis=0)
+    return _ratio(np.asarray(annualized_return(r, bars_per_year)), np.asarray(max_drawdown(growth)), r)
+
 
 
 def equity_returns(equity: np.ndarray, init_cash: np.ndarray) -> np.ndarray:
@@ -93,17 +192,14 @@ def benchmark_curve(close: np.ndarray, benchmark_close: np.ndarray | None = None
         return np.nanmean(growth, axis=2).T
 
 
-def _drawdown_stats(equity: np.ndarray, index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
-    """Max drawdown depth (positive) and max duration in bars under water, per column."""
+def _drawdown_durations(equity: np.ndarray, index: pd.DatetimeIndex) -> np.ndarray:
+    """Longest time under water, in bars, per column (vectorbt's drawdown records)."""
     drawdowns = pd.DataFrame(equity, index=index).vbt.drawdowns
     records = drawdowns.records_arr
-    n_cols = equity.shape[1]
-    depth = np.zeros(n_cols)
-    duration = np.zeros(n_cols, dtype=np.int64)
+    duration = np.zeros(equity.shape[1], dtype=np.int64)
     if len(records):
-        np.maximum.at(depth, records["col"], (records["peak_val"] - records["valley_val"]) / records["peak_val"])
         np.maximum.at(duration, records["col"], drawdowns.duration.values.astype(np.int64))
-    return depth, duration
+    return duration
 
 
 def scenario_metrics(
@@ -156,15 +252,17 @@ def scenario_metrics(
         portfolio = to_vectorbt(records, close, index, names, init_cash, frequency)
 
     rets = equity_returns(equity, init_cash)
-    total = returns_nb.cum_returns_final_nb(rets, 0.0)
-    annualized = returns_nb.annualized_return_nb(rets, ann)
-    ratios = {
-        "sharpe": returns_nb.sharpe_ratio_nb(rets, ann, 0.0, 1),
-        "sortino": returns_nb.sortino_ratio_nb(rets, ann, 0.0),
-        "calmar": returns_nb.calmar_ratio_nb(rets, ann),
+    figures = {
+        "total_return": total_return(rets),
+        "annualized_return": annualized_return(rets, ann),
+        "annualized_volatility": annualized_volatility(rets, ann),
+        "sharpe": sharpe_ratio(rets, ann),
+        "sortino": sortino_ratio(rets, ann),
+        "calmar": calmar_ratio(rets, ann),
+        "max_drawdown": max_drawdown(equity),
     }
-    flat = np.all(rets == 0.0, axis=0)
-    dd_depth, dd_duration = _drawdown_stats(equity, index)
+    figures = {key: np.atleast_1d(values) for key, values in figures.items()}
+    dd_duration = _drawdown_durations(equity, index)
 
     # vectorbt reduces a single group to a scalar; reshape(-1) keeps one value per scenario.
     trades = portfolio.exit_trades
@@ -187,17 +285,14 @@ def scenario_metrics(
         turnover = notional / equity.mean(axis=0)
 
     bench = benchmark_curve(close, benchmark_close)
-    bench_rets = returns_nb.returns_nb(bench, np.ones(n_scenarios))
     bench_total = bench[-1] - 1.0
-    bench_annualized = returns_nb.annualized_return_nb(bench_rets, ann)
+    bench_annualized = np.atleast_1d(annualized_return(equity_returns(bench, np.ones(n_scenarios)), ann))
+    annualized = figures["annualized_return"]
 
     out = []
     for s in range(n_scenarios):
         row: dict[str, float | int | None] = {
             "final_equity": _json_number(equity[-1, s]),
-            "total_return": _json_number(total[s]),
-            "annualized_return": _json_number(annualized[s]),
-            "max_drawdown": _json_number(dd_depth[s]),
             "max_drawdown_duration": int(dd_duration[s]),
             "win_rate": _json_number(win_rate[s]),
             "profit_factor": _json_number(profit_factor[s]),
@@ -211,8 +306,8 @@ def scenario_metrics(
             "benchmark_annualized_return": _json_number(bench_annualized[s]),
             "excess_return": _json_number(annualized[s] - bench_annualized[s]),
         }
-        for key, values in ratios.items():
-            row[key] = 0.0 if flat[s] else _json_number(values[s])
+        for key, values in figures.items():
+            row[key] = _json_number(values[s])
         out.append({key: row[key] for key in METRIC_KEYS})
     return out
 

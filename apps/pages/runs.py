@@ -14,8 +14,8 @@ from apps.pages.common import TABLE_CSS, AppContext, alert, guarded, heading, no
 from workbench import app_services
 
 ANY = "(any)"
-COMPARE_METRICS = ("total_return", "annualized_return", "sharpe", "sortino", "max_drawdown", "win_rate",
-                   "profit_factor", "n_trades", "excess_return", "benchmark_return")
+COMPARE_METRICS = ("total_return", "annualized_return", "annualized_volatility", "sharpe", "sortino", "max_drawdown",
+                   "win_rate", "profit_factor", "n_trades", "excess_return", "benchmark_return")
 
 
 class RunsPage(pn.viewable.Viewer):
