@@ -19,7 +19,7 @@ from engine.actions import SymbolAction
 from engine.errors import InvalidParameterError
 from engine.metrics import drawdown_episodes
 from workbench.backtest import run_backtest
-from workbench.experiments.regimes import market_regimes
+from workbench.experiments.regimes import market_regimes, regime_metrics
 from workbench.runner import spec_data
 from workbench.spec import RunSpec
 from workbench.store import RunInfo, StoredRun
@@ -151,8 +151,8 @@ def regime_table(run: StoredRun, curve: pd.Series) -> pd.DataFrame:
     """Per-regime results: the run's own (experiments keep them in the summary) or, for a run
     without them, the equity curve ``curve`` split by the market's trend and volatility labels.
 
-    A bar carries the return from its close to the next close (as
-    ``workbench.experiments.regimes``), so each regime is judged on positions held while it was visible.
+    The split is ``workbench.experiments.regimes.regime_metrics``, the one experiments store: a bar
+    carries the return from its close to the next close, annualized at the run's bar frequency.
     """
     stored = run.summary.get("regimes")
     if stored:
@@ -161,28 +161,8 @@ def regime_table(run: StoredRun, curve: pd.Series) -> pd.DataFrame:
                             "exposure") if c in frame.columns]
         return frame[keep]
     data = _run_data(json.dumps(dict(run.spec), sort_keys=True))
-    labels = market_regimes(data)
-    curve = curve.reindex(data.index)
-    returns = curve.shift(-1) / curve - 1.0
-    rows = []
-    for column in labels.columns:
-        for label, mask in _label_groups(labels[column]):
-            r = returns[mask].dropna()
-            growth = float(np.prod(1.0 + r.to_numpy())) if len(r) else math.nan
-            std = float(r.std(ddof=1)) if len(r) > 1 else math.nan
-            path = np.cumprod(1.0 + r.to_numpy()) if len(r) else np.array([1.0])
-            peak = np.maximum.accumulate(np.concatenate([[1.0], path]))
-            rows.append({"column": column, "label": label, "bars": int(mask.sum()),
-                         "share": float(mask.mean()), "total_return": growth - 1.0 if len(r) else None,
-                         "sharpe": float(r.mean() / std * math.sqrt(252)) if std and std > 0 else None,
-                         "max_drawdown": float(np.max(1.0 - np.concatenate([[1.0], path]) / peak))})
-    return pd.DataFrame(rows)
-
-
-def _label_groups(column: pd.Series):
-    values = column.astype("string").fillna("unlabelled")
-    for label in dict.fromkeys(values):
-        yield str(label), (values == label).to_numpy()
+    equity = curve.reindex(data.index).to_numpy(np.float64)
+    return pd.DataFrame(regime_metrics(equity, market_regimes(data), data.frequency))
 
 
 def action_names(run: StoredRun) -> tuple[str, ...] | None:

@@ -5,9 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from engine.data.market import bars_per_year
 from engine.errors import InvalidParameterError, WorkbenchError
+from engine.metrics import equity_returns, sharpe_ratio
 from workbench import app_services
 from workbench.backtest import run_backtest
+from workbench.experiments.regimes import market_regimes
 from workbench.runner import spec_data
 from workbench.spec import RunSpec
 from workbench.store import RunRecord, RunStore
@@ -107,7 +110,30 @@ def test_regime_table_of_a_run_without_stored_regimes(store) -> None:
     frame = app_services.regime_table(run, curve)
     for _, group in frame.groupby("column"):
         assert group["bars"].sum() == data.n_bars and group["share"].sum() == pytest.approx(1.0)
-    assert (frame["max_drawdown"] == 0.0).all()  # a rising curve never draws down
+    assert (frame["max_drawdown"].dropna() == 0.0).all()  # a rising curve never draws down
+
+
+def test_an_hourly_runs_sharpe_is_annualized_at_its_bar_frequency(store) -> None:
+    # Regression (issue 13): the regime table annualized hourly runs with sqrt(252).
+    spec = RunSpec(kind="backtest", data="synthetic-hourly:n_symbols=1,seed=3,end=2023-11-30",
+                   strategy="sma_cross", start="2023-10-02", end="2023-11-30")
+    info = app_services.run_and_store(store, spec)
+    run = store.get_run(info.run_id)
+    curve = app_services.equity_curves(run).iloc[:, 0]
+    hourly = bars_per_year("1h")
+    returns = equity_returns(curve.to_numpy()[:, None], np.array([spec.cash]))[:, 0]
+    assert app_services.headline(info)["sharpe"] == pytest.approx(sharpe_ratio(returns, hourly), rel=1e-12)
+
+    frame = app_services.regime_table(run, curve)
+    labels = market_regimes(spec_data(spec))["trend_regime"].astype(object).fillna("unlabelled").to_numpy()
+    next_return = curve.to_numpy()[1:] / curve.to_numpy()[:-1] - 1.0
+    checked = 0
+    for row in frame[frame["column"] == "trend_regime"].itertuples():
+        label_returns = next_return[labels[:-1] == row.label]
+        if len(label_returns) > 1 and np.std(label_returns) > 0:
+            assert row.sharpe == pytest.approx(sharpe_ratio(label_returns, hourly), rel=1e-12)
+            checked += 1
+    assert checked > 0
 
 
 def test_report_file_only_for_existing_html(tmp_path) -> None:

@@ -14,12 +14,12 @@ regime is judged on decisions taken while the regime was visible, never with hin
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
+from engine import metrics
 from engine.actions import SymbolAction, SymbolActions, TacticalActions
 from engine.data.market import MarketData, bars_per_year
 from engine.errors import InvalidParameterError
@@ -74,12 +74,10 @@ def regime_breakdown(evaluation, data: MarketData, *, scenario: int = 0, policy:
         rule: Windows and thresholds of the labels.
 
     Returns:
-        One dict per (column, label): ``column`` (``trend_regime``/``vol_regime``), ``label``,
-        ``bars``, ``share`` (of the run's bars), ``total_return`` (compounded over the label's
-        bars), ``sharpe`` (annualized, per-bar returns, ddof 1), ``max_drawdown`` (of the label's
-        returns chained together), ``exposure`` (mean gross exposure / equity), ``positions``
-        (share of symbol-bars long / flat / short) and ``actions`` (share of each action name, or
-        None). Metrics are None for a label without bars.
+        The rows of :func:`regime_metrics` (``column``, ``label``, ``bars``, ``share``,
+        ``total_return``, ``sharpe``, ``max_drawdown``) with ``exposure`` (mean gross exposure /
+        equity), ``positions`` (share of symbol-bars long / flat / short) and ``actions`` (share of
+        each action name, or None); these three are None for a label without bars.
     """
     batch, rollout = evaluation.batch, evaluation.rollout
     if not 0 <= scenario < batch.n_scenarios:
@@ -95,21 +93,46 @@ def regime_breakdown(evaluation, data: MarketData, *, scenario: int = 0, policy:
     close = batch.close[scenario, :n_bars]
     units = _positions(rollout.records, scenario, n_bars, batch.n_symbols)
     with np.errstate(divide="ignore", invalid="ignore"):
-        next_return = equity[1:] / equity[:-1] - 1.0
         exposure = np.where(equity > 0, np.abs(units * close).sum(axis=1) / equity, np.nan)
     actions, names = _actions(rollout, batch, scenario, n_bars, policy)
-    annual = bars_per_year(batch.frequency)
+    rows = regime_metrics(equity, labels, batch.frequency)
+    for row, (_, _, mask) in zip(rows, _label_masks(labels)):
+        row.update(_holdings(mask, exposure, units, actions, names))
+    return rows
 
-    out = []
-    for column, categories in REGIME_LABELS.items():
-        codes = labels[column].astype(object).where(labels[column].notna(), UNLABELLED).to_numpy()
-        present = list(categories) + ([UNLABELLED] if (codes == UNLABELLED).any() else [])
-        for label in present:
-            mask = codes == label
-            out.append({"column": column, "label": label, "bars": int(mask.sum()),
-                        "share": float(mask.mean()) if n_bars else 0.0,
-                        **_label_metrics(mask, next_return, exposure, units, actions, names, annual)})
-    return out
+
+def regime_metrics(equity: np.ndarray, labels: pd.DataFrame, frequency: str) -> list[dict]:
+    """Return figures of one equity curve per regime label: the per-regime table of every run.
+
+    Bar ``t`` carries the return from close ``t`` to close ``t + 1`` (module docstring); NaN returns
+    (bars the curve lacks) are left out. The figures come from ``engine.metrics`` with the bar
+    frequency's annualization.
+
+    Args:
+        equity: ``[T]`` equity at the closes of ``labels``' bars.
+        labels: Frame on those bars with the columns of ``engine.regimes.REGIME_LABELS``
+            (:func:`market_regimes`).
+        frequency: Bar frequency alias (``"1D"``, ``"1h"``, ...), for the annualization.
+
+    Returns:
+        One dict per (column, label), every label of ``REGIME_LABELS`` and ``unlabelled`` where
+        bars are: ``column``, ``label``, ``bars``, ``share`` (of the run's bars), ``total_return``
+        (compounded over the label's bars), ``sharpe`` (``engine.metrics.sharpe_ratio``) and
+        ``max_drawdown`` (of the label's returns chained together); the figures are None for a
+        label without returns.
+    """
+    equity = np.asarray(equity, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        next_return = equity[1:] / equity[:-1] - 1.0
+    annual = bars_per_year(frequency)
+    n_bars = len(equity)
+    rows = []
+    for column, label, mask in _label_masks(labels):
+        returns = next_return[mask[:-1]]  # the last bar has no next close
+        returns = returns[~np.isnan(returns)]
+        rows.append({"column": column, "label": label, "bars": int(mask.sum()),
+                     "share": float(mask.mean()) if n_bars else 0.0, **_return_figures(returns, annual)})
+    return rows
 
 
 def action_names(policy: Policy | None) -> tuple[str, ...] | None:
@@ -125,12 +148,30 @@ def action_names(policy: Policy | None) -> tuple[str, ...] | None:
     return tuple(f"action_{i}" for i in range(n_actions)) if n_actions > 0 else None
 
 
-def _label_metrics(mask: np.ndarray, next_return: np.ndarray, exposure: np.ndarray, units: np.ndarray,
-                   actions: np.ndarray | None, names: Sequence[str] | None, annual: float) -> dict:
+def _label_masks(labels: pd.DataFrame):
+    """``(column, label, mask)`` for every label of ``REGIME_LABELS``, then ``unlabelled`` where bars are."""
+    for column, categories in REGIME_LABELS.items():
+        codes = labels[column].astype(object).where(labels[column].notna(), UNLABELLED).to_numpy()
+        present = list(categories) + ([UNLABELLED] if (codes == UNLABELLED).any() else [])
+        for label in present:
+            yield column, label, codes == label
+
+
+def _return_figures(returns: np.ndarray, annual: float) -> dict:
+    if not returns.size:
+        return {"total_return": None, "sharpe": None, "max_drawdown": None}
+    return {
+        "total_return": float(metrics.total_return(returns)),
+        "sharpe": _number(metrics.sharpe_ratio(returns, annual)),
+        "max_drawdown": float(metrics.max_drawdown(np.concatenate([[1.0], np.cumprod(1.0 + returns)]))),
+    }
+
+
+def _holdings(mask: np.ndarray, exposure: np.ndarray, units: np.ndarray, actions: np.ndarray | None,
+              names: Sequence[str] | None) -> dict:
+    """Exposure, positions and actions of the label's bars (None for a label without bars)."""
     if not mask.any():
-        return {"total_return": None, "sharpe": None, "max_drawdown": None, "exposure": None,
-                "positions": None, "actions": None}
-    returns = next_return[mask[:-1]]  # the last bar has no next close
+        return {"exposure": None, "positions": None, "actions": None}
     held = units[mask]
     positions = {"long": float((held > 0).mean()), "flat": float((held == 0).mean()),
                  "short": float((held < 0).mean())}
@@ -140,30 +181,12 @@ def _label_metrics(mask: np.ndarray, next_return: np.ndarray, exposure: np.ndarr
         chosen = chosen[np.isfinite(chosen)].astype(np.int64) if chosen.dtype.kind == "f" else chosen
         counted = {name: (float(np.mean(chosen == i)) if chosen.size else None) for i, name in enumerate(names)}
     finite_exposure = exposure[mask][np.isfinite(exposure[mask])]
-    return {
-        "total_return": float(np.prod(1.0 + returns) - 1.0) if returns.size else None,
-        "sharpe": _sharpe(returns, annual),
-        "max_drawdown": _chained_drawdown(returns) if returns.size else None,
-        "exposure": float(finite_exposure.mean()) if finite_exposure.size else None,
-        "positions": positions,
-        "actions": counted,
-    }
+    return {"exposure": float(finite_exposure.mean()) if finite_exposure.size else None,
+            "positions": positions, "actions": counted}
 
 
-def _sharpe(returns: np.ndarray, annual: float) -> float | None:
-    if returns.size and np.all(returns == 0.0):
-        return 0.0  # no return, no risk: as engine.metrics reports a flat run
-    if returns.size < 2:
-        return None
-    sd = returns.std(ddof=1)
-    if not np.isfinite(sd) or sd == 0:
-        return None
-    return float(returns.mean() / sd * math.sqrt(annual))
-
-
-def _chained_drawdown(returns: np.ndarray) -> float:
-    curve = np.concatenate([[1.0], np.cumprod(1.0 + returns)])
-    return float(np.max(1.0 - curve / np.maximum.accumulate(curve)))
+def _number(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def _positions(records: np.ndarray, scenario: int, n_bars: int, n_symbols: int) -> np.ndarray:
