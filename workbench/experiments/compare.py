@@ -32,13 +32,14 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import InvalidParameterError
+from engine.metrics import sharpe_ratio
 from strategies.registry import STRATEGIES, make_strategy, strategy_parameters
 from workbench.experiments.common import regime_history
 from workbench.experiments.regimes import regime_breakdown
 from workbench.experiments.single_path import SinglePath, load_single_path
 from workbench.experiments.statistics import (
     DeflatedSharpe, Overfitting, SharpeDifference, deflated_sharpe_ratio, probability_of_backtest_overfitting,
-    sharpe_difference_ci, sharpe_ratio,
+    sharpe_difference_ci,
 )
 from workbench.experiments.variants import check_value_lists, expand_variants, value_lists, variant_label
 from workbench.runner import Decider, Evaluation, code_version, resolve_decider, run_id, spec_decider
@@ -223,7 +224,7 @@ def run_compare(spec: RunSpec, progress: Progress | None = None) -> CompareResul
                                         n_boot=options.n_boot, confidence=options.confidence,
                                         mean_block=options.mean_block, seed=spec.seed) for b in baselines]
     trials = _distinct(contenders)
-    deflated = deflated_sharpe_ratio(candidate.returns, [sharpe_ratio(c.returns) for c in trials])
+    deflated = deflated_sharpe_ratio(candidate.returns, [sharpe_ratio(c.returns, 1.0) for c in trials])
     overfitting, reason = None, None
     tried = _distinct([candidate, *variants])
     if len(tried) < 2:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from engine.data.market import bars_per_year
-from engine.metrics import benchmark_curve, equity_returns, scenario_metrics
+from engine.metrics import annualized_return, benchmark_curve, equity_returns, scenario_metrics, total_return
 from engine.records import OrderStatus, order_dt
 from workbench.runner import Evaluation
 
@@ -77,9 +77,8 @@ class Segment:
         before = np.concatenate([[start_value], equity[:-1]])
         out = scenario_metrics(equity[:, None], np.empty(0, dtype=order_dt), self.close[None], self.index,
                                np.array([start_value]), frequency)[0]
-        annual = bars_per_year(frequency)
-        bench_total = float(np.prod(1.0 + self.benchmark) - 1.0)
-        bench_annual = (1.0 + bench_total) ** (annual / len(self)) - 1.0
+        bench_total = total_return(self.benchmark)
+        bench_annual = annualized_return(self.benchmark, bars_per_year(frequency))
         finite = self.exposure[np.isfinite(self.exposure)]
         out.update({
             "n_orders": int(self.fills.sum()),

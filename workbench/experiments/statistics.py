@@ -4,8 +4,8 @@ Sharpe ratio and the probability of backtest overfitting.
 Every function takes per-bar simple returns (``equity[t] / equity[t-1] - 1``, as
 ``engine.metrics.equity_returns`` computes them) and never looks at prices.
 
-* :func:`sharpe_ratio`: ``mean(r) / std(r, ddof=1) * sqrt(A)``, 0 when the returns never move (the
-  convention of ``engine.metrics``).
+* Sharpe ratios are ``engine.metrics.sharpe_ratio`` (``mean(r) / std(r, ddof=1) * sqrt(A)``, 0 for
+  returns that never move); ``A = 1`` gives the per-bar ratio.
 * :func:`sharpe_difference_ci`: paired stationary block bootstrap (Politis & Romano 1994) of
   ``Sharpe(a) - Sharpe(b)``: both series are resampled with the same indices, so their correlation
   is kept; percentile interval.
@@ -25,6 +25,7 @@ import numpy as np
 from scipy import stats
 
 from engine.errors import InvalidParameterError
+from engine.metrics import sharpe_ratio
 from engine.scenarios.bootstrap import stationary_bootstrap_indices
 
 EULER_GAMMA = 0.5772156649015329
@@ -115,24 +116,6 @@ class Overfitting:
                 "n_splits": self.n_splits, "median_logit": float(np.median(self.logits))}
 
 
-def sharpe_ratio(returns: np.ndarray, periods_per_year: float = 1.0, axis: int = -1) -> np.ndarray | float:
-    """``mean / std (ddof=1) * sqrt(periods_per_year)`` along ``axis``; 0 where the std is 0.
-
-    Args:
-        returns: Per-bar returns; at least 2 along ``axis``.
-        periods_per_year: Annualization factor ``A`` (1 gives the per-bar ratio).
-        axis: The bar axis.
-    """
-    r = np.asarray(returns, dtype=np.float64)
-    if r.shape[axis] < 2:
-        raise InvalidParameterError(f"a Sharpe ratio needs at least 2 returns, got {r.shape[axis]}")
-    mean = r.mean(axis=axis)
-    std = r.std(axis=axis, ddof=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(std > 0.0, mean / np.where(std > 0.0, std, 1.0), 0.0) * math.sqrt(periods_per_year)
-    return float(out) if out.ndim == 0 else out
-
-
 def default_mean_block(n_returns: int) -> float:
     """The bootstrap's default mean block length: ``max(1, round(T ** (1/3)))`` bars."""
     return float(max(1, round(n_returns ** (1.0 / 3.0))))
@@ -169,7 +152,7 @@ def sharpe_difference_ci(a: np.ndarray, b: np.ndarray, *, periods_per_year: floa
         raise InvalidParameterError(f"the mean block length must be >= 1 bar, got {mean_block!r}")
     rng = np.random.default_rng(seed)
     index = stationary_bootstrap_indices(len(a), int(n_boot), block, rng)
-    diffs = sharpe_ratio(a[index], periods_per_year) - sharpe_ratio(b[index], periods_per_year)
+    diffs = sharpe_ratio(a[index], periods_per_year, axis=-1) - sharpe_ratio(b[index], periods_per_year, axis=-1)
     alpha = 1.0 - confidence
     low, high = np.quantile(diffs, [alpha / 2.0, 1.0 - alpha / 2.0])
     estimate = sharpe_ratio(a, periods_per_year) - sharpe_ratio(b, periods_per_year)
@@ -208,7 +191,7 @@ def deflated_sharpe_ratio(returns: np.ndarray, trial_sharpes: np.ndarray) -> Def
         raise InvalidParameterError(f"the deflated Sharpe ratio needs >= 2 finite returns, got shape {r.shape}")
     if len(trials) < 1 or not np.isfinite(trials).all():
         raise InvalidParameterError("the deflated Sharpe ratio needs the finite Sharpe ratio of at least one trial")
-    sr = float(sharpe_ratio(r))
+    sr = float(sharpe_ratio(r, 1.0))
     if r.std() > 0.0:
         skew, kurt = float(stats.skew(r)), float(stats.kurtosis(r, fisher=False))
     else:  # flat returns: no shape to estimate; the normal case keeps the formula defined

@@ -29,6 +29,7 @@ import numpy as np
 
 from engine.data.market import MarketData, period_mask, to_utc
 from engine.errors import InvalidParameterError
+from engine.metrics import max_drawdown
 from engine.rollout import ProgressCallback
 from engine.scenarios import (
     PricePath, ScenarioBatch, ScenarioParams, combine, correlation_spike, from_paths, garch_paths,
@@ -172,7 +173,7 @@ class StressResult(ScenarioRun):
         rows = np.flatnonzero(period_mask(self.data.index, period["start"], period["end"]))
         equity = self.evaluation.rollout.equity[max(rows[0] - 1, 0):rows[-1] + 1, 0]
         return {"total_return": float(equity[-1] / equity[0] - 1.0),
-                "max_drawdown": float(np.max(1.0 - equity / np.maximum.accumulate(equity)))}
+                "max_drawdown": float(max_drawdown(equity))}
 
     def to_record(self, tags: Sequence[str] = ()) -> RunRecord:
         """The run for ``RunStore.save_run``."""

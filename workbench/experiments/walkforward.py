@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import InvalidParameterError
+from engine.metrics import sharpe_ratio
 from engine.scenarios import from_market
 from models.onnx_export import PositionalActor
 from models.training import TrainingConfig, train_symbol_agent
@@ -42,7 +43,6 @@ from strategies.registry import make_strategy
 from workbench.experiments.folds import SCHEMES, Fold, fold_layout, to_bars
 from workbench.experiments.segments import Segment, rollout_segment
 from workbench.experiments.single_path import SinglePath, load_single_path
-from workbench.experiments.statistics import sharpe_ratio
 from workbench.experiments.variants import check_value_lists, expand_variants, value_lists, variant_label
 from workbench.policies import load_symbol_policy
 from workbench.runner import Decider, code_version, evaluate, run_id, spec_decider

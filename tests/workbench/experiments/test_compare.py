@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from engine.errors import InvalidParameterError
+from engine.metrics import sharpe_ratio
 from strategies.registry import STRATEGIES
 from workbench.backtest import run_backtest
 from workbench.experiments.compare import run_compare
-from workbench.experiments.statistics import deflated_sharpe_ratio, probability_of_backtest_overfitting, sharpe_ratio
+from workbench.experiments.statistics import deflated_sharpe_ratio, probability_of_backtest_overfitting
 from workbench.spec import RunSpec
 
 BASE = dict(data="stocks", symbols=("AAPL", "MSFT"), start="2010-01-01", end="2011-06-30")
@@ -61,7 +62,7 @@ def test_deflated_sharpe_and_pbo_recomputed_from_the_equity_table(tuned) -> None
     returns = equity.pct_change().fillna(equity.iloc[0] / 100_000 - 1).to_numpy()
     names = list(equity.columns)
     assert summary["trials"] == names and summary["n_trials"] == 7  # candidate, 2 variants, 4 baselines
-    expected = deflated_sharpe_ratio(returns[:, 0], [sharpe_ratio(returns[:, i]) for i in range(len(names))])
+    expected = deflated_sharpe_ratio(returns[:, 0], [sharpe_ratio(returns[:, i], 1.0) for i in range(len(names))])
     assert summary["deflated_sharpe"] == pytest.approx(expected.value, rel=1e-9)
     pbo = probability_of_backtest_overfitting(returns[:, :3], n_blocks=8)
     assert summary["pbo"] == pytest.approx(pbo.pbo) and summary["pbo_detail"]["n_variants"] == 3

@@ -1,4 +1,4 @@
-"""Sharpe ratio, paired bootstrap interval, deflated Sharpe ratio and PBO against hand computations."""
+"""Paired bootstrap interval, deflated Sharpe ratio and PBO against hand computations."""
 from __future__ import annotations
 
 import itertools
@@ -9,25 +9,14 @@ import pytest
 from scipy.stats import norm, rankdata
 
 from engine.errors import InvalidParameterError
+from engine.metrics import sharpe_ratio
 from engine.scenarios.bootstrap import stationary_bootstrap_indices
 from workbench.experiments.statistics import (
     EULER_GAMMA, deflated_sharpe_ratio, expected_max_sharpe, probability_of_backtest_overfitting,
-    sharpe_difference_ci, sharpe_ratio,
+    sharpe_difference_ci,
 )
 
 RETURNS = np.array([0.01, -0.005, 0.02, 0.0, -0.01, 0.015])
-
-
-def test_sharpe_ratio_by_hand() -> None:
-    mean = sum(RETURNS) / 6
-    std = math.sqrt(sum((r - mean) ** 2 for r in RETURNS) / 5)
-    assert sharpe_ratio(RETURNS) == pytest.approx(mean / std, rel=1e-12)
-    assert sharpe_ratio(RETURNS, 252) == pytest.approx(mean / std * math.sqrt(252), rel=1e-12)
-    assert sharpe_ratio(np.zeros(5)) == 0.0  # flat: no return, no risk (engine.metrics' rule)
-    both = sharpe_ratio(np.column_stack([RETURNS, np.zeros(6)]), axis=0)
-    assert both[0] == pytest.approx(mean / std) and both[1] == 0.0
-    with pytest.raises(InvalidParameterError, match="at least 2"):
-        sharpe_ratio(np.array([0.01]))
 
 
 def test_deflated_sharpe_ratio_by_hand() -> None:
@@ -141,7 +130,7 @@ def test_one_resample_is_the_hand_resampled_difference() -> None:
     a, b = _pair(2, 64)
     result = sharpe_difference_ci(a, b, n_boot=1, mean_block=4.0, seed=9)
     index = stationary_bootstrap_indices(64, 1, 4.0, np.random.default_rng(9))[0]
-    expected = sharpe_ratio(a[index]) - sharpe_ratio(b[index])
+    expected = sharpe_ratio(a[index], 1.0) - sharpe_ratio(b[index], 1.0)
     assert result.low == pytest.approx(expected, rel=1e-12) and result.high == pytest.approx(expected, rel=1e-12)
     assert sharpe_difference_ci(a, b, n_boot=1).mean_block == 4.0  # round(64 ** (1/3))
 

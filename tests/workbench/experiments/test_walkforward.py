@@ -8,11 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.errors import InvalidParameterError
+from engine.metrics import sharpe_ratio
 from workbench.backtest import run_backtest
 from workbench.experiments.folds import fold_layout, to_bars
 from workbench.experiments.segments import rollout_segment
 from workbench.experiments.single_path import load_single_path
-from workbench.experiments.statistics import sharpe_ratio
 from workbench.experiments.walkforward import run_walkforward, stability
 from workbench.runner import spec_decider
 from workbench.spec import RunSpec
