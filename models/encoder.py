@@ -11,7 +11,6 @@ that flag the fused ``scaled_dot_product_attention`` kernel runs and nothing ext
 """
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -21,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import InvalidParameterError
+from engine.names import did_you_mean
 from engine.features.regime_block import REGIME_COLUMNS
 from engine.features.technical import TECHNICAL_COLUMNS, TECHNICAL_WINDOW
 from engine.observation import PORTFOLIO_FIELDS, POSITION_FIELDS, SL_MODELS
@@ -94,10 +94,9 @@ class EncoderConfig:
     def preset(cls, name: str, **overrides) -> EncoderConfig:
         """A named configuration (see :data:`ENCODER_PRESETS`), optionally with fields overridden."""
         if name not in ENCODER_PRESETS:
-            close = difflib.get_close_matches(name, ENCODER_PRESETS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise InvalidParameterError(
-                f"unknown encoder preset {name!r} (use one of {', '.join(ENCODER_PRESETS)}){hint}")
+                f"unknown encoder preset {name!r} (use one of {', '.join(ENCODER_PRESETS)})."
+                + did_you_mean(name, ENCODER_PRESETS))
         return replace(ENCODER_PRESETS[name], **overrides)
 
 

@@ -9,7 +9,6 @@ masked one.
 """
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import NamedTuple
@@ -19,6 +18,7 @@ from torch import nn
 
 from engine.actions import SymbolAction
 from engine.errors import InvalidParameterError
+from engine.names import did_you_mean
 from models.encoder import EncoderConfig, FeatureEncoder
 from models.initialization import ACTOR_OUTPUT_GAIN, CRITIC_OUTPUT_GAIN, mlp_head
 from models.spec import MASKED_LOGIT
@@ -58,10 +58,9 @@ class SymbolAgentConfig:
     def preset(cls, name: str, **overrides) -> SymbolAgentConfig:
         """``"seed"`` (seed 001: 256-wide encoder, heads 256 -> 256 -> 128 -> out) or ``"compact"``."""
         if name not in AGENT_PRESETS:
-            close = difflib.get_close_matches(name, AGENT_PRESETS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise InvalidParameterError(
-                f"unknown agent preset {name!r} (use one of {', '.join(AGENT_PRESETS)}){hint}")
+                f"unknown agent preset {name!r} (use one of {', '.join(AGENT_PRESETS)})."
+                + did_you_mean(name, AGENT_PRESETS))
         return replace(AGENT_PRESETS[name], **overrides)
 
 

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 
 from engine.errors import InvalidParameterError
+from engine.names import did_you_mean
 from strategies.baselines import BuyAndHold, EqualWeight, Momentum, RandomPolicy, SmaCross
 
 STRATEGIES = {
@@ -30,11 +30,9 @@ def make_strategy(name: str, params: dict[str, str | int | float] | None = None)
     typed = {}
     for key, value in (params or {}).items():
         if key not in defaults:
-            close = difflib.get_close_matches(key, list(defaults), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
             raise InvalidParameterError(
                 f"strategy {name!r} has no parameter {key!r}; it takes "
-                f"{', '.join(f'{k}={v}' for k, v in defaults.items()) or 'none'}.{hint}"
+                f"{', '.join(f'{k}={v}' for k, v in defaults.items()) or 'none'}.{did_you_mean(key, defaults)}"
             )
         typed[key] = _convert(name, key, value, type(defaults[key]))
     return cls(**typed)
@@ -56,9 +54,6 @@ def _strategy_class(name: str):
     try:
         return STRATEGIES[name]
     except KeyError:
-        # A prefix ("sma") is the likeliest slip; otherwise the closest spelling.
-        close = [s for s in STRATEGIES if s.startswith(name.lower())] or difflib.get_close_matches(
-            name, list(STRATEGIES), n=1)
-        hint = f" Did you mean {close[0]!r}?" if name and close else ""
         raise InvalidParameterError(
-            f"unknown strategy {name!r}; strategies are {', '.join(STRATEGIES)}.{hint}") from None
+            f"unknown strategy {name!r}; strategies are {', '.join(STRATEGIES)}.{did_you_mean(name, STRATEGIES)}"
+        ) from None

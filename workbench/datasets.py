@@ -9,9 +9,10 @@ from pathlib import Path
 
 from engine.data.io import read_ohlcv
 from engine.data.market import MarketData
-from engine.data.registry import builtin_info, builtin_names, is_builtin, load_builtin, suggest
+from engine.data.registry import builtin_info, builtin_names, is_builtin, load_builtin
 from engine.data.store import DatasetStore
 from engine.errors import UnknownDatasetError
+from engine.names import did_you_mean
 from engine.paths import datasets_dir
 
 
@@ -63,7 +64,7 @@ def load_dataset(
         names = list(builtin_names()) + [m["name"] for m in dataset_store().list()]
         raise UnknownDatasetError(
             f"{spec!r} is neither a dataset name nor an existing file; datasets are "
-            f"{', '.join(names)} (see `workbench data list`)." + suggest(spec, names)
+            f"{', '.join(names)} (see `workbench data list`)." + did_you_mean(spec, names)
         )
     if symbols:
         data = data.select(symbols)

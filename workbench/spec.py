@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import difflib
 import json
 import math
 from dataclasses import asdict, dataclass, fields
@@ -20,6 +19,7 @@ from typing import Any, Mapping, TypeVar
 import yaml
 
 from engine.errors import InvalidParameterError
+from engine.names import unknown_name
 from engine.scenarios import ScenarioParams
 from engine.scenarios.params import DOMAINS
 
@@ -103,7 +103,7 @@ class RunSpec:
         risk = dict(self.risk)
         unknown = sorted(set(risk) - set(RISK_KEYS))
         if unknown:
-            raise InvalidParameterError(_unknown_message("RunSpec.risk", unknown[0], RISK_KEYS))
+            raise InvalidParameterError(unknown_name("RunSpec.risk", unknown[0], RISK_KEYS))
         set_("risk", tuple(sorted(risk.items())))
         self.base_params()  # validates every limit against its domain
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -141,7 +141,7 @@ class RunSpec:
         names = [f.name for f in fields(cls)]
         for key in values:
             if key not in names:
-                raise InvalidParameterError(f"{source}: {_unknown_message('key', key, names)}")
+                raise InvalidParameterError(f"{source}: {unknown_name('key', key, names)}")
         kwargs = dict(values)
         for key in ("strategy_params", "risk", "options"):
             if key in kwargs:
@@ -187,14 +187,8 @@ def parse_options(spec: RunSpec, options_cls: type[OptionsT]) -> OptionsT:
     given = {k: _thawed(v) for k, v in spec.options}
     for key in given:
         if key not in names:
-            raise InvalidParameterError(f"{spec.kind} {_unknown_message('option', key, names)}")
+            raise InvalidParameterError(f"{spec.kind} {unknown_name('option', key, names)}")
     return options_cls(**given)
-
-
-def _unknown_message(what: str, key: str, allowed: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(str(key), list(allowed), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"{what} {key!r} is unknown{hint}; allowed: {', '.join(allowed)}".strip()
 
 
 def _as_tuple(value: Any) -> tuple:

@@ -6,7 +6,6 @@ is ``adj_close``. Unknown columns are ignored.
 """
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 from typing import Mapping, Sequence
@@ -14,6 +13,7 @@ from typing import Mapping, Sequence
 from engine.data.market import FIELDS
 from engine.data.validation import DUPLICATE_COLUMN, MISSING_COLUMN
 from engine.errors import DataValidationError, Location
+from engine.names import closest_name
 
 logger = logging.getLogger(__name__)
 
@@ -103,15 +103,15 @@ def _missing_column_error(
     used = set(columns.values())
     spare = [h for h in headers if h not in used]
     by_key = {normalize_header(h): h for h in spare}
-    close = difflib.get_close_matches(first, list(by_key), n=1, cutoff=0.6)
-    for alias in ALIASES[first]:
-        close = close or difflib.get_close_matches(alias, list(by_key), n=1, cutoff=0.75)
+    # The header that looks most like the field, else like one of its longer aliases (a one- or
+    # two-letter alias such as "c" would be a prefix of unrelated headers).
+    close = next(filter(None, (closest_name(name, by_key) for name in ALIASES[first] if len(name) > 2)), None)
     shown = ", ".join(map(str, headers[:_HEADERS_SHOWN]))
     if len(headers) > _HEADERS_SHOWN:
         shown += f", ... ({len(headers)} columns)"
     detail = f"no {_quoted(missing)} column{'s' if len(missing) > 1 else ''} among the headers {shown}"
     if close:
-        detail += f" (did you mean {by_key[close[0]]!r}?)"
+        detail += f" (did you mean {by_key[close]!r}?)"
     fix = f"name the column {first!r} (also accepted: {', '.join(ALIASES[first][1:])}; any case)"
     if first == "timestamp" and any(normalize_header(h) in ("", "unnamed_0", "index") for h in spare):
         fix += ("; the file has an unnamed first column: if it holds the timestamps, name it "

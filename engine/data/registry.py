@@ -5,7 +5,6 @@ A dataset is named by a string. Synthetic datasets accept overrides after a colo
 """
 from __future__ import annotations
 
-import difflib
 import functools
 from dataclasses import asdict, dataclass
 from typing import Callable
@@ -14,6 +13,7 @@ from engine.data.embedded import load_arch_index, load_sample_stocks
 from engine.data.market import MarketData
 from engine.data.synthetic import SyntheticConfig, generate_synthetic
 from engine.errors import InvalidParameterError, UnknownDatasetError
+from engine.names import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -171,17 +171,11 @@ def split_dataset_name(name: str) -> tuple[str, dict[str, str]]:
     return base.strip(), overrides
 
 
-def suggest(name: str, candidates: list[str] | tuple[str, ...]) -> str:
-    """A " Did you mean ...?" suffix for an unknown name, or an empty string."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.5)
-    return f" Did you mean {close[0]!r}?" if close else ""
-
-
 def _entry(base: str) -> _Builtin:
     try:
         return _BUILTINS[base]
     except KeyError:
         raise UnknownDatasetError(
             f"unknown dataset {base!r}; built-in datasets are {', '.join(_BUILTINS)}."
-            + suggest(base, builtin_names())
+            + did_you_mean(base, builtin_names())
         ) from None

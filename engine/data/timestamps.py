@@ -15,7 +15,6 @@ never be swapped silently.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 import zoneinfo
 
@@ -31,6 +30,7 @@ from engine.data.validation import (
     RowLocator,
 )
 from engine.errors import DataValidationError, InvalidParameterError
+from engine.names import did_you_mean
 
 # Plain string patterns (inline flags only) let pandas run them vectorised in pyarrow's RE2
 # (no \d or \s: pandas falls back to Python's re for those).
@@ -49,10 +49,9 @@ def zone(tz: str) -> zoneinfo.ZoneInfo:
     try:
         return zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        near = difflib.get_close_matches(tz, sorted(zoneinfo.available_timezones()), n=3)
-        hint = f"; did you mean {', '.join(near)}?" if near else ""
         raise InvalidParameterError(
-            f"unknown time zone {tz!r}{hint} (use an IANA name such as 'America/New_York')"
+            f"unknown time zone {tz!r} (use an IANA name such as 'America/New_York')."
+            + did_you_mean(tz, sorted(zoneinfo.available_timezones()))
         ) from None
 
 

@@ -13,7 +13,6 @@ after it fills, and metrics read bars ``0 .. n_valid[s] - 1`` only (:meth:`Scena
 """
 from __future__ import annotations
 
-import difflib
 import functools
 import hashlib
 import json
@@ -25,6 +24,7 @@ import pandas as pd
 
 from engine.data.market import FIELDS
 from engine.errors import InvalidParameterError
+from engine.names import did_you_mean
 from engine.scenarios.params import PARAM_NAMES, ScenarioParams
 from engine.scenarios.path import PricePath, check_bars, when
 
@@ -143,9 +143,7 @@ class ScenarioBatch:
     def param_array(self, name: str) -> np.ndarray:
         """One parameter across scenarios as a float64 ``[S]`` array (booleans as 0.0/1.0)."""
         if name not in PARAM_NAMES:
-            close = difflib.get_close_matches(name, PARAM_NAMES, n=1, cutoff=0.5)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise InvalidParameterError(f"unknown scenario parameter {name!r}.{hint}")
+            raise InvalidParameterError(f"unknown scenario parameter {name!r}.{did_you_mean(name, PARAM_NAMES)}")
         return np.array([float(getattr(p, name)) for p in self.params], dtype=np.float64)
 
     def param_arrays(self) -> dict[str, np.ndarray]:

@@ -6,7 +6,6 @@ read per scenario (costs, limits, stops, breakers). The kernel sees them as floa
 """
 from __future__ import annotations
 
-import difflib
 import itertools
 import math
 from dataclasses import asdict, dataclass, fields, replace
@@ -15,6 +14,7 @@ from typing import Any, Mapping, NamedTuple, Sequence
 import numpy as np
 
 from engine.errors import InvalidParameterError
+from engine.names import did_you_mean
 
 
 class _Domain(NamedTuple):
@@ -166,11 +166,9 @@ def check_param_names(names: Mapping[str, Any] | Sequence[str]) -> None:
     """Raise InvalidParameterError for the first name that is not a ScenarioParams field."""
     for name in names:
         if name not in DOMAINS:
-            close = difflib.get_close_matches(str(name), PARAM_NAMES, n=1, cutoff=0.5)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
             raise InvalidParameterError(
                 f"unknown scenario parameter {name!r}; known parameters are "
-                f"{', '.join(PARAM_NAMES)}.{hint}"
+                f"{', '.join(PARAM_NAMES)}.{did_you_mean(str(name), PARAM_NAMES)}"
             )
 
 

@@ -31,7 +31,7 @@ def test_presets_match_the_brief() -> None:
 
 
 def test_unknown_preset_and_bad_sizes_raise() -> None:
-    with pytest.raises(InvalidParameterError, match="did you mean 'compact'"):
+    with pytest.raises(InvalidParameterError, match="Did you mean 'compact'"):
         EncoderConfig.preset("compakt")
     with pytest.raises(InvalidParameterError, match="must divide"):
         EncoderConfig(d_model=64, n_heads=5)

@@ -185,7 +185,7 @@ def test_parameter_sharing_report() -> None:
 
 
 def test_agent_config_validation() -> None:
-    with pytest.raises(InvalidParameterError, match="did you mean 'seed'"):
+    with pytest.raises(InvalidParameterError, match="Did you mean 'seed'"):
         SymbolAgentConfig.preset("sead")
     with pytest.raises(InvalidParameterError, match="actor_hidden"):
         SymbolAgentConfig(actor_hidden=[64])

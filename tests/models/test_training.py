@@ -130,7 +130,7 @@ def test_parse_period(text: str, expected: tuple) -> None:
 @pytest.mark.parametrize("extra, message", [
     (["--train", "2005-01-01..2006-12-31"], "is not START:END"),
     (["--train", "2005-13-45:2006-12-31"], "is not a date"),
-    (["--preset", "compcat"], "did you mean 'compact'"),
+    (["--preset", "compcat"], "Did you mean 'compact'"),
     (["--val", "2006-06-01:2007-03-31"], "must start after the training period"),
 ])
 def test_user_errors_exit_2_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture, extra, message) -> None:

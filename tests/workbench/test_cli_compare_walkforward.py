@@ -62,7 +62,7 @@ def test_a_spec_file_with_command_line_overrides(capsys: pytest.CaptureFixture, 
     ([*WALKFORWARD, "--train", "2X"], "not a bar count or a duration"),
     ([*WALKFORWARD, "--train", "400"], "do not fit"),
     ([*COMPARE, "--fees", "0,0.001"], "one cost point"),
-    ([*COMPARE, "--variants", "fsat=5"], "did you mean 'fast'"),
+    ([*COMPARE, "--variants", "fsat=5"], "Did you mean 'fast'"),
     ([*COMPARE, "--variants", "fast"], "KEY=VALUE"),
     (["compare", "--strategy", "sma_cross"], "give --data"),
 ])

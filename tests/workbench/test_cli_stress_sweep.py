@@ -74,7 +74,7 @@ def test_spec_file_with_command_line_overrides(tmp_path: Path, capsys: pytest.Ca
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["sweep", "--strategy", "buy_and_hold", *DATA, "--grid", "stop_los=0,0.1"], "did you mean 'stop_loss'"),
+    (["sweep", "--strategy", "buy_and_hold", *DATA, "--grid", "stop_los=0,0.1"], "Did you mean 'stop_loss'"),
     (["sweep", "--strategy", "buy_and_hold", *DATA, "--grid", "stop_loss"], "is not KEY=VALUE"),
     (["sweep", "--strategy", "buy_and_hold", *DATA, "--grid", "stop_loss="], "empty list"),
     (["sweep", "--strategy", "buy_and_hold", *DATA, "--fees", "0,x"], "'x' is not a number"),

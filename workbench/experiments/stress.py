@@ -20,7 +20,6 @@ the same paths, bit for bit.
 """
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -30,6 +29,7 @@ import numpy as np
 from engine.data.market import MarketData, period_mask, to_utc
 from engine.errors import InvalidParameterError
 from engine.metrics import max_drawdown
+from engine.names import did_you_mean
 from engine.rollout import ProgressCallback
 from engine.scenarios import (
     PricePath, ScenarioBatch, ScenarioParams, combine, correlation_spike, from_paths, garch_paths,
@@ -73,10 +73,9 @@ class Shock:
             raise InvalidParameterError(f"stress shock {text!r} is not text like 'gap:-0.1'")
         kind, sep, raw = text.strip().partition(":")
         if kind not in SHOCK_RANGES:
-            close = difflib.get_close_matches(kind, list(SHOCK_RANGES), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise InvalidParameterError(
-                f"stress shock {text!r}: unknown kind {kind!r}{hint}; kinds: {', '.join(SHOCK_RANGES)}")
+                f"stress shock {text!r}: unknown kind {kind!r}; kinds: {', '.join(SHOCK_RANGES)}."
+                + did_you_mean(kind, SHOCK_RANGES))
         allowed, check = SHOCK_RANGES[kind]
         if check is None:
             if sep:
@@ -317,11 +316,9 @@ def _windows(data: MarketData, keys: tuple[str, ...] | None,
         elif text in catalogue:
             window = catalogue[text]
         else:
-            close = difflib.get_close_matches(text, list(catalogue), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise InvalidParameterError(
-                f"stress period {text!r} is unknown{hint}; give a key of {', '.join(catalogue)} "
-                "or NAME=START:END")
+                f"stress period {text!r} is unknown; give a key of {', '.join(catalogue)} "
+                "or NAME=START:END." + did_you_mean(text, catalogue))
         key, _, start, end = _window_fields(window)
         if to_utc(start) < data.index[0].normalize() or to_utc(end) > data.index[-1] \
                 or _bars_in(data, start, end) < 2:

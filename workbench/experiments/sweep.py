@@ -15,7 +15,6 @@ whole grid.
 """
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -23,6 +22,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from engine.errors import InvalidParameterError
+from engine.names import did_you_mean
 from engine.rollout import ProgressCallback
 from engine.scenarios import from_market, parameter_grid
 from engine.scenarios.params import DOMAINS, format_value
@@ -77,10 +77,9 @@ def axis_values(key: str, values: Any) -> tuple[float, ...]:
         raise InvalidParameterError(
             f"sweep grid key {key!r}: fees and slippage have their own lists (--{key} LIST, spec key {key!r})")
     if key not in SWEEP_KEYS:
-        close = difflib.get_close_matches(str(key), SWEEP_KEYS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise InvalidParameterError(
-            f"sweep grid key {key!r} is unknown{hint}; sweepable parameters: {', '.join(SWEEP_KEYS)}")
+            f"sweep grid key {key!r} is unknown; sweepable parameters: {', '.join(SWEEP_KEYS)}."
+            + did_you_mean(str(key), SWEEP_KEYS))
     if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
         values = [values]
     if not values:

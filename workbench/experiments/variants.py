@@ -8,11 +8,11 @@ value that is not a number stops the run with an error naming the option.
 """
 from __future__ import annotations
 
-import difflib
 import itertools
 from typing import Any, Mapping
 
 from engine.errors import InvalidParameterError
+from engine.names import did_you_mean
 from strategies.registry import make_strategy, strategy_parameters
 
 ValueLists = tuple[tuple[str, tuple[str, ...]], ...]
@@ -43,11 +43,10 @@ def check_value_lists(option: str, strategy: str, lists: ValueLists) -> None:
     defaults = strategy_parameters(strategy)
     for key, texts in lists:
         if key not in defaults:
-            close = difflib.get_close_matches(key, list(defaults), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
             allowed = ", ".join(defaults) or "none"
             raise InvalidParameterError(
-                f"{option} {key}: strategy {strategy!r} has no parameter {key!r}{hint}; its parameters: {allowed}")
+                f"{option} {key}: strategy {strategy!r} has no parameter {key!r}; its parameters: {allowed}."
+                + did_you_mean(key, defaults))
         for text in texts:
             try:
                 number = float(text)

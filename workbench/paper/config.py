@@ -8,7 +8,6 @@ replay (``--speed``) and the stale-feed grace are not part of it; they may chang
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
@@ -21,6 +20,7 @@ from typing import Any, Mapping
 import yaml
 
 from engine.errors import InvalidParameterError
+from engine.names import unknown_name
 from engine.scenarios import ScenarioParams
 from workbench.spec import RISK_KEYS
 
@@ -72,7 +72,7 @@ class PaperConfig:
         object.__setattr__(self, "strategy_params", tuple(sorted((str(k), str(v)) for k, v in self.strategy_params)))
         unknown = [k for k, _ in self.risk if k not in RISK_KEYS]
         if unknown:
-            raise InvalidParameterError(_unknown_key("risk limit", unknown[0], RISK_KEYS))
+            raise InvalidParameterError(unknown_name("risk limit", unknown[0], RISK_KEYS))
         object.__setattr__(self, "risk", tuple(sorted((str(k), v) for k, v in self.risk)))
         self.params()  # validates costs, cash and limits against their domains
 
@@ -94,7 +94,7 @@ class PaperConfig:
         names = [f.name for f in fields(cls)]
         for key in values:
             if key not in names:
-                raise InvalidParameterError(f"{source}: {_unknown_key('key', key, names)}")
+                raise InvalidParameterError(f"{source}: {unknown_name('key', key, names)}")
         kwargs = dict(values)
         kwargs["strategy_params"] = tuple(dict(kwargs.get("strategy_params") or {}).items())
         kwargs["risk"] = tuple(dict(kwargs.get("risk") or {}).items())
@@ -146,7 +146,7 @@ def load_risk_file(path: str | Path) -> tuple[tuple[str, Any], ...]:
             option = "--cash" if key == "init_cash" else f"--{key}"
             raise InvalidParameterError(f"{path}: {key!r} is a cost, not a risk limit; set it with {option}")
         if key not in RISK_KEYS:
-            raise InvalidParameterError(f"{path}: {_unknown_key('risk limit', key, RISK_KEYS)}")
+            raise InvalidParameterError(f"{path}: {unknown_name('risk limit', key, RISK_KEYS)}")
     try:
         ScenarioParams(**values)
     except InvalidParameterError as error:
@@ -195,9 +195,3 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         return a == b or (math.isnan(a) and math.isnan(b))
     return a == b
-
-
-def _unknown_key(what: str, key: str, allowed: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(str(key), list(allowed), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"{what} {key!r} is unknown{hint}; allowed: {', '.join(allowed)}"

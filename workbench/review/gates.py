@@ -22,7 +22,6 @@ result at all).
 """
 from __future__ import annotations
 
-import difflib
 import math
 import operator
 from dataclasses import asdict, dataclass, replace
@@ -32,6 +31,7 @@ from typing import Any, Callable, Mapping, Sequence
 import yaml
 
 from engine.errors import InvalidParameterError
+from engine.names import unknown_name
 from workbench.review.evidence import METRICS, Evidence, Observation
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -46,13 +46,6 @@ DEFAULT_GATES_FILE = Path(__file__).resolve().parents[2] / "assets" / "gates" / 
 
 def _is_number(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-
-
-def _unknown(what: str, key: Any, allowed: Mapping[str, Any] | Sequence[str]) -> str:
-    names = list(allowed)
-    close = difflib.get_close_matches(str(key), names, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"{what} {key!r} is unknown{hint}; allowed: {', '.join(names)}"
 
 
 class GateFileError(InvalidParameterError):
@@ -81,7 +74,7 @@ class Gate:
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
-            raise InvalidParameterError(f"gate {self.name!r}: {_unknown('metric', self.metric, METRICS)}")
+            raise InvalidParameterError(f"gate {self.name!r}: {unknown_name('metric', self.metric, METRICS)}")
         if self.op not in OPERATORS:
             raise InvalidParameterError(f"gate {self.name!r}: operator {self.op!r} is not one of "
                                         f"{', '.join(OPERATORS)}")
@@ -244,7 +237,7 @@ def load_gates(path: str | Path | None = None) -> tuple[Gate, ...]:
         raise GateFileError(f"{path}: a gates file is a mapping with one key, 'gates'")
     for key in document:
         if key != "gates":
-            raise GateFileError(f"{path}: {_unknown('top-level key', key, ['gates'])}")
+            raise GateFileError(f"{path}: {unknown_name('top-level key', key, ['gates'])}")
     entries = document.get("gates") or {}
     if not isinstance(entries, Mapping):
         raise GateFileError(f"{path}: 'gates' must map gate names to their fields")
@@ -264,7 +257,7 @@ def _gate_from_entry(path: Path, name: str, entry: Any, default: Gate | None) ->
         raise GateFileError(f"{where}: must be a mapping of fields ({', '.join(_GATE_KEYS)})")
     for key in entry:
         if key not in _GATE_KEYS:
-            raise GateFileError(f"{where}: {_unknown('key', key, _GATE_KEYS)}")
+            raise GateFileError(f"{where}: {unknown_name('key', key, _GATE_KEYS)}")
     enabled = entry.get("enabled", True)
     if not isinstance(enabled, bool):
         raise GateFileError(f"{where}.enabled: {enabled!r} is not true or false")
@@ -282,7 +275,7 @@ def _gate_from_entry(path: Path, name: str, entry: Any, default: Gate | None) ->
         raise GateFileError(f"{where}.op: {entry['op']!r} is not an operator; use one of "
                             f"{', '.join(repr(o) for o in OPERATORS)} (quoted)")
     if "metric" in entry and entry["metric"] not in METRICS:
-        raise GateFileError(f"{where}.metric: {_unknown('metric', entry['metric'], METRICS)}")
+        raise GateFileError(f"{where}.metric: {unknown_name('metric', entry['metric'], METRICS)}")
     if "critical" in entry and not isinstance(entry["critical"], bool):
         raise GateFileError(f"{where}.critical: {entry['critical']!r} is not true or false")
     if "description" in entry and not isinstance(entry["description"], str):

@@ -104,7 +104,7 @@ def test_same_spec_same_summary_and_the_record(tuned) -> None:
 
 
 @pytest.mark.parametrize("changes, match", [
-    ({"options": {"variants": {"fsat": [5]}}}, r"--variants fsat: .*did you mean 'fast'"),
+    ({"options": {"variants": {"fsat": [5]}}}, r"--variants fsat: .*Did you mean 'fast'"),
     ({"options": {"variants": {"fast": ["x"]}}}, r"--variants fast='x' is not a number"),
     ({"options": {"variants": {"fast": [5]}}, "strategy": None, "policy": "symbol-agent-compact-stocks"},
      "varies a strategy's parameters"),

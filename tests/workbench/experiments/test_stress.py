@@ -120,15 +120,15 @@ def test_default_garch_is_skipped_on_a_short_period_with_a_note() -> None:
 
 @pytest.mark.parametrize(("options", "changes", "message"), [
     ({"shocks": ["gap:-1.5"]}, {}, "out of range"),
-    ({"shocks": ["gapp:-0.1"]}, {}, "did you mean 'gap'"),
+    ({"shocks": ["gapp:-0.1"]}, {}, "Did you mean 'gap'"),
     ({"shocks": ["reversal:2"]}, {}, "no magnitude"),
     ({"shocks": ["volatility:x"]}, {}, "volatility:NUMBER"),
     ({"shocks": ["correlation:0.5"]}, {}, "at least two symbols"),
     ({"periods": ["lehman_weeks"]}, {}, "not inside the data"),
-    ({"periods": ["lehman_week"]}, {}, "did you mean 'lehman_weeks'"),
+    ({"periods": ["lehman_week"]}, {}, "Did you mean 'lehman_weeks'"),
     ({"periods": ["crash=2005-03-01"]}, {}, "NAME=START:END"),
     ({"periods": []}, {}, "periods is empty"),
-    ({"n_bootstrapp": 3}, {}, "did you mean 'n_bootstrap'"),
+    ({"n_bootstrapp": 3}, {}, "Did you mean 'n_bootstrap'"),
     ({"n_bootstrap": -1}, {}, "n_bootstrap"),
     ({"block": 0.5}, {}, "block"),
     ({"shock_at": "2004-01-01", "shocks": ["reversal"]}, {}, "shock_at"),

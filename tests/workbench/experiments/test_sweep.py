@@ -103,7 +103,7 @@ def test_same_spec_same_summary(swept) -> None:
 
 
 @pytest.mark.parametrize(("grid", "message"), [
-    ({"position_limt": [0.5]}, "did you mean 'position_limit'"),
+    ({"position_limt": [0.5]}, "Did you mean 'position_limit'"),
     ({"stop_loss": []}, "empty list"),
     ({"fees": [0.1]}, "own lists"),
     ({"stop_loss": [0.1, 0.1]}, "twice"),

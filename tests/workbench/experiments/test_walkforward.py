@@ -188,7 +188,7 @@ def test_same_spec_same_result() -> None:
 
 
 @pytest.mark.parametrize("changes, match", [
-    ({"options": {"retrain": True, "grid": {"fsat": [5]}}}, r"--grid fsat: .*did you mean 'fast'"),
+    ({"options": {"retrain": True, "grid": {"fsat": [5]}}}, r"--grid fsat: .*Did you mean 'fast'"),
     ({"options": {"train": 500}}, "do not fit"),
     ({"options": {"embargo": -2}}, r"embargo \(--embargo\) -2"),
     ({"options": {"windows": 3}}, "option 'windows' is unknown"),

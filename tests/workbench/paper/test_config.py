@@ -35,7 +35,7 @@ def test_the_first_differing_key_is_named() -> None:
 
 
 @pytest.mark.parametrize("text, message", [
-    ("stop_los: 0.05\n", r"risk limit 'stop_los' is unknown \(did you mean 'stop_loss'\?\)"),
+    ("stop_los: 0.05\n", r"risk limit 'stop_los' is unknown; allowed: .*\. Did you mean 'stop_loss'\?"),
     ("fees: 0.001\n", "'fees' is a cost, not a risk limit; set it with --fees"),
     ("init_cash: 5\n", "set it with --cash"),
     ("stop_loss: 2\n", r"ScenarioParams.stop_loss = 2 is outside its domain; allowed: \[0, 1\)"),

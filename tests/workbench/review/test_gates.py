@@ -140,15 +140,17 @@ gates:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("gates:\n  sharpe: {treshold: 0.8}\n", "gates.sharpe: key 'treshold' is unknown (did you mean 'threshold'?)"),
-    ("gate:\n  sharpe: {threshold: 0.8}\n", "top-level key 'gate' is unknown (did you mean 'gates'?)"),
+    ("gates:\n  sharpe: {treshold: 0.8}\n",
+     "gates.sharpe: key 'treshold' is unknown; allowed: metric, op, threshold, critical, description, enabled. "
+     "Did you mean 'threshold'?"),
+    ("gate:\n  sharpe: {threshold: 0.8}\n", "top-level key 'gate' is unknown; allowed: gates. Did you mean 'gates'?"),
     ("gates:\n  sharpe: {threshold: high}\n", "gates.sharpe.threshold: 'high' is not a finite number"),
     ("gates:\n  onnx_parity: {threshold: 1e-4}\n", "write 1.0e-4"),
     ("gates:\n  sharpe: {threshold: true}\n", "gates.sharpe.threshold: True is not a finite number"),
     ("gates:\n  sharpe: {threshold: .nan}\n", "is not a finite number"),
     ("gates:\n  sharpe: {op: '=>'}\n", "gates.sharpe.op: '=>' is not an operator"),
     ("gates:\n  sharpe: {op: '=='}\n", "gates.sharpe.op: '==' is not an operator"),
-    ("gates:\n  sharpe: {metric: sharp}\n", "metric 'sharp' is unknown (did you mean 'sharpe'?)"),
+    ("gates:\n  sharpe: {metric: sharp}\n", "lookahead_violations. Did you mean 'sharpe'?"),
     ("gates:\n  sharpe: {critical: 'yes please'}\n", "gates.sharpe.critical: 'yes please' is not true or false"),
     ("gates:\n  sharpe: {enabled: 0}\n", "gates.sharpe.enabled: 0 is not true or false"),
     ("gates:\n  fresh: {metric: sharpe, op: '>'}\n", "gates.fresh: a new gate needs threshold"),
