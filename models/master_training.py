@@ -41,6 +41,7 @@ from engine.actions import TargetWeights
 from engine.data.market import MarketData, bars_per_year
 from engine.envs.episode import EpisodeConfig
 from engine.errors import InvalidParameterError
+from engine.metrics import max_drawdown, sharpe_ratio
 from engine.features.normalize import FittedNormalizer
 from engine.rewards import RewardWeights
 from engine.scenarios import ScenarioParams
@@ -203,7 +204,8 @@ def make_validation_env(history: MarketData, validation_start: Any, network: Mas
 def evaluate_validation(network: MasterPolicyNetwork, env: MasterEnvironment) -> dict[str, float]:
     """Trade one validation episode with the deterministic weights; metrics under ``validation/``.
 
-    ``sharpe`` is the annualized Sharpe ratio of the account's bar returns (0 when they are flat);
+    ``sharpe`` and ``max_drawdown`` are ``engine.metrics``' figures of the account's bar returns and
+    equity (Sharpe annualized at the bar frequency, ddof 1, 0 when the returns are flat);
     ``mean_cash`` is the average cash weight the policy asked for.
     """
     network.eval()
@@ -224,12 +226,10 @@ def evaluate_validation(network: MasterPolicyNetwork, env: MasterEnvironment) ->
     network.train()
     curve = np.asarray(equity)
     returns = curve[1:] / curve[:-1] - 1.0
-    spread = returns.std()
-    sharpe = 0.0 if spread == 0.0 else float(returns.mean() / spread * math.sqrt(bars_per_year(env.frequency)))
-    peak = np.maximum.accumulate(curve)
+    sharpe = sharpe_ratio(returns, bars_per_year(env.frequency))
     return {"validation/sharpe": sharpe, "validation/mean_reward": float(np.mean(rewards)),
             "validation/total_return": float(curve[-1] / curve[0] - 1.0),
-            "validation/max_drawdown": float((1.0 - curve / peak).max()),
+            "validation/max_drawdown": max_drawdown(curve),
             "validation/mean_cash": float(np.mean(cash)), "validation/bars": float(len(rewards))}
 
 

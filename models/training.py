@@ -28,7 +28,6 @@ import dataclasses
 import functools
 import importlib.util
 import logging
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +49,7 @@ from engine.envs.sharded import (
 from engine.envs.sources import scenario_batch
 from engine.envs.vector_env import SB3VecEnv, TradingVectorEnv
 from engine.errors import InvalidParameterError
+from engine.metrics import max_drawdown, sharpe_ratio
 from engine.features.normalize import FittedNormalizer
 from engine.observation import ObservationBuilder
 from engine.rewards import REWARD_COMPONENTS
@@ -211,7 +211,8 @@ def make_validation_env(history: MarketData, validation_start: Any, normalizer: 
 def evaluate_validation(model: MaskablePPO, env: TradingVectorEnv) -> dict[str, float]:
     """Trade one validation episode with the masked argmax policy; metrics under ``validation/``.
 
-    ``sharpe`` is the annualized Sharpe ratio of the account's bar returns (0 when they are flat).
+    ``sharpe`` and ``max_drawdown`` are ``engine.metrics``' figures of the account's bar returns and
+    equity (Sharpe annualized at the bar frequency, ddof 1, 0 when the returns are flat).
     """
     observation, info = env.reset(seed=0)
     equity = [float(info["equity"][0])]
@@ -226,12 +227,10 @@ def evaluate_validation(model: MaskablePPO, env: TradingVectorEnv) -> dict[str, 
         equity.append(float(info["equity"][0]))
     curve = np.asarray(equity)
     returns = curve[1:] / curve[:-1] - 1.0
-    spread = returns.std()
-    sharpe = 0.0 if spread == 0.0 else float(returns.mean() / spread * math.sqrt(bars_per_year(env.batch.frequency)))
-    peak = np.maximum.accumulate(curve)
+    sharpe = sharpe_ratio(returns, bars_per_year(env.batch.frequency))
     return {"validation/sharpe": sharpe, "validation/mean_reward": float(np.mean(rewards)),
             "validation/total_return": float(curve[-1] / curve[0] - 1.0),
-            "validation/max_drawdown": float((1.0 - curve / peak).max()), "validation/bars": float(len(rewards))}
+            "validation/max_drawdown": max_drawdown(curve), "validation/bars": float(len(rewards))}
 
 
 class RewardComponentCallback(BaseCallback):
