@@ -30,6 +30,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from engine.atomic_files import fsync_path, staging_folder, write_text_atomically
 from engine.errors import CheckpointError, InvalidParameterError
 from engine.features.normalize import FittedNormalizer
 from models.spec import action_spec, card_specs, observation_spec
@@ -150,15 +151,17 @@ def save_checkpoint(folder: str | Path, module: torch.nn.Module, card: ModelCard
     if folder.exists() and not overwrite:
         raise CheckpointError(f"{folder} already exists; choose another folder or pass overwrite=True")
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    staging = staging_folder(folder)
     try:
         # safetensors refuses shared or non-contiguous storage; clone to a plain CPU copy.
         state = {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
         save_file(state, str(staging / WEIGHTS_FILE))
         card = dataclasses.replace(card, parameter_counts=parameter_counts(module),
                                    weights_sha256=file_sha256(staging / WEIGHTS_FILE))
-        _write_json(staging / CARD_FILE, card.to_dict())
-        _write_json(staging / NORMALIZER_FILE, normalizer.to_dict())
+        (staging / CARD_FILE).write_text(_json_text(card.to_dict()))
+        (staging / NORMALIZER_FILE).write_text(_json_text(normalizer.to_dict()))
+        for path in (staging / WEIGHTS_FILE, staging / CARD_FILE, staging / NORMALIZER_FILE, staging):
+            fsync_path(path)
         _move_into_place(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -224,14 +227,7 @@ def update_card(folder: str | Path, **changes: Any) -> ModelCard:
     if unknown:
         raise CheckpointError(f"model card has no field {unknown[0]!r}")
     card = dataclasses.replace(card, **changes)
-    fd, tmp = tempfile.mkstemp(prefix=f".{CARD_FILE}.", dir=folder)
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; a card is meant to be read
-    try:
-        _write_json(Path(tmp), card.to_dict())
-        os.replace(tmp, folder / CARD_FILE)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    write_text_atomically(folder / CARD_FILE, _json_text(card.to_dict()))
     return card
 
 
@@ -301,12 +297,8 @@ def _read_normalizer(folder: Path) -> FittedNormalizer:
                               "checkpoint") from error
 
 
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    with open(path, "w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+def _json_text(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def _move_into_place(staging: Path, folder: Path) -> None:

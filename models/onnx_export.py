@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
+from engine.atomic_files import atomic_path
 from engine.errors import InvalidParameterError, OnnxExportError
 from models.checkpoint import file_sha256
 from models.spec import N_ACTIONS, OBSERVATION_DTYPES, OBSERVATION_NAMES, OBSERVATION_SHAPES
@@ -131,8 +131,7 @@ def export_onnx(actor: torch.nn.Module, path: str | Path, sample_observations: M
     observations = _check_observations(sample_observations, min_rows)
     actor.eval()
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as staging:
         _export(actor, staging, {k: v[:2] for k, v in observations.items()})
         onnx.checker.check_model(onnx.load(str(staging)))
         session = onnx_session(staging, intra_op_num_threads)
@@ -148,9 +147,6 @@ def export_onnx(actor: torch.nn.Module, path: str | Path, sample_observations: M
             latency_ms=_latency(session, observations, latency_runs),
         )
         check_parity(report)
-        os.replace(staging, path)
-    finally:
-        staging.unlink(missing_ok=True)
     logger.info("exported %s: max logit diff %.2g, agreement %.4f, p50 %.3f ms at batch 1", path,
                 report.max_abs_logit_diff, report.action_agreement, report.latency_ms["1"]["p50"])
     return report

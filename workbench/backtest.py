@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from engine.atomic_files import write_text_atomically
 from engine.data.market import MarketData
 from engine.policy import Policy
 from engine.records import OrderStatus
@@ -23,7 +24,6 @@ from workbench.reward_replay import replay_rewards
 from workbench.runner import code_version, cost_grid, evaluate, run_id, spec_data, spec_decider
 from workbench.spec import RunSpec
 from workbench.store.record import RunRecord
-from workbench.atomic_files import write_text_atomically
 
 
 @dataclass

@@ -17,6 +17,7 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from engine.atomic_files import fsync_path, staging_folder
 from engine.data.io import read_ohlcv
 from engine.errors import InvalidParameterError, WorkbenchError
 from engine.paths import workbench_home
@@ -122,12 +123,13 @@ def install_policy_upload(filename: str, content: bytes, name: str) -> Path:
         raise InvalidParameterError(f"a policy named {name!r} is already installed; choose another name")
     members = _checkpoint_members(filename, content)
     policies_dir().mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".upload-{name}-", dir=policies_dir()))
+    staging = staging_folder(target)
     try:
         for file_name, data in members.items():
             (staging / file_name).write_bytes(data)
         load_symbol_policy(str(staging))  # verifies before anything is kept
-        staging.chmod(0o755)
+        for path in (*(staging / file_name for file_name in members), staging):
+            fsync_path(path)
         staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

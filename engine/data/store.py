@@ -8,7 +8,8 @@ Layout under the store's root (``WORKBENCH_HOME/datasets`` in the app)::
 
 A save writes both files into a hidden temporary folder inside the root, fsyncs them, then renames
 the folder into place, so a reader sees either the whole dataset or none of it. Hidden folders
-(``.tmp-*``) are never listed.
+(names starting with ``.``) are never listed. Folders and files get the ordinary permissions of
+``engine.atomic_files``.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow
 
+from engine.atomic_files import fsync_path, staging_folder
 from engine.data.market import FIELDS, MarketData
 from engine.errors import (
     DatasetCorruptError,
@@ -83,9 +85,8 @@ class DatasetStore:
                 f"dataset {name!r} already exists in {self.root}; choose another name or pass "
                 "overwrite=True (--overwrite) to replace it")
         self.root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{name}-", dir=self.root))
+        staging = staging_folder(target)
         try:
-            staging.chmod(0o755)  # mkdtemp makes it private; a dataset folder is an ordinary one
             bars = data.to_long()
             write_bars(bars, staging / BARS_FILE)
             # The fingerprint is taken from what was written, read back: what load() will rebuild.
@@ -94,7 +95,7 @@ class DatasetStore:
             meta = _meta(name, stored, bars, source)
             (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
             for file in (staging / BARS_FILE, staging / META_FILE, staging):
-                _fsync(file)
+                fsync_path(file)
             self._swap_in(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -156,7 +157,7 @@ class DatasetStore:
         trash = Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{name}-deleted-", dir=self.root))
         os.rename(folder, trash / name)
         shutil.rmtree(trash)
-        _fsync(self.root)
+        fsync_path(self.root)
         logger.info("deleted dataset %r", name)
 
     def _meta(self, name: str) -> dict:
@@ -177,7 +178,7 @@ class DatasetStore:
         """Rename ``staging`` to ``target``; an existing target is moved aside first, then removed."""
         if not target.exists():
             os.rename(staging, target)
-            _fsync(self.root)
+            fsync_path(self.root)
             return
         # A directory cannot be renamed over a non-empty one, so the old one steps aside first.
         aside = Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{target.name}-old-", dir=self.root))
@@ -188,7 +189,7 @@ class DatasetStore:
             os.rename(aside / target.name, target)
             shutil.rmtree(aside, ignore_errors=True)
             raise
-        _fsync(self.root)
+        fsync_path(self.root)
         shutil.rmtree(aside, ignore_errors=True)
 
     def _unknown(self, name: str) -> str:
@@ -231,18 +232,3 @@ def _meta(name: str, data: MarketData, bars: pd.DataFrame, source: str) -> dict:
         "fingerprint": data.fingerprint(),
         "format_version": FORMAT_VERSION,
     }
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file or folder to disk (folders too, so that renames survive a power cut)."""
-    if path.is_dir():
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        except OSError:
-            return  # some platforms (Windows) cannot open folders; the files were flushed
-    else:
-        fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from engine.atomic_files import atomic_path
 from engine.errors import InvalidParameterError
 from engine.features.build import build_feature_matrix
 from engine.features.normalize import NORMALIZATION_METHODS, FeatureNormalizer
@@ -84,15 +83,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_parquet_atomically(frame: pd.DataFrame, path: Path, metadata: dict[bytes, bytes]) -> None:
-    """Write into a temporary file beside ``path`` and rename it, so no partial file is ever visible."""
+    """Write through ``engine.atomic_files.atomic_path``, so no partial file is ever visible."""
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(frame)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -7,8 +7,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from engine.atomic_files import write_text_atomically
 from engine.errors import InvalidParameterError
-from workbench.atomic_files import write_text_atomically
 
 
 def export_summary(folder: str | Path, summary: Mapping[str, Any], tables: Mapping[str, pd.DataFrame]) -> list[Path]:

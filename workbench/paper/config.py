@@ -11,14 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
+from engine.atomic_files import write_text_atomically
 from engine.errors import InvalidParameterError
 from engine.names import unknown_name
 from engine.scenarios import ScenarioParams
@@ -169,17 +168,8 @@ def read_config(state: Path) -> PaperConfig | None:
 
 
 def write_config(state: Path, config: PaperConfig) -> Path:
-    """Write ``config.json`` atomically (temp file + rename)."""
-    path = state / CONFIG_FILE
-    fd, tmp = tempfile.mkstemp(prefix=f".{CONFIG_FILE}.", dir=state)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``config.json`` atomically (``engine.atomic_files``)."""
+    return write_text_atomically(state / CONFIG_FILE, json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n")
 
 
 def config_difference(stored: PaperConfig, given: PaperConfig) -> str | None:

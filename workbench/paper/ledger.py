@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.atomic_files import write_text_atomically
 from engine.records import OrderKind, OrderReason, OrderStatus, order_dt
 from workbench.paper.config import JOURNAL_FILE
 from workbench.paper.journal import reading
-from workbench.atomic_files import write_text_atomically
 
 EXPORT_FILES = ("orders.csv", "fills.csv", "equity.csv")
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -22,6 +20,7 @@ import pandas as pd
 from bokeh.embed import components
 from bokeh.resources import Resources
 
+from engine.atomic_files import write_text_atomically
 from workbench.review import report_plots
 from workbench.review.assess import Assessment
 from workbench.review.evidence import StoredRunLike
@@ -96,22 +95,10 @@ def render_report(assessment: Assessment, record: ReviewRecord) -> str:
 
 
 def write_report(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (a temporary file in the same folder, then a rename)."""
+    """Write ``text`` to ``path`` (its folder created) with ``engine.atomic_files``' one rule."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        # mkstemp makes the file private (0600); a report is an ordinary file (0666 less the umask).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomically(path, text)
 
 
 def _section(key: str, heading: str, *parts: str) -> str:

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from engine.atomic_files import fsync_path
 from engine.errors import InvalidParameterError
 
 TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -95,15 +96,6 @@ def write_json(path: Path, payload: Any) -> None:
     """Write ``payload`` as indented JSON (sorted keys, NaN kept as NaN) and fsync it."""
     path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
     fsync_path(path)
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file or a folder (a folder's entry list is what a rename changes)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def remove_tree(path: Path) -> None:

@@ -33,6 +33,7 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
+from engine.atomic_files import fsync_path
 from engine.errors import InvalidParameterError, RunStoreError, UnknownRunError
 from engine.paths import workbench_home
 from workbench.store import files
@@ -394,8 +395,8 @@ class RunStore:
             for name in run.tables:
                 frame = run.load_table(name)
                 (folder / f"{name}.csv").write_text(frame.to_csv(index=not _default_index(frame)))
-                files.fsync_path(folder / f"{name}.csv")
-            files.fsync_path(folder)
+                fsync_path(folder / f"{name}.csv")
+            fsync_path(folder)
             files.publish(folder, out_dir)
         except BaseException:
             files.remove_tree(folder)

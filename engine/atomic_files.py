@@ -1,0 +1,100 @@
+"""Writing a file so that a failure never leaves half of one: the one writer of every layer.
+
+The rule for every file written atomically (exports, reports, configs, model cards, ONNX files,
+feature matrices):
+
+1. The content goes to a temporary sibling ``.<name>.<random>.tmp`` in the target's folder (one
+   file system, so the rename below is atomic).
+2. The temporary file is created with mode ``0o666`` and the process umask applied by the system:
+   ``0o666 & ~umask``, the permissions any tool gives a new file (``0o644`` under the usual umask
+   ``022``). The umask is never changed, so other threads are unaffected.
+3. It is flushed and fsync'd, then ``os.replace`` puts it in place of the target, and the folder is
+   fsync'd so that the rename survives a power cut.
+4. On any failure the temporary file is removed and the target is left as it was.
+
+A folder published by a rename (an imported dataset, a checkpoint, an uploaded policy) is staged in
+:func:`staging_folder`, made with mode ``0o777`` less the umask (``0o755`` under umask ``022``): the
+ordinary permissions of a new folder, like its files'. Its owner writes the files, flushes them and
+the folder with :func:`fsync_path`, and renames the folder into place.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+FILE_MODE = 0o666
+"""Mode requested for a new file; the umask takes its bits away (``0o644`` under umask ``022``)."""
+FOLDER_MODE = 0o777
+"""Mode requested for a new folder; the umask takes its bits away (``0o755`` under umask ``022``)."""
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file or a folder to disk (a folder's entry list is what a rename changes).
+
+    Platforms that cannot open a folder (Windows) skip folders; their files were flushed.
+    """
+    path = Path(path)
+    if path.is_dir():
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            return
+    else:
+        fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def staging_folder(target: str | Path) -> Path:
+    """A new empty folder ``.<name>.<random>.tmp`` beside ``target`` (whose parent must exist), with
+    the ordinary permissions ``0o777 & ~umask``; hidden, so listings skip it."""
+    target = Path(target)
+    folder = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    folder.mkdir(mode=FOLDER_MODE)
+    return folder
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary sibling of ``path`` to write to; on a clean exit it replaces ``path`` (module rules).
+
+    For writers that want a file name (Parquet, ONNX); the temporary file already exists, empty,
+    with the ordinary permissions, and the writer overwrites it. An exception inside the block
+    removes it and leaves ``path`` untouched.
+
+    Args:
+        path: The file to write; its folder must exist.
+
+    Yields:
+        The temporary file's path.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    try:
+        yield tmp
+        fsync_path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_path(path.parent)
+
+
+def write_bytes_atomically(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (module rules); returns ``path``."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+    return path
+
+
+def write_text_atomically(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically (module rules), encoded as ``encoding``; returns ``path``."""
+    return write_bytes_atomically(path, text.encode(encoding))
