@@ -20,9 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.errors import InvalidParameterError
-from engine.names import did_you_mean
 from engine.features.regime_block import REGIME_COLUMNS
 from engine.features.technical import TECHNICAL_COLUMNS, TECHNICAL_WINDOW
+from engine.names import did_you_mean
 from engine.observation import PORTFOLIO_FIELDS, POSITION_FIELDS, SL_MODELS
 
 OBSERVATION_BLOCKS: tuple[str, ...] = ("technical", "sl_probs", "position", "portfolio", "regime")

@@ -41,8 +41,8 @@ from engine.actions import TargetWeights
 from engine.data.market import MarketData, bars_per_year
 from engine.envs.episode import EpisodeConfig
 from engine.errors import InvalidParameterError
-from engine.metrics import max_drawdown, sharpe_ratio
 from engine.features.normalize import FittedNormalizer
+from engine.metrics import max_drawdown, sharpe_ratio
 from engine.rewards import RewardWeights
 from engine.scenarios import ScenarioParams
 from models.checkpoint import ModelCard

@@ -49,8 +49,8 @@ from engine.envs.sharded import (
 from engine.envs.sources import scenario_batch
 from engine.envs.vector_env import SB3VecEnv, TradingVectorEnv
 from engine.errors import InvalidParameterError
-from engine.metrics import max_drawdown, sharpe_ratio
 from engine.features.normalize import FittedNormalizer
+from engine.metrics import max_drawdown, sharpe_ratio
 from engine.observation import ObservationBuilder
 from engine.rewards import REWARD_COMPONENTS
 from engine.scenarios import ScenarioParams

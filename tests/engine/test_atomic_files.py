@@ -22,14 +22,16 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_files_get_0666_less_the_umask(tmp_path: Path, umask_027) -> None:
+@pytest.mark.usefixtures("umask_027")
+def test_files_get_0666_less_the_umask(tmp_path: Path) -> None:
     text = write_text_atomically(tmp_path / "a.json", "{\"é\": 1}\n")
     data = write_bytes_atomically(tmp_path / "b.bin", b"\x00\x01")
     assert mode(text) == mode(data) == 0o640
     assert text.read_text(encoding="utf-8") == "{\"é\": 1}\n" and data.read_bytes() == b"\x00\x01"
 
 
-def test_a_replaced_file_takes_the_rule_not_the_old_mode(tmp_path: Path, umask_027) -> None:
+@pytest.mark.usefixtures("umask_027")
+def test_a_replaced_file_takes_the_rule_not_the_old_mode(tmp_path: Path) -> None:
     path = tmp_path / "card.json"
     path.write_text("old")
     path.chmod(0o600)
@@ -38,7 +40,8 @@ def test_a_replaced_file_takes_the_rule_not_the_old_mode(tmp_path: Path, umask_0
     assert [p.name for p in tmp_path.iterdir()] == ["card.json"]
 
 
-def test_a_writer_that_wants_a_path_gets_the_same_rule(tmp_path: Path, umask_027) -> None:
+@pytest.mark.usefixtures("umask_027")
+def test_a_writer_that_wants_a_path_gets_the_same_rule(tmp_path: Path) -> None:
     with atomic_path(tmp_path / "m.parquet") as tmp:
         assert tmp.parent == tmp_path and tmp.name.startswith(".m.parquet.") and tmp.exists()
         tmp.write_bytes(b"PAR1")
@@ -56,7 +59,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> 
 
 
 def test_a_failed_rename_leaves_no_temporary(tmp_path: Path, monkeypatch) -> None:
-    def failing(src, dst):
+    def failing(*_):
         raise PermissionError("read-only target")
 
     monkeypatch.setattr(atomic_files.os, "replace", failing)
@@ -65,7 +68,8 @@ def test_a_failed_rename_leaves_no_temporary(tmp_path: Path, monkeypatch) -> Non
     assert list(tmp_path.iterdir()) == []
 
 
-def test_staging_folders_are_hidden_and_ordinary(tmp_path: Path, umask_027) -> None:
+@pytest.mark.usefixtures("umask_027")
+def test_staging_folders_are_hidden_and_ordinary(tmp_path: Path) -> None:
     folder = staging_folder(tmp_path / "ckpt")
     assert folder.parent == tmp_path and folder.name.startswith(".ckpt.") and folder.is_dir()
     assert mode(folder) == 0o750 and list(folder.iterdir()) == []
