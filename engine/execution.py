@@ -246,18 +246,3 @@ def fill_bar_nb(bar, open_, state, intents, params, records, n_records):
         for n in range(n_symbols):
             intents.kind[s, n] = KIND_NONE
     return n_records
-
-
-@njit(cache=True)
-def mark_to_market_nb(close, state):
-    """Equity per scenario at ``close`` (S, N): cash + sum(units * close)."""
-    n_scenarios, n_symbols = state.units.shape
-    out = np.empty(n_scenarios)
-    for s in range(n_scenarios):
-        value = state.cash[s]
-        for n in range(n_symbols):
-            u = state.units[s, n]
-            if u != 0.0:
-                value += u * close[s, n]
-        out[s] = value
-    return out

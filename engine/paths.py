@@ -24,11 +24,6 @@ def datasets_dir() -> Path:
     return workbench_home() / "datasets"
 
 
-def cache_dir() -> Path:
-    """Folder for derived, re-computable files (feature caches)."""
-    return workbench_home() / "cache"
-
-
 def configure_numba_cache() -> None:
     """Point Numba's on-disk kernel cache at a folder keyed by the engine's source code.
 

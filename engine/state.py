@@ -96,8 +96,3 @@ def empty_intents(n_scenarios: int, n_symbols: int) -> Intents:
         size=np.zeros((n_scenarios, n_symbols)),
         reason=np.zeros((n_scenarios, n_symbols), dtype=np.int8),
     )
-
-
-def copy_state(state: PortfolioState) -> PortfolioState:
-    """A deep copy (the kernels update state in place)."""
-    return PortfolioState(*(a.copy() for a in state))

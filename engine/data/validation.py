@@ -62,7 +62,6 @@ RULES: tuple[str, ...] = (
 # Warning ids.
 LARGE_GAP = "large-gap"
 EXTREME_MOVE = "extreme-move"
-WARNING_RULES: tuple[str, ...] = (LARGE_GAP, EXTREME_MOVE)
 
 # A gap warns when it is longer than both of these: 10x the typical spacing keeps intraday
 # overnight and weekend gaps quiet only together with the 7-day floor, and the floor keeps daily
@@ -177,23 +176,6 @@ def check_finite_positive(values: np.ndarray, column: str, locate: RowLocator) -
     hit = _first_hit((values <= 0)[:, None])
     if hit:
         raise _non_positive_error(values[hit[0]], locate.at(hit[0], column))
-
-
-def validate_table(table: pd.DataFrame, locate: RowLocator) -> list[DataWarning]:
-    """Apply every rule to a table (:func:`check_table`), then collect its warnings (:func:`find_warnings`).
-
-    Args:
-        table: The table described in the module docstring, in file order.
-        locate: Locations of the table's rows.
-
-    Returns:
-        The warnings, also logged at WARNING level.
-
-    Raises:
-        DataValidationError: At the first broken rule.
-    """
-    check_table(table, locate)
-    return find_warnings(table, locate)
 
 
 def check_table(table: pd.DataFrame, locate: RowLocator) -> None:

@@ -28,7 +28,6 @@ from engine.records import OrderStatus
 from engine.regimes import REGIME_LABELS, RegimeRule, regime_labels
 
 UNLABELLED = "unlabelled"
-POSITION_STATES = ("long", "flat", "short")
 
 
 def market_regimes(data: MarketData, history: MarketData | None = None,

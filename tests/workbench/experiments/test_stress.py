@@ -25,10 +25,6 @@ def stress_spec(**changes) -> RunSpec:
     return RunSpec(**values)
 
 
-def by_label(summary: dict) -> dict[str, dict]:
-    return {row["label"]: row for row in summary["scenarios"]}
-
-
 def test_gap_shock_cuts_buy_and_hold_by_the_gap() -> None:
     summary = run_stress(stress_spec()).summary()
     base, gap = summary["scenarios"][0], summary["scenarios"][1]
