@@ -15,12 +15,13 @@ feature matrices):
 A folder published by a rename (an imported dataset, a checkpoint, an uploaded policy) is staged in
 :func:`staging_folder`, made with mode ``0o777`` less the umask (``0o755`` under umask ``022``): the
 ordinary permissions of a new folder, like its files'. Its owner writes the files, flushes them and
-the folder with :func:`fsync_path`, and renames the folder into place.
+the folder with :func:`fsync_path`, and :func:`publish_folder` renames it into place.
 """
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,6 +58,30 @@ def staging_folder(target: str | Path) -> Path:
     folder = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
     folder.mkdir(mode=FOLDER_MODE)
     return folder
+
+
+def publish_folder(staging: str | Path, target: str | Path) -> None:
+    """Rename the staged folder ``staging`` to ``target`` and fsync their parent.
+
+    A folder cannot be renamed over a non-empty one, so an existing ``target`` first steps aside
+    into a hidden folder, is removed once the new one is in place, and is put back if that rename
+    fails: a reader sees the old folder or the new one, never a mix.
+    """
+    staging, target = Path(staging), Path(target)
+    if not target.exists():
+        os.replace(staging, target)
+        fsync_path(target.parent)
+        return
+    aside = staging_folder(target)
+    os.replace(target, aside / target.name)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        os.replace(aside / target.name, target)
+        shutil.rmtree(aside, ignore_errors=True)
+        raise
+    fsync_path(target.parent)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 @contextmanager

@@ -18,10 +18,8 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import shutil
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -30,7 +28,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from engine.atomic_files import fsync_path, staging_folder, write_text_atomically
+from engine.atomic_files import fsync_path, publish_folder, staging_folder, write_text_atomically
 from engine.errors import CheckpointError, InvalidParameterError
 from engine.features.normalize import FittedNormalizer
 from models.spec import action_spec, card_specs, observation_spec
@@ -162,7 +160,7 @@ def save_checkpoint(folder: str | Path, module: torch.nn.Module, card: ModelCard
         (staging / NORMALIZER_FILE).write_text(_json_text(normalizer.to_dict()))
         for path in (staging / WEIGHTS_FILE, staging / CARD_FILE, staging / NORMALIZER_FILE, staging):
             fsync_path(path)
-        _move_into_place(staging, folder)
+        publish_folder(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -299,19 +297,3 @@ def _read_normalizer(folder: Path) -> FittedNormalizer:
 
 def _json_text(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
-
-
-def _move_into_place(staging: Path, folder: Path) -> None:
-    """Rename ``staging`` to ``folder``; an existing ``folder`` is swapped out first and removed after."""
-    if not folder.exists():
-        os.replace(staging, folder)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=folder.parent))
-    os.replace(folder, retired / folder.name)
-    try:
-        os.replace(staging, folder)
-    except BaseException:
-        os.replace(retired / folder.name, folder)
-        raise
-    finally:
-        shutil.rmtree(retired, ignore_errors=True)

@@ -19,13 +19,12 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pyarrow
 
-from engine.atomic_files import fsync_path, staging_folder
+from engine.atomic_files import fsync_path, publish_folder, staging_folder
 from engine.data.market import FIELDS, MarketData
 from engine.errors import (
     DatasetCorruptError,
@@ -40,7 +39,6 @@ BARS_FILE = "bars.parquet"
 META_FILE = "meta.json"
 FORMAT_VERSION = 1
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_TEMP_PREFIX = ".tmp-"
 
 
 def write_bars(frame: pd.DataFrame, path: Path) -> None:
@@ -96,7 +94,7 @@ class DatasetStore:
             (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
             for file in (staging / BARS_FILE, staging / META_FILE, staging):
                 fsync_path(file)
-            self._swap_in(staging, target)
+            publish_folder(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -154,7 +152,7 @@ class DatasetStore:
         folder = self.root / name
         if not folder.is_dir():
             raise UnknownDatasetError(self._unknown(name))
-        trash = Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{name}-deleted-", dir=self.root))
+        trash = staging_folder(folder)
         os.rename(folder, trash / name)
         shutil.rmtree(trash)
         fsync_path(self.root)
@@ -173,24 +171,6 @@ class DatasetStore:
         if missing:
             raise DatasetCorruptError(f"dataset {name!r}: {path} lacks {', '.join(missing)}")
         return meta
-
-    def _swap_in(self, staging: Path, target: Path) -> None:
-        """Rename ``staging`` to ``target``; an existing target is moved aside first, then removed."""
-        if not target.exists():
-            os.rename(staging, target)
-            fsync_path(self.root)
-            return
-        # A directory cannot be renamed over a non-empty one, so the old one steps aside first.
-        aside = Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{target.name}-old-", dir=self.root))
-        os.rename(target, aside / target.name)
-        try:
-            os.rename(staging, target)
-        except BaseException:
-            os.rename(aside / target.name, target)
-            shutil.rmtree(aside, ignore_errors=True)
-            raise
-        fsync_path(self.root)
-        shutil.rmtree(aside, ignore_errors=True)
 
     def _unknown(self, name: str) -> str:
         names = [m["name"] for m in self.list()]

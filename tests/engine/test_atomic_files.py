@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from engine import atomic_files
-from engine.atomic_files import atomic_path, staging_folder, write_bytes_atomically, write_text_atomically
+from engine.atomic_files import (
+    atomic_path, publish_folder, staging_folder, write_bytes_atomically, write_text_atomically,
+)
 
 
 @pytest.fixture
@@ -73,3 +75,32 @@ def test_staging_folders_are_hidden_and_ordinary(tmp_path: Path) -> None:
     folder = staging_folder(tmp_path / "ckpt")
     assert folder.parent == tmp_path and folder.name.startswith(".ckpt.") and folder.is_dir()
     assert mode(folder) == 0o750 and list(folder.iterdir()) == []
+
+
+def test_publishing_a_folder_replaces_the_old_one_whole(tmp_path: Path) -> None:
+    target = tmp_path / "ckpt"
+    target.mkdir()
+    (target / "old.json").write_text("old")
+    staging = staging_folder(target)
+    (staging / "new.json").write_text("new")
+    publish_folder(staging, target)
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt"] and [p.name for p in target.iterdir()] == ["new.json"]
+
+
+def test_a_failed_publish_puts_the_old_folder_back(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "ckpt"
+    target.mkdir()
+    (target / "old.json").write_text("old")
+    staging = staging_folder(target)
+    real_replace = os.replace
+
+    def refuse_the_new_folder(src, dst):
+        if Path(src) == staging:
+            raise OSError("interrupted")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(atomic_files.os, "replace", refuse_the_new_folder)
+    with pytest.raises(OSError, match="interrupted"):
+        publish_folder(staging, target)
+    assert (target / "old.json").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["ckpt", staging.name])  # the owner removes its staging
