@@ -20,8 +20,8 @@ FAN_FROM = 8
 """Runs with at least this many scenarios also get a percentile fan of all of them."""
 ACTION_BUCKETS = 60
 METRIC_COLUMNS = ("label", "family", "fold", "name", "role", "total_return", "annualized_return",
-                  "annualized_volatility", "sharpe", "sortino", "max_drawdown", "win_rate", "profit_factor", "n_trades", "exposure",
-                  "fees_paid", "excess_return")
+                  "annualized_volatility", "sharpe", "sortino", "max_drawdown", "win_rate", "profit_factor",
+                  "n_trades", "exposure", "fees_paid", "excess_return")
 
 
 def action_shares(actions: pd.DataFrame, scenario: int, names: tuple[str, ...], buckets: int = ACTION_BUCKETS

@@ -46,7 +46,8 @@ def test_bad_fields_are_rejected(changes: dict, message: str) -> None:
 def test_yaml_file_with_unknown_key_names_file_and_suggestion(tmp_path: Path) -> None:
     path = tmp_path / "run.yaml"
     path.write_text("kind: stress\ndata: stocks\nstrategy: sma_cross\nsymbol: [AAPL]\n")
-    with pytest.raises(InvalidParameterError, match=r"run.yaml: key 'symbol' is unknown; allowed: .*Did you mean 'symbols'\?"):
+    with pytest.raises(InvalidParameterError,
+                       match=r"run.yaml: key 'symbol' is unknown; allowed: .*Did you mean 'symbols'\?"):
         RunSpec.from_file(path)
     path.write_text("kind: stress\ndata: stocks\nstrategy: sma_cross\nsymbols: AAPL,MSFT\nfees: [0, 0.001]\n"
                     "risk: {max_drawdown: 0.2}\noptions: {n_bootstrap: 5}\n")
@@ -69,7 +70,8 @@ def test_parse_options_fills_defaults_and_rejects_unknown_names() -> None:
     spec = RunSpec(data="stocks", strategy="buy_and_hold", kind="stress", options=(("n_paths", 3),))
     assert parse_options(spec, _Options) == _Options(n_paths=3)
     bad = spec.replace(options=(("n_path", 3),))
-    with pytest.raises(InvalidParameterError, match="stress option 'n_path' is unknown; allowed: .*Did you mean 'n_paths'"):
+    with pytest.raises(InvalidParameterError,
+                       match="stress option 'n_path' is unknown; allowed: .*Did you mean 'n_paths'"):
         parse_options(bad, _Options)
 
 
