@@ -91,17 +91,16 @@ class CollectorPauses:
 def run(decider: dict, feed: str, start: str, end: str, root: Path,
         collector: CollectorPauses) -> tuple[np.ndarray, dict[str, list[float]]]:
     """Replay ``feed`` with ``decider``; returns per-bar latencies (s) and per-call stage times (s)."""
-    from engine.live import PortfolioDecider
+    from engine.live import LivePortfolioPolicy
     from engine.live_observation import LiveObservation
     from workbench.paper import StartOptions, start_paper
     from workbench.paper.journal import Journal, reading
-
     from workbench.paper.loop import PaperLoop
 
     stages: dict[str, list[float]] = defaultdict(list)
-    originals = (LiveObservation.append, PortfolioDecider.decide, Journal.write_bar, PaperLoop.step)
+    originals = (LiveObservation.append, LivePortfolioPolicy.decide, Journal.write_bar, PaperLoop.step)
     LiveObservation.append = timed(stages, "features", originals[0])
-    PortfolioDecider.decide = timed(stages, "decide", originals[1])
+    LivePortfolioPolicy.decide = timed(stages, "decide", originals[1])
     Journal.write_bar = collector.closes(timed(stages, "journal", originals[2]))
     PaperLoop.step = collector.opens(originals[3])
     try:
@@ -109,7 +108,7 @@ def run(decider: dict, feed: str, start: str, end: str, root: Path,
         result = start_paper(StartOptions(state=state, feed=feed, start=start, end=end, fees=0.001,
                                           slippage=0.0005, speed=math.inf, **decider))
     finally:
-        LiveObservation.append, PortfolioDecider.decide, Journal.write_bar, PaperLoop.step = originals
+        LiveObservation.append, LivePortfolioPolicy.decide, Journal.write_bar, PaperLoop.step = originals
     assert result.status == "finished"
     with reading(state / "journal.sqlite") as conn:
         latency = np.array([r[0] for r in conn.execute("SELECT seconds FROM latency ORDER BY bar")])

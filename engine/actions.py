@@ -49,6 +49,7 @@ class ActionSpace(Protocol):
 
     name: str
     n_actions: int  # discrete actions per symbol; 0 for continuous spaces
+    action_names: tuple[str, ...]  # names of the discrete actions in index order; () for continuous spaces
 
     def bar_intents(self, actions: np.ndarray, context: BarContext) -> tuple[np.ndarray, np.ndarray]:
         """Intents ``[S, N]`` for actions decided at one bar (portfolio-scope rollout)."""
@@ -90,6 +91,7 @@ class SymbolActions:
     max_exposure: float = 0.9
     name: str = "symbol7"
     n_actions: int = 7
+    action_names: tuple[str, ...] = tuple(a.name.lower() for a in SymbolAction)
 
     def masks(self, context: BarContext) -> np.ndarray:
         """Allowed actions ``[S, N, 7]`` (``True`` = allowed).
@@ -150,6 +152,7 @@ class TacticalActions:
     exposure: float = 1.0
     name: str = "tactical3"
     n_actions: int = 3
+    action_names: tuple[str, ...] = ("short", "hold", "long")
 
     def _targets(self, actions: np.ndarray) -> np.ndarray:
         return np.where(actions == 2, self.exposure, np.where(actions == 0, -self.exposure, np.nan))
@@ -174,6 +177,7 @@ class StrategicExposure:
     threshold: float = 0.05
     name: str = "strategic3"
     n_actions: int = 0
+    action_names: tuple[str, ...] = ()
 
     def _targets(self, probabilities: np.ndarray) -> np.ndarray:
         probabilities = np.asarray(probabilities, dtype=np.float64)
@@ -204,6 +208,7 @@ class TargetWeights:
     rebalance_every: int = 0
     name: str = "weights"
     n_actions: int = 0
+    action_names: tuple[str, ...] = ()
 
     def bar_intents(self, actions: np.ndarray, context: BarContext) -> tuple[np.ndarray, np.ndarray]:
         targets = np.asarray(actions, dtype=np.float64)
@@ -276,3 +281,16 @@ def _forward_fill(values: np.ndarray) -> np.ndarray:
     np.maximum.accumulate(index, axis=0, out=index)
     filled = np.take_along_axis(values, index, axis=0)
     return filled
+
+
+def allowed_actions(action_space: ActionSpace, actions: np.ndarray, context: BarContext) -> np.ndarray:
+    """``[S, N]`` whether each discrete action is allowed by the space's masks at ``context``.
+
+    Spaces without masks (targets, weights) allow every action.
+    """
+    masks = getattr(action_space, "masks", None)
+    if masks is None:
+        return np.ones(context.state.units.shape, dtype=bool)
+    allowed = masks(context)
+    index = np.clip(np.asarray(actions).astype(np.int64), 0, allowed.shape[-1] - 1)[..., None]
+    return np.take_along_axis(allowed, index, axis=-1)[..., 0]

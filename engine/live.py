@@ -1,18 +1,17 @@
 """One live account stepped one bar at a time as bars arrive: the rollout's bar loop for paper trading.
 
 ``engine.rollout`` steps a whole :class:`~engine.scenarios.ScenarioBatch` whose bars are known in
-advance; a paper-trading loop gets one bar at a time from a feed. :class:`LiveAccount` runs the same
-kernels in the same order on one scenario (``S = 1``), so a replay of a dataset reproduces the
-backtest's orders, fills and equity bit for bit. Per bar ``t``:
+advance; a paper-trading loop gets one bar at a time from a feed. :class:`LiveAccount` steps the
+same :class:`~engine.bar_loop.BarLoop` on one scenario (``S = 1``), so a replay of a dataset
+reproduces the backtest's orders, fills and equity bit for bit. Per bar ``t``:
 
-1. :meth:`LiveAccount.fill_open`: the intents decided at ``t - 1`` fill at ``t``'s open
-   (``fill_bar_nb``); the caller (a broker simulator) owns the working intents;
-2. :meth:`LiveAccount.close`: equity is marked and the risk state updated at ``t``'s close
-   (``close_bar_nb``); the trading-day id steps at each new UTC date, as
+1. :meth:`LiveAccount.open_bar`: the intents decided at ``t - 1`` fill at ``t``'s open and equity is
+   marked at ``t``'s close (the bar loop's first half); the caller (a broker simulator) owns the
+   working intents; the trading-day id steps at each new UTC date, as
    ``engine.rollout.trading_day_ids`` counts it;
-3. a decider (:class:`MarketDecider`, :class:`PortfolioDecider`) turns the policy's actions at ``t``
-   into intents through the action space's ``bar_intents``;
-4. :meth:`LiveAccount.apply_overlay`: ``apply_risk_overlay_nb`` at ``t``.
+2. a live policy (:class:`LiveMarketPolicy`, :class:`LivePortfolioPolicy`) turns the policy's
+   actions at ``t`` into intents through the action space's ``bar_intents``;
+3. :meth:`LiveAccount.submit`: those intents and the risk overlay (the bar loop's second half).
 
 Nothing is decided on a feed's final bar (the rollout's last bar). A market-scope policy's view is
 built from the bars received so far (:class:`BarHistory`): every baseline signal at bar ``t`` reads
@@ -31,14 +30,13 @@ import numpy as np
 import pandas as pd
 
 from engine.actions import BarContext
+from engine.bar_loop import BarLoop
 from engine.data.market import FIELDS
 from engine.errors import InvalidParameterError
-from engine.execution import fill_bar_nb
 from engine.features.streaming import StreamingFeatures
 from engine.live_observation import LiveObservation
 from engine.policy import Policy
-from engine.records import KIND_POSITION_FRACTION, REASON_KILL_SWITCH, REASON_POLICY, order_dt
-from engine.risk import apply_risk_overlay_nb, close_bar_nb
+from engine.records import KIND_POSITION_FRACTION, REASON_KILL_SWITCH
 from engine.scenarios import ScenarioParams
 from engine.scenarios.path import PricePath
 from engine.state import Intents, KernelParams, PortfolioState, empty_intents, initial_state
@@ -51,7 +49,7 @@ _TRACKER_FIELDS = ("returns", "head", "prev_equity", "peak", "prev_units", "entr
 
 
 class Decision(NamedTuple):
-    """What a decider produced at one bar.
+    """What a live policy produced at one bar.
 
     Attributes:
         actions: The policy's actions for the bar, ``[N, ...]``.
@@ -130,7 +128,7 @@ class BarHistory:
 
 
 class LiveAccount:
-    """One account over ``N`` symbols, advanced bar by bar through the engine's kernels.
+    """One account over ``N`` symbols, advanced bar by bar through the engine's bar loop.
 
     Args:
         params: Costs, cash and risk limits.
@@ -141,47 +139,52 @@ class LiveAccount:
         self.scenario_params = params
         self.params = KernelParams(**{name: np.array([float(getattr(params, name))]) for name in KernelParams._fields})
         self.n_symbols = n_symbols
-        self.state: PortfolioState = initial_state(self.params, n_symbols)
-        self.last_target = np.full((1, n_symbols), np.nan)
+        self.loop = BarLoop(self.params, n_symbols)
         self.day = -1
         self.date = -1  # UTC date (ns at midnight) of the last closed bar
         self.bar = -1  # last closed bar
 
-    def new_records(self) -> np.ndarray:
-        """An empty record buffer with room for one bar's records."""
-        return np.empty(max(16, 2 * self.n_symbols), dtype=order_dt)
+    @property
+    def state(self) -> PortfolioState:
+        """The account's portfolio state (``S = 1``)."""
+        return self.loop.state
 
-    def fill_open(self, bar: int, open_: np.ndarray, intents: Intents) -> np.ndarray:
-        """Fill ``intents`` at bar ``bar``'s open prices ``[N]``; returns the fill records."""
-        records = self.new_records()
-        n = fill_bar_nb(bar, np.ascontiguousarray(open_, dtype=np.float64).reshape(1, -1), self.state, intents,
-                        self.params, records, 0)
-        return records[:n].copy()
+    @property
+    def last_target(self) -> np.ndarray:
+        """``[1, N]`` targets emitted so far (NaN: none); target action spaces update it in place."""
+        return self.loop.last_target
 
-    def close(self, bar: int, timestamp: pd.Timestamp, close: np.ndarray) -> None:
-        """Mark equity at bar ``bar``'s close ``[N]`` and update the risk state."""
+    def open_bar(self, bar: int, timestamp: pd.Timestamp, open_: np.ndarray, close: np.ndarray,
+                 intents: Intents) -> np.ndarray:
+        """Fill ``intents`` at bar ``bar``'s open ``[N]``, then mark at its close ``[N]``; returns the fill records."""
         date = pd.Timestamp(timestamp).normalize().as_unit("ns").value
         if date != self.date:
             self.day += 1
             self.date = date
-        close_bar_nb(bar, np.array([self.day], dtype=np.int64), self.close_prices(close), self.state, self.params)
+        self.loop.clear_records()
+        self.loop.open_bar(bar, self.prices(open_), self.prices(close), np.array([self.day], dtype=np.int64),
+                           pending=intents)
         self.bar = bar
+        return self.loop.all_records()
 
     @staticmethod
-    def close_prices(close: np.ndarray) -> np.ndarray:
-        """``close`` ``[N]`` as the kernels' ``[1, N]`` contiguous array."""
-        return np.array(close, dtype=np.float64).reshape(1, -1)
+    def prices(values: np.ndarray) -> np.ndarray:
+        """``values`` ``[N]`` as the kernels' ``[1, N]`` contiguous array."""
+        return np.array(values, dtype=np.float64).reshape(1, -1)
 
     def context(self, close: np.ndarray) -> BarContext:
         """What the action space and the observation read after bar ``bar``'s close."""
-        return BarContext(self.bar, self.state, self.close_prices(close), self.params, self.last_target)
+        return BarContext(self.bar, self.state, self.prices(close), self.params, self.last_target)
 
-    def apply_overlay(self, bar: int, close: np.ndarray, intents: Intents) -> np.ndarray:
-        """The risk overlay on ``intents`` decided at bar ``bar``; returns its records (blocked intents)."""
-        records = self.new_records()
-        n = apply_risk_overlay_nb(bar, self.close_prices(close), self.state, intents, self.params,
-                                  _NO_LAST_DECISION, records, 0)
-        return records[:n].copy()
+    def submit(self, bar: int, close: np.ndarray, kind: np.ndarray, size: np.ndarray) -> tuple[Intents, np.ndarray]:
+        """The intents ``kind``/``size`` ``[1, N]`` decided at bar ``bar`` under the risk overlay.
+
+        Returns the intents that go to the broker (a copy) and the overlay's records (blocked intents).
+        """
+        self.loop.clear_records()
+        self.loop.submit(bar, self.prices(close), kind, size, _NO_LAST_DECISION)
+        pending = self.loop.pending
+        return Intents(pending.kind.copy(), pending.size.copy(), pending.reason.copy()), self.loop.all_records()
 
     def flatten_intents(self) -> Intents:
         """Intents that close every open position at the next open (the kill switch)."""
@@ -200,34 +203,27 @@ class LiveAccount:
         """Continue from a :meth:`snapshot`."""
         fresh = initial_state(self.params, self.n_symbols)
         values = snapshot["state"]
-        self.state = PortfolioState(*(np.array(values[name], dtype=getattr(fresh, name).dtype)
-                                      for name in PortfolioState._fields))
-        self.last_target = np.array(snapshot["last_target"], dtype=np.float64)
+        for name in PortfolioState._fields:
+            getattr(self.state, name)[...] = np.array(values[name], dtype=getattr(fresh, name).dtype)
+        self.last_target[...] = np.array(snapshot["last_target"], dtype=np.float64)
         self.day, self.date, self.bar = int(snapshot["day"]), int(snapshot["date"]), int(snapshot["bar"])
 
 
 def warm_up_kernels(params: ScenarioParams, n_symbols: int) -> None:
-    """Load the fill, close and overlay kernels and the streaming features' smoother for ``n_symbols``
-    on a scratch account, so that the first live bar does not pay for Numba's cache load (about a
+    """Load the bar loop's kernels and the streaming features' smoother for ``n_symbols`` on a
+    scratch account, so that the first live bar does not pay for Numba's cache load (about a
     second) and numpy's first calls."""
     account = LiveAccount(params, n_symbols)
     prices = np.ones(n_symbols)
-    intents = empty_intents(1, n_symbols)
-    account.close(0, pd.Timestamp("2000-01-03", tz="UTC"), prices)
-    account.apply_overlay(0, prices, intents)
-    account.fill_open(1, prices, intents)
+    nothing = np.zeros((1, n_symbols))
+    account.open_bar(0, pd.Timestamp("2000-01-03", tz="UTC"), prices, prices, empty_intents(1, n_symbols))
+    account.submit(0, prices, nothing.astype(np.int8), nothing)
     features = StreamingFeatures(n_symbols, 252.0)
     for _ in range(2):
         features.append(prices, prices, prices, prices, prices)
 
 
-def policy_intents(kind: np.ndarray, size: np.ndarray) -> Intents:
-    """Intents of the policy (reason POLICY) from an action space's ``kind``/``size`` ``[1, N]``."""
-    return Intents(np.asarray(kind, dtype=np.int8).copy(), np.asarray(size, dtype=np.float64).copy(),
-                   np.full(np.shape(kind), REASON_POLICY, dtype=np.int8))
-
-
-class MarketDecider:
+class LiveMarketPolicy:
     """A market-scope policy decided bar by bar: ``act_market`` over the history, the newest row.
 
     The action space's ``bar_intents`` emits a target when it changes (``last_target``), as its
@@ -259,7 +255,7 @@ class MarketDecider:
         """Nothing to restore (see :meth:`snapshot`)."""
 
 
-class PortfolioDecider:
+class LivePortfolioPolicy:
     """A portfolio-scope policy decided bar by bar on observations grown with the history.
 
     Args:
@@ -324,7 +320,7 @@ class PortfolioDecider:
 
 
 def _load_tracker(tracker: AccountTracker, values: dict[str, Any]) -> None:
-    """Set ``tracker``'s statistics from a :meth:`PortfolioDecider.snapshot`."""
+    """Set ``tracker``'s statistics from a :meth:`LivePortfolioPolicy.snapshot`."""
     for name in _TRACKER_FIELDS:
         current = getattr(tracker, name)
         if isinstance(current, np.ndarray):
@@ -333,12 +329,12 @@ def _load_tracker(tracker: AccountTracker, values: dict[str, Any]) -> None:
             setattr(tracker, name, type(current)(values[name]))
 
 
-def decider_for(policy: Policy, observation: LiveObservation | None) -> MarketDecider | PortfolioDecider:
-    """The live decider of ``policy``'s scope (portfolio scope needs the account's ``observation``)."""
+def live_policy(policy: Policy, observation: LiveObservation | None) -> LiveMarketPolicy | LivePortfolioPolicy:
+    """The live form of ``policy`` for its scope (portfolio scope needs the account's ``observation``)."""
     if policy.scope == "market":
-        return MarketDecider(policy)
+        return LiveMarketPolicy(policy)
     if policy.scope == "portfolio":
         if observation is None:
             raise InvalidParameterError(f"policy {policy.name!r} reads the portfolio; pass its live observation")
-        return PortfolioDecider(policy, observation)
+        return LivePortfolioPolicy(policy, observation)
     raise InvalidParameterError(f"policy {policy.name!r} has unknown scope {policy.scope!r}; use 'market' or 'portfolio'")

@@ -31,14 +31,17 @@ MarketView = PricePath
 
 @dataclass
 class PolicyOutput:
-    """Actions plus optional per-decision extras (probabilities, values, attention, ...).
+    """Actions plus the per-decision extras of the same forward pass (probabilities, values, ...).
 
     For ``act_market`` arrays lead with the bar axis ``[T, N, ...]``; for ``act`` with the batch
-    axis ``[S * N, ...]``. Extras are recorded by the rollout under their key.
+    axis ``[S * N, ...]``. Extras are recorded by the rollout under their key at every decision;
+    ``explained`` holds the detailed extras (e.g. attention maps) a policy returns only when asked
+    (``act(..., explain=True)``), which the rollout keeps at the bars it asked on.
     """
 
     actions: np.ndarray
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    explained: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -64,5 +67,10 @@ class PortfolioPolicy(Policy, Protocol):
     """A policy of ``"portfolio"`` scope."""
 
     def act(self, observation: dict[str, np.ndarray]) -> PolicyOutput:
-        """Actions for a batch of observations, leading axis ``S * N``."""
+        """Actions for a batch of observations, leading axis ``S * N``.
+
+        A policy with detailed extras also takes ``explain: bool = False`` and fills
+        :attr:`PolicyOutput.explained` when it is True; the rollout passes it only when asked to
+        (``explain_every``).
+        """
         ...

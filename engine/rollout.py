@@ -1,11 +1,17 @@
 """Batched rollout: every scenario of a `ScenarioBatch` stepped together through the same kernels.
 
-Per bar ``t``: fill the intents decided at ``t - 1`` at ``t``'s open (``fill_bar_nb``), mark equity
-and update the risk state at ``t``'s close (``close_bar_nb``), ask the policy, turn its actions into
-intents (the action space), then apply the risk overlay (``apply_risk_overlay_nb``). Nothing is
-decided on the last bar. Market-scope policies are evaluated once per distinct price path and the
-whole run is compiled end to end (``engine.simulate``); portfolio-scope policies are called once per
-bar with a batch of ``S * N`` observations.
+Each bar calls the two halves of ``engine.bar_loop``: fill the intents decided at ``t - 1`` at
+``t``'s open and mark at ``t``'s close (``open_bar``); then the decision at ``t``'s close and its
+intents with the risk overlay (``submit``). Nothing is decided on the last bar. Market-scope
+policies are evaluated once per distinct price path and the whole run is compiled end to end
+(``engine.simulate``); portfolio-scope policies are called once per bar with a batch of ``S * N``
+observations.
+
+A rollout can also measure what its decisions earned in training terms (``rewards``: the seven
+reward components, from ``engine.reward_meter``, the same outcome the training environments
+compute) and keep a policy's detailed extras every ``explain_every`` bars (e.g. attention maps,
+returned by the same forward pass that decided). With rewards a market-scope run steps bar by bar
+in Python around the same kernels instead of the compiled loop.
 """
 from __future__ import annotations
 
@@ -16,15 +22,15 @@ from typing import Callable, Protocol
 import numpy as np
 import pandas as pd
 
-from engine.actions import BarContext
+from engine.actions import ActionSpace, BarContext, allowed_actions
+from engine.bar_loop import BarLoop
+from engine.data.market import bars_per_year
 from engine.errors import InvalidParameterError
-from engine.execution import ensure_capacity_nb, fill_bar_nb
 from engine.policy import MarketView, Policy, PolicyOutput
-from engine.records import order_dt
-from engine.risk import apply_risk_overlay_nb, close_bar_nb
+from engine.reward_meter import RewardMeter, RewardSettings
 from engine.scenarios import ScenarioBatch
 from engine.simulate import simulate_intents
-from engine.state import Intents, KernelParams, PortfolioState, empty_intents, initial_state
+from engine.state import KernelParams, PortfolioState, initial_state
 
 logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], None]
@@ -48,6 +54,10 @@ class RolloutResult:
         extras: the policy's extras, stacked like ``actions``.
         state: the portfolio state after the last bar.
         path_ids: ``[S]`` the price path of each scenario.
+        rewards: reward components and ``total`` of every decision, ``[T - 1, S, N]`` each (empty
+            unless asked for).
+        explained_bars: ``[K]`` the decision bars whose detailed extras were kept.
+        explained: the policy's detailed extras at those bars, ``[K, S * N, ...]`` each.
     """
 
     equity: np.ndarray
@@ -59,6 +69,9 @@ class RolloutResult:
     index: pd.DatetimeIndex
     symbols: tuple[str, ...]
     labels: tuple[str, ...] = field(default_factory=tuple)
+    rewards: dict[str, np.ndarray] = field(default_factory=dict)
+    explained_bars: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    explained: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def kernel_params(batch: ScenarioBatch) -> KernelParams:
@@ -81,18 +94,39 @@ def run_rollout(
     policy: Policy,
     observer: Observer | None = None,
     progress: ProgressCallback | None = None,
+    rewards: RewardSettings | None = None,
+    explain_every: int = 0,
 ) -> RolloutResult:
-    """Run ``policy`` over every scenario of ``batch``."""
+    """Run ``policy`` over every scenario of ``batch``.
+
+    Args:
+        batch: The scenarios.
+        policy: What decides (its scope picks the driver).
+        observer: Builds the observations of a portfolio-scope policy.
+        progress: Called with ``(bars done, bars)`` after each bar of a portfolio-scope run.
+        rewards: Measure the reward components of every decision with these settings (None: don't).
+        explain_every: Ask a portfolio-scope policy for its detailed extras (``act(..., explain=True)``)
+            on decision bars ``0, k, 2k, ...``; 0 never asks.
+
+    Raises:
+        InvalidParameterError: an unknown scope, a portfolio policy without an observer, or rewards
+            asked for a batch with padded windows.
+    """
+    if isinstance(explain_every, bool) or not isinstance(explain_every, (int, np.integer)) or explain_every < 0:
+        raise InvalidParameterError(f"explain_every must be an integer >= 0, got {explain_every!r}")
+    if rewards is not None and np.any(batch.n_valid != batch.n_bars):
+        raise InvalidParameterError("rewards are measured for batches whose scenarios all have every bar; "
+                                    "this one has padded windows")
     if policy.scope == "market":
-        return _run_market(batch, policy)
+        return _run_market(batch, policy, rewards)
     if policy.scope == "portfolio":
         if observer is None:
             raise InvalidParameterError(f"policy {policy.name!r} reads the portfolio; pass an observer")
-        return _run_portfolio(batch, policy, observer, progress)
+        return _run_portfolio(batch, policy, observer, progress, rewards, int(explain_every))
     raise InvalidParameterError(f"policy {policy.name!r} has unknown scope {policy.scope!r}; use 'market' or 'portfolio'")
 
 
-def _run_market(batch: ScenarioBatch, policy: Policy) -> RolloutResult:
+def _run_market(batch: ScenarioBatch, policy: Policy, rewards: RewardSettings | None) -> RolloutResult:
     paths = np.unique(batch.path_ids)
     outputs = [policy.act_market(path_view(batch, int(p))) for p in paths]
     # A padded window's view stops at its last real bar: its intents, actions and extras are
@@ -101,11 +135,17 @@ def _run_market(batch: ScenarioBatch, policy: Policy) -> RolloutResult:
     kind = np.stack([_pad_rows(k, batch.n_bars, 0) for k, _ in intents], axis=1).astype(np.int8)
     size = np.stack([_pad_rows(z, batch.n_bars, 0.0) for _, z in intents], axis=1)
     position = np.searchsorted(paths, batch.path_ids)
+    kind, size = kind[:, position, :], size[:, position, :]
     params = kernel_params(batch)
-    state = initial_state(params, batch.n_symbols)
-    equity, records = simulate_intents(batch.open, batch.close, trading_day_ids(batch),
-                                       kind[:, position, :], size[:, position, :], params, state,
-                                       batch.n_valid)
+    measured: dict[str, np.ndarray] = {}
+    if rewards is None:
+        state = initial_state(params, batch.n_symbols)
+        equity, records = simulate_intents(batch.open, batch.close, trading_day_ids(batch), kind, size, params,
+                                           state, batch.n_valid)
+    else:
+        loop, meter = BarLoop(params, batch.n_symbols), _meter(batch, rewards)
+        equity = _drive(batch, loop, lambda t, context: (kind[t], size[t], None), meter)
+        state, records, measured = loop.state, loop.all_records(), meter.components
     padded = [PolicyOutput(_pad_rows(o.actions, batch.n_bars, np.nan),
                            {k: _pad_rows(v, batch.n_bars, np.nan) for k, v in o.extras.items()})
               for o in outputs]
@@ -114,7 +154,7 @@ def _run_market(batch: ScenarioBatch, policy: Policy) -> RolloutResult:
         actions=np.stack([o.actions for o in padded]),
         extras=_stack_extras([o.extras for o in padded]),
         state=state, path_ids=batch.path_ids, index=batch.index, symbols=batch.symbols,
-        labels=batch.labels,
+        labels=batch.labels, rewards=measured,
     )
 
 
@@ -129,48 +169,94 @@ def _pad_rows(values: np.ndarray, n_rows: int, fill: float) -> np.ndarray:
     return out
 
 
-def _run_portfolio(batch: ScenarioBatch, policy: Policy, observer: Observer,
-                   progress: ProgressCallback | None) -> RolloutResult:
-    params = kernel_params(batch)
-    n_scenarios, n_bars, n_symbols = batch.close.shape
-    state = initial_state(params, n_symbols)
-    pending: Intents = empty_intents(n_scenarios, n_symbols)
-    last_target = np.full((n_scenarios, n_symbols), np.nan)
-    records = np.empty(max(16, 4 * n_scenarios * n_symbols), dtype=order_dt)
+def _meter(batch: ScenarioBatch, settings: RewardSettings) -> RewardMeter:
+    return RewardMeter(batch.n_scenarios, batch.n_symbols, batch.n_bars - 1, bars_per_year(batch.frequency),
+                       settings)
+
+
+Decide = Callable[[int, BarContext], tuple[np.ndarray, np.ndarray, np.ndarray | None]]
+"""``(bar, context) -> (kind, size, actions)``: a bar's intents ``[S, N]`` and, for the reward
+meter's masks, the discrete actions ``[S, N]`` they came from (None: nothing masked)."""
+
+
+def _drive(batch: ScenarioBatch, loop: BarLoop, decide: Decide, meter: RewardMeter | None,
+           progress: ProgressCallback | None = None, action_space: ActionSpace | None = None) -> np.ndarray:
+    """Step ``loop`` over every bar of ``batch``, deciding with ``decide``; returns equity ``[T, S]``.
+
+    ``action_space`` gives the masks the meter reads (None: every action allowed).
+    """
+    n_bars = batch.n_bars
     days = trading_day_ids(batch)
     last_decision = batch.n_valid.astype(np.int64) - 1
-    equity = np.empty((n_bars, n_scenarios))
-    outputs: list[PolicyOutput] = []
-    n = 0
+    equity = np.empty((n_bars, batch.n_scenarios))
+    step_start = 0
     for t in range(n_bars):
-        records = ensure_capacity_nb(records, n, 2 * n_scenarios * n_symbols)
         # Contiguous copies: the env stepper passes the same layout, so each kernel compiles once.
-        if t > 0:
-            n = fill_bar_nb(t, np.ascontiguousarray(batch.open[:, t, :]), state, pending, params, records, n)
         close_t = np.array(batch.close[:, t, :])
-        close_bar_nb(t, days[:, t], close_t, state, params)
-        equity[t] = state.equity
+        loop.open_bar(t, batch.open[:, t, :], close_t, days[:, t])
+        equity[t] = loop.state.equity
+        if meter is not None:
+            if t == 0:
+                meter.start(0, loop.state)
+            else:
+                meter.judged(t - 1, loop.records_since(step_start), batch.open[:, t, :], close_t, loop.state)
         if t == n_bars - 1:
             break
-        context = BarContext(t, state, close_t, params, last_target)
-        output = policy.act(observer.observe(t, context))
-        kind, size = policy.action_space.bar_intents(
-            np.asarray(output.actions).reshape((n_scenarios, n_symbols) + np.shape(output.actions)[1:]),
-            context,
-        )
-        pending.kind[:] = kind
-        pending.size[:] = size
-        pending.reason[:] = 0
-        n = apply_risk_overlay_nb(t, close_t, state, pending, params, last_decision, records, n)
-        outputs.append(output)
+        context = BarContext(t, loop.state, close_t, loop.params, loop.last_target)
+        kind, size, actions = decide(t, context)
+        if meter is not None:
+            allowed = (np.ones(close_t.shape, dtype=bool) if actions is None or action_space is None
+                       else allowed_actions(action_space, actions, context))
+            meter.decided(loop.state, close_t, allowed)
+        step_start = loop.n_records
+        loop.submit(t, close_t, kind, size, last_decision)
         if progress is not None:
             progress(t + 1, n_bars)
+    return equity
+
+
+class _PolicyDecisions:
+    """A portfolio-scope policy deciding bar by bar: observe, act, turn actions into intents."""
+
+    def __init__(self, policy: Policy, observer: Observer, n_scenarios: int, n_symbols: int,
+                 explain_every: int) -> None:
+        self.policy = policy
+        self.observer = observer
+        self.shape = (n_scenarios, n_symbols)
+        self.explain_every = explain_every
+        self.outputs: list[PolicyOutput] = []
+        self.explained_bars: list[int] = []
+
+    def __call__(self, bar: int, context: BarContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        observation = self.observer.observe(bar, context)
+        if self.explain_every and bar % self.explain_every == 0:
+            output = self.policy.act(observation, explain=True)
+            self.explained_bars.append(bar)
+        else:
+            output = self.policy.act(observation)
+        actions = np.asarray(output.actions)
+        actions = actions.reshape(self.shape + actions.shape[1:])
+        kind, size = self.policy.action_space.bar_intents(actions, context)
+        self.outputs.append(output)
+        return kind, size, actions
+
+
+def _run_portfolio(batch: ScenarioBatch, policy: Policy, observer: Observer, progress: ProgressCallback | None,
+                   rewards: RewardSettings | None, explain_every: int) -> RolloutResult:
+    loop = BarLoop(kernel_params(batch), batch.n_symbols)
+    decisions = _PolicyDecisions(policy, observer, batch.n_scenarios, batch.n_symbols, explain_every)
+    meter = None if rewards is None else _meter(batch, rewards)
+    equity = _drive(batch, loop, decisions, meter, progress, policy.action_space)
+    outputs = decisions.outputs  # one per decision bar, from bar 0
+    explained = [outputs[bar].explained for bar in decisions.explained_bars]
     return RolloutResult(
-        equity=equity, records=records[:n].copy(),
+        equity=equity, records=loop.all_records(),
         actions=np.stack([np.asarray(o.actions) for o in outputs]) if outputs else np.empty((0,)),
         extras=_stack_extras([o.extras for o in outputs]),
-        state=state, path_ids=batch.path_ids, index=batch.index, symbols=batch.symbols,
-        labels=batch.labels,
+        state=loop.state, path_ids=batch.path_ids, index=batch.index, symbols=batch.symbols,
+        labels=batch.labels, rewards={} if meter is None else meter.components,
+        explained_bars=np.asarray(decisions.explained_bars, dtype=np.int64),
+        explained=_stack_extras(explained),
     )
 
 

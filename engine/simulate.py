@@ -1,17 +1,17 @@
 """Whole-run simulation of intents known in advance (market-only policies, fixed order streams).
 
-The loop is the rollout's loop compiled end to end: fill at the open, mark and update risk at the
-close, overlay the risk rules on the bar's intents. Policies that read the portfolio go through
-``engine.rollout`` instead, which runs the same kernels bar by bar around the policy call.
+The loop is the rollout's loop compiled end to end: each bar calls the two halves of
+``engine.bar_loop`` (fill at the open and mark at the close; then the bar's intents and the risk
+overlay). Policies that read the portfolio go through ``engine.rollout`` instead, which calls the
+same halves bar by bar around the policy call.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from engine.execution import ensure_capacity_nb, fill_bar_nb
+from engine.bar_loop import open_bar_nb, submit_bar_nb
 from engine.records import order_dt
-from engine.risk import apply_risk_overlay_nb, close_bar_nb
 from engine.state import Intents, KernelParams, PortfolioState
 
 
@@ -32,16 +32,11 @@ def simulate_intents_nb(open_, close, day, last_decision, kind, size, params, st
     )
     n = 0
     for t in range(n_bars):
-        records = ensure_capacity_nb(records, n, 2 * n_scenarios * n_symbols)
-        if t > 0:
-            n = fill_bar_nb(t, open_[:, t, :], state, pending, params, records, n)
-        close_bar_nb(t, day[:, t], close[:, t, :], state, params)
+        records, n = open_bar_nb(t, open_[:, t, :], close[:, t, :], day[:, t], state, pending, params, records, n)
         equity[t] = state.equity
         if t < n_bars - 1:
-            pending.kind[:] = kind[t]
-            pending.size[:] = size[t]
-            pending.reason[:] = 0
-            n = apply_risk_overlay_nb(t, close[:, t, :], state, pending, params, last_decision, records, n)
+            records, n = submit_bar_nb(t, close[:, t, :], kind[t], size[t], state, pending, params, last_decision,
+                                       records, n)
     return equity, records[:n]
 
 

@@ -8,7 +8,7 @@ infos with ``terminal_observation`` / ``TimeLimit.truncated``, action masks), so
 ``b`` of the whole is account ``b // N``'s symbol ``b % N``, as in one environment over all accounts.
 
 Where the shards live is a :class:`ShardRunner`'s business: :class:`InProcessShards` steps them
-one after the other in this process; ``workbench.ray_training.RayShards`` keeps each in a Ray actor
+one after the other in this process; ``workbench.services.ray_training.RayShards`` keeps each in a Ray actor
 and steps them in parallel. Both hand back the same arrays, so a run depends on ``K``, not on the
 runner.
 

@@ -64,6 +64,8 @@ DOMAINS: dict[str, _Domain] = {
     "daily_loss_limit": _Domain("float", 0.0, high=1.0, high_open=True),
     "cooldown_bars": _Domain("int", 0.0),
 }
+RISK_KEYS: tuple[str, ...] = tuple(k for k in DOMAINS if k not in ("init_cash", "fees", "slippage"))
+"""The risk limits of a scenario (every parameter but cash and costs)."""
 
 
 def _checked(name: str, value: Any, domain: _Domain) -> Any:

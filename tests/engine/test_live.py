@@ -14,15 +14,15 @@ from engine.actions import SymbolActions
 from engine.data.market import FIELDS, MarketData
 from engine.data.synthetic import SyntheticConfig, generate_synthetic
 from engine.errors import InvalidParameterError
-from engine.live import BarHistory, LiveAccount, decider_for, policy_intents
+from engine.live import BarHistory, LiveAccount, live_policy
 from engine.live_observation import LiveObservation
 from engine.observation import ObservationBuilder
 from engine.policy import PolicyOutput
 from engine.records import OrderReason, OrderStatus, order_dt
 from engine.rollout import run_rollout
 from engine.scenarios import ScenarioParams, from_market
-from engine.state import empty_intents
-from strategies.registry import make_strategy
+from engine.state import Intents, empty_intents
+from strategies.families.baseline import make_strategy
 
 RISKY = ScenarioParams(fees=0.001, slippage=0.0005, stop_loss=0.003, max_drawdown=0.01, cooldown_bars=5,
                        daily_loss_limit=0.005)
@@ -42,36 +42,33 @@ def step_live(data: MarketData, policy, params: ScenarioParams, observation=None
     ``observation`` makes a fresh live observation (portfolio-scope policies).
     """
     def fresh():
-        return (LiveAccount(params, data.n_symbols), decider_for(policy, observation and observation()),
+        return (LiveAccount(params, data.n_symbols), live_policy(policy, observation and observation()),
                 BarHistory(data.symbols, data.frequency))
 
-    account, decider, history = fresh()
+    account, live, history = fresh()
     pending = empty_intents(1, data.n_symbols)
     records, equity = [], []
     for t in range(data.n_bars):
         if t == restart_at:
-            saved = json.loads(json.dumps({"account": account.snapshot(), "decider": decider.snapshot(),
+            saved = json.loads(json.dumps({"account": account.snapshot(), "live": live.snapshot(),
                                            "pending": [pending.kind.tolist(), pending.size.tolist(),
                                                        pending.reason.tolist()]}))
-            account, decider, history = fresh()
+            account, live, history = fresh()
             for k in range(t):
                 history.append(data.index[k], {f: getattr(data, f)[k] for f in FIELDS})
             account.restore(saved["account"])
-            decider.restore(saved["decider"])
-            pending = policy_intents(np.array(saved["pending"][0]), np.array(saved["pending"][1]))
-            pending.reason[:] = np.array(saved["pending"][2], dtype=np.int8)
+            live.restore(saved["live"])
+            pending = Intents(*(np.array(v, dtype=d) for v, d in zip(saved["pending"], (np.int8, np.float64, np.int8))))
         bar = {f: getattr(data, f)[t] for f in FIELDS}
         history.append(data.index[t], bar)
-        if t > 0:
-            records.append(account.fill_open(t, bar["open"], pending))
-        account.close(t, data.index[t], bar["close"])
-        decider.track(history, t, account.state)
+        records.append(account.open_bar(t, data.index[t], bar["open"], bar["close"], pending))
+        live.track(history, t, account.state)
         equity.append(account.state.equity[0])
         if t == data.n_bars - 1:
             break
-        decision = decider.decide(history, account.context(bar["close"]))
-        pending = policy_intents(decision.kind, decision.size)
-        records.append(account.apply_overlay(t, bar["close"], pending))
+        decision = live.decide(history, account.context(bar["close"]))
+        pending, blocked = account.submit(t, bar["close"], decision.kind, decision.size)
+        records.append(blocked)
     return np.concatenate(records) if records else np.empty(0, order_dt), np.array(equity)
 
 
@@ -177,6 +174,6 @@ def test_kill_switch_intents_close_every_held_position() -> None:
 
 def test_deciders_check_the_policy_scope() -> None:
     with pytest.raises(InvalidParameterError, match="reads the portfolio; pass its live observation"):
-        decider_for(ScoringPolicy(), None)
+        live_policy(ScoringPolicy(), None)
     with pytest.raises(InvalidParameterError, match="unknown scope"):
-        decider_for(ScoringPolicy(scope="galaxy"), None)
+        live_policy(ScoringPolicy(scope="galaxy"), None)

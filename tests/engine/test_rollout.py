@@ -14,7 +14,7 @@ from engine.policy import MarketView, PolicyOutput
 from engine.records import OrderStatus
 from engine.rollout import check_market_policy_causal, path_view, run_rollout
 from engine.scenarios import ScenarioParams, from_market, historical_windows, parameter_grid
-from strategies.registry import STRATEGIES, make_strategy
+from strategies.families.baseline import STRATEGIES, make_strategy
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ the kill switch before an open) and filled at ``fill_bar``'s open. Its client or
 function of (session, bar, symbol, sequence), so a decision replayed after a crash produces the same
 id, and both the broker and the journal (its primary key) refuse a second copy.
 
-:class:`SimulatedBroker` fills working orders with the engine's fill kernel (``fill_bar_nb``) at
-the open of their bar, with the account's costs and limits: the backtest's fills, one bar at a time.
+:class:`SimulatedBroker` fills working orders through the account's bar loop (``LiveAccount.open_bar``)
+at the open of their bar, with the account's costs and limits: the backtest's fills, one bar at a time.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol, Sequence
 
 import numpy as np
+import pandas as pd
 
 from engine.errors import InvalidParameterError
 from engine.live import LiveAccount
@@ -89,9 +90,11 @@ class Broker(Protocol):
         """Orders accepted and not yet filled or cancelled."""
         ...
 
-    def execute(self, bar: int, open_: np.ndarray, account: LiveAccount) -> list[tuple[Order, np.void | None]]:
-        """Fill the orders due at ``bar``'s open and update ``account``; one ``(order, record)`` per
-        order, ``record`` an ``engine.records.order_dt`` row or None when there was nothing to trade."""
+    def execute(self, bar: int, timestamp: pd.Timestamp, open_: np.ndarray, close: np.ndarray,
+                account: LiveAccount) -> list[tuple[Order, np.void | None]]:
+        """Fill the orders due at ``bar``'s open and open the account's bar with them (fills at the
+        open, marked at ``close``: ``LiveAccount.open_bar``); one ``(order, record)`` per order,
+        ``record`` an ``engine.records.order_dt`` row or None when there was nothing to trade."""
         ...
 
 
@@ -121,7 +124,8 @@ class SimulatedBroker:
     def working(self) -> list[Order]:
         return sorted(self._working.values(), key=lambda o: (o.fill_bar, o.symbol))
 
-    def execute(self, bar: int, open_: np.ndarray, account: LiveAccount) -> list[tuple[Order, np.void | None]]:
+    def execute(self, bar: int, timestamp: pd.Timestamp, open_: np.ndarray, close: np.ndarray,
+                account: LiveAccount) -> list[tuple[Order, np.void | None]]:
         late = [o.client_order_id for o in self._working.values() if o.fill_bar < bar]
         if late:
             raise InvalidParameterError(f"orders {', '.join(late)} missed their open; cancel them before bar {bar}")
@@ -131,7 +135,7 @@ class SimulatedBroker:
             intents.kind[0, symbol] = order.kind
             intents.size[0, symbol] = order.size
             intents.reason[0, symbol] = order.reason
-        records = account.fill_open(bar, open_, intents) if due else account.new_records()[:0]
+        records = account.open_bar(bar, timestamp, open_, close, intents)
         for order in due.values():
             del self._working[order.client_order_id]
         by_symbol = {int(r["symbol"]): r for r in records}

@@ -38,13 +38,12 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import InvalidParameterError
-from engine.live import BarHistory, LiveAccount, MarketDecider, PortfolioDecider, policy_intents
+from engine.live import BarHistory, LiveAccount, LiveMarketPolicy, LivePortfolioPolicy
 from engine.records import KIND_NONE, REASON_POLICY
-from engine.state import empty_intents
 from workbench.paper.broker import SEQ_DECISION, SEQ_KILL, Broker, Order, client_order_id
+from workbench.paper.chain import BarEntry
 from workbench.paper.config import PaperConfig
 from workbench.paper.feeds import Bar, Feed
-from workbench.paper.chain import BarEntry
 from workbench.paper.journal import Journal
 
 logger = logging.getLogger(__name__)
@@ -112,7 +111,7 @@ class PaperLoop:
         config: The session's configuration.
         journal: The open journal (verified).
         feed: Where bars come from (already positioned at the next bar).
-        decider: The policy's live decider.
+        policy: The decider's policy in its live form (deciding bar by bar).
         account: The account, restored to the last journaled bar.
         broker: Where orders go (holding the restored working orders).
         history: The journaled bars.
@@ -121,12 +120,12 @@ class PaperLoop:
     """
 
     def __init__(self, *, config: PaperConfig, journal: Journal, feed: Feed,
-                 decider: MarketDecider | PortfolioDecider, account: LiveAccount, broker: Broker,
+                 policy: LiveMarketPolicy | LivePortfolioPolicy, account: LiveAccount, broker: Broker,
                  history: BarHistory, stale_after: float, faults: FaultInjector) -> None:
         self.config = config
         self.journal = journal
         self.feed = feed
-        self.decider = decider
+        self.policy = policy
         self.account = account
         self.broker = broker
         self.history = history
@@ -180,11 +179,10 @@ class PaperLoop:
         self.faults("received")
         controls, kill = self._apply_controls()
         orders, cancels = self._before_open(t, kill)
-        executions = self.broker.execute(t, bar.open, self.account)
+        executions = self.broker.execute(t, bar.timestamp, bar.open, bar.close, self.account)
         records = [(order.client_order_id, record) for order, record in executions if record is not None]
         self.faults("filled")
-        self.account.close(t, bar.timestamp, bar.close)
-        self.decider.track(self.history, t, self.account.state)
+        self.policy.track(self.history, t, self.account.state)
         self.faults("closed")
         actions, extras = None, {}
         if not bar.final:
@@ -195,7 +193,7 @@ class PaperLoop:
         entry = BarEntry(
             bar=t, timestamp=bar.timestamp, final=bar.final, prices=bar.fields(), actions=actions, extras=extras,
             orders=orders, records=records, cancels=cancels, state=self.account.state, halt=self.halt,
-            snapshot={"account": self.account.snapshot(), "decider": self.decider.snapshot(),
+            snapshot={"account": self.account.snapshot(), "decider": self.policy.snapshot(),
                       "working": [o.to_dict() for o in self.broker.working()]},
             controls=controls, latencies=list(self._latencies))
         self.journal.write_bar(entry, before_commit=lambda: self.faults("written"))
@@ -246,13 +244,13 @@ class PaperLoop:
         context = account.context(close)
         actions, extras = None, {}
         if self.halt:
-            intents = empty_intents(1, n_symbols)
+            kind, size = np.zeros((1, n_symbols), dtype=np.int8), np.zeros((1, n_symbols))
         else:
-            decision = self.decider.decide(self.history, context)
-            intents = policy_intents(decision.kind, decision.size)
+            decision = self.policy.decide(self.history, context)
+            kind, size = decision.kind, decision.size
             actions, extras = decision.actions, decision.extras
-        proposed = (intents.kind.copy(), intents.size.copy())
-        overlay = account.apply_overlay(t, close, intents)
+        proposed = (np.array(kind, dtype=np.int8), np.array(size, dtype=np.float64))
+        intents, overlay = account.submit(t, close, kind, size)
         ids = [client_order_id(self.state_id, t, s, SEQ_DECISION) for s in self.symbols]
         submitted = [Order(ids[n], t, t + 1, n, SEQ_DECISION, int(intents.kind[0, n]), float(intents.size[0, n]),
                            int(intents.reason[0, n])) for n in range(n_symbols) if intents.kind[0, n] != KIND_NONE]

@@ -74,7 +74,7 @@ def test_corpus_file_names_rule_row_timestamp_column_and_fix(name, tz, rule, row
     message = str(error)
     assert "\n" not in message
     assert message.startswith(str(path))
-    assert f"{rule}: " in message and f"Fix: " in message and fix in message
+    assert f"{rule}: " in message and "Fix: " in message and fix in message
     if row is not None:
         assert f"row {row}" + (f" ({timestamp})" if timestamp else "") in message
     if column is not None:

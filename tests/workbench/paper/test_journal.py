@@ -8,6 +8,7 @@ import weakref
 from contextlib import closing
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,12 +16,12 @@ from hypothesis import strategies as st
 from engine.errors import InvalidParameterError
 from engine.live import LiveAccount
 from engine.scenarios import ScenarioParams
+from tests.workbench.paper.helpers import options, scripted
 from workbench.paper import request_stop, start_paper
 from workbench.paper.broker import Order, SimulatedBroker, client_order_id
 from workbench.paper.config import CONFIG_FILE, JOURNAL_FILE
 from workbench.paper.journal import CHECKPOINT_EVERY, JournalError
 from workbench.paper.session import StateLock
-from tests.workbench.paper.helpers import options, scripted
 
 
 @pytest.fixture
@@ -121,7 +122,7 @@ def test_the_broker_refuses_a_second_order_for_a_symbol_and_orders_that_missed_t
     with pytest.raises(InvalidParameterError, match="already has a working order"):
         broker.submit([_order(0, 3, seq=1)])
     with pytest.raises(InvalidParameterError, match="missed their open"):
-        broker.execute(4, [1.0, 1.0], LiveAccount(ScenarioParams(), 2))
+        broker.execute(4, pd.Timestamp("2024-01-05", tz="UTC"), [1.0, 1.0], [1.0, 1.0], LiveAccount(ScenarioParams(), 2))
     assert [o.client_order_id for o in broker.cancel(["s-00000002-S0-0", "unknown"])] == ["s-00000002-S0-0"]
     assert broker.working() == []
 

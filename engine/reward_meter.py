@@ -1,0 +1,135 @@
+"""What one step did (:class:`~engine.rewards.StepOutcome`) and the reward components it earned,
+measured as a driver steps the bar loop.
+
+:func:`step_outcome` is the one definition of a step's outcome: the training environments'
+stepper (``engine.envs.stepper``) and the batched rollout (through :class:`RewardMeter`) both call
+it, so a backtest's stored reward components are the ones the same actions earn in training.
+
+A step is the decision at bar ``t``: its intents (and the risk overlay's) fill at ``t + 1``'s open
+and the step is judged at ``t + 1``'s close. The step's records are every record written from the
+decision's overlay to the close of ``t + 1``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.errors import InvalidParameterError
+from engine.records import REASON_POLICY, STATUS_CLIPPED
+from engine.rewards import REWARD_COMPONENTS, RewardScales, RewardWeights, StepOutcome, reward_components
+from engine.state import PortfolioState
+from engine.tracking import AccountTracker
+
+
+def step_outcome(records: np.ndarray, open_: np.ndarray, close: np.ndarray, state: PortfolioState,
+                 value_before: np.ndarray, equity_before: np.ndarray, allowed: np.ndarray,
+                 tracker: AccountTracker) -> StepOutcome:
+    """The outcome of one step of ``K`` accounts over ``N`` symbols (arrays ``[K, N]``).
+
+    Args:
+        records: The step's ``order_dt`` records; ``scenario`` is the account.
+        open_: ``[K, N]`` open prices of the fill bar.
+        close: ``[K, N]`` close prices of the fill bar.
+        state: The state after the fill bar's close.
+        value_before: ``[K, N]`` signed position values at the decision bar's close.
+        equity_before: ``[K]`` equity at the decision bar's close.
+        allowed: ``[K, N]`` whether the action was allowed by the action space's mask.
+        tracker: The accounts' statistics, already updated with the fill bar's close.
+    """
+    shape = state.units.shape
+    filled = records[(records["side"] != 0) & (records["status"] <= STATUS_CLIPPED)]
+    account, symbol = filled["scenario"].astype(np.int64), filled["symbol"].astype(np.int64)
+    cash_flow = np.zeros(shape)
+    costs = np.zeros(shape)
+    traded = np.zeros(shape, dtype=bool)
+    np.add.at(cash_flow, (account, symbol), -filled["side"] * filled["units"] * filled["price"] - filled["fees"])
+    np.add.at(costs, (account, symbol),
+              filled["fees"] + filled["units"] * np.abs(filled["price"] - open_[account, symbol]))
+    traded[account, symbol] = True
+    rejected = records[(records["status"] > STATUS_CLIPPED) & (records["reason"] == REASON_POLICY)]
+    failed = ~np.asarray(allowed, dtype=bool)
+    failed[rejected["scenario"].astype(np.int64), rejected["symbol"].astype(np.int64)] = True
+
+    units = state.units
+    held = units != 0.0
+    equity = state.equity
+    entry = np.where(held, state.entry_price, close)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weight = np.where(equity[:, None] > 0.0, np.abs(units * close) / equity[:, None], 0.0)
+    return StepOutcome(
+        pnl=units * close - value_before + cash_flow,
+        equity_before=np.asarray(equity_before)[:, None],
+        costs=costs,
+        position_return=np.where(held, np.sign(units) * (close / entry - 1.0), 0.0),
+        hold_bars=tracker.hold_bars(),
+        in_position=held,
+        sharpe=tracker.sharpe()[:, None],
+        drawdown=tracker.drawdown(equity)[:, None],
+        weight=weight,
+        idle=~held & ~traded,
+        failed=failed,
+    )
+
+
+@dataclass(frozen=True)
+class RewardSettings:
+    """How a rollout measures the reward components of its decisions (the training defaults).
+
+    Attributes:
+        weights: Weights of the total.
+        scales: Scales of the components.
+        stats_window: Bar returns behind the rolling Sharpe estimate.
+        ratio_clip: Bound of the rolling Sharpe estimate.
+    """
+
+    weights: RewardWeights = RewardWeights()
+    scales: RewardScales = RewardScales()
+    stats_window: int = 60
+    ratio_clip: float = 10.0
+
+
+class RewardMeter:
+    """The reward components of every decision of ``K`` accounts, measured while they are stepped.
+
+    A driver calls :meth:`start` after the first bar's close, :meth:`decided` at each decision
+    (before the overlay), and :meth:`judged` after the next bar's close.
+
+    Args:
+        n_accounts, n_symbols: ``K`` and ``N``.
+        n_decisions: Decisions per account (``T - 1``); the components are kept ``[T - 1, K, N]``.
+        bars_per_year: Annualization of the Sharpe estimate.
+        settings: Weights, scales and the estimate's window.
+    """
+
+    def __init__(self, n_accounts: int, n_symbols: int, n_decisions: int, bars_per_year: float,
+                 settings: RewardSettings = RewardSettings()) -> None:
+        self.settings = settings
+        self.tracker = AccountTracker(n_accounts, n_symbols, settings.stats_window, bars_per_year,
+                                      settings.ratio_clip)
+        self.components = {name: np.zeros((n_decisions, n_accounts, n_symbols))
+                           for name in (*REWARD_COMPONENTS, "total")}
+        self._before: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def start(self, bar: int, state: PortfolioState) -> None:
+        """Start every account's statistics at ``bar`` (its first close)."""
+        accounts = np.arange(len(state.equity))
+        self.tracker.reset(accounts, np.full(len(accounts), bar, dtype=np.int64), state)
+
+    def decided(self, state: PortfolioState, close: np.ndarray, allowed: np.ndarray) -> None:
+        """Keep what the step is judged against: positions and equity at the decision's close."""
+        self._before = (state.units * close, state.equity.copy(), np.asarray(allowed, dtype=bool))
+
+    def judged(self, decision: int, records: np.ndarray, open_: np.ndarray, close: np.ndarray,
+               state: PortfolioState) -> None:
+        """Measure decision ``decision`` after bar ``decision + 1``'s close (``records``: the step's)."""
+        if self._before is None:
+            raise InvalidParameterError("RewardMeter.judged before decided: a step starts at a decision")
+        bars = np.full(len(state.equity), decision + 1, dtype=np.int64)
+        self.tracker.update(bars, state)
+        value_before, equity_before, allowed = self._before
+        outcome = step_outcome(records, open_, close, state, value_before, equity_before, allowed, self.tracker)
+        rewards = reward_components(outcome, self.settings.weights, self.settings.scales)
+        for name, values in rewards.items():
+            self.components[name][decision] = values
+        self._before = None
