@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 WEIGHTS_FILE = "weights.safetensors"
 CARD_FILE = "model_card.json"
 NORMALIZER_FILE = "normalizer.json"
+ONNX_FILE = "model.onnx"
+"""The export a checkpoint runs on by default when its card holds a passing parity report."""
 CARD_FORMAT = 1
 
 
@@ -189,7 +191,7 @@ def load_checkpoint(folder: str | Path, build: Callable[[dict], torch.nn.Module]
         if not (folder / name).is_file():
             raise CheckpointError(f"{folder}: {name} is missing; a checkpoint folder holds {WEIGHTS_FILE}, "
                                   f"{CARD_FILE} and {NORMALIZER_FILE} (write it with save_checkpoint)")
-    card = _read_card(folder)
+    card = read_card(folder)
     normalizer = _read_normalizer(folder)
     weights = folder / WEIGHTS_FILE
     check_safetensors_header(weights)
@@ -209,6 +211,38 @@ def load_checkpoint(folder: str | Path, build: Callable[[dict], torch.nn.Module]
     return module, card, normalizer
 
 
+def card_architecture(folder: str | Path) -> str | None:
+    """The card's ``architecture`` read as plain JSON, before anything is verified (None when the
+    card is missing or unreadable: loading the checkpoint reports why)."""
+    try:
+        card = json.loads((Path(folder) / CARD_FILE).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    architecture = card.get("architecture") if isinstance(card, dict) else None
+    return architecture if isinstance(architecture, str) else None
+
+
+def verified_export(folder: str | Path, card: ModelCard) -> Path:
+    """The checkpoint's :data:`ONNX_FILE`, once its sha256 equals the card's export report.
+
+    Raises:
+        CheckpointError: the file is missing, or it changed after its parity check.
+    """
+    folder = Path(folder)
+    onnx_file = folder / ONNX_FILE
+    if not onnx_file.is_file():
+        raise CheckpointError(f"{folder}: has no {ONNX_FILE}; export it with `workbench export onnx {folder} "
+                              f"--out {onnx_file}` or run with --runtime torch")
+    expected = card.export.get("sha256")
+    actual = file_sha256(onnx_file)
+    if actual != expected:
+        raise CheckpointError(
+            f"{onnx_file}: sha256 {actual} differs from the model card's export report ({expected or 'none'}); "
+            f"the file was changed after its parity check. Fix: re-export it with `workbench export onnx {folder} "
+            f"--out {onnx_file}`")
+    return onnx_file
+
+
 def update_card(folder: str | Path, **changes: Any) -> ModelCard:
     """Rewrite a checkpoint's model card with ``changes`` (e.g. ``export=report``), atomically.
 
@@ -220,7 +254,7 @@ def update_card(folder: str | Path, **changes: Any) -> ModelCard:
     folder = Path(folder)
     if not (folder / CARD_FILE).is_file():
         raise CheckpointError(f"{folder}: {CARD_FILE} is missing; is this a checkpoint folder?")
-    card = _read_card(folder)
+    card = read_card(folder)
     unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(ModelCard)})
     if unknown:
         raise CheckpointError(f"model card has no field {unknown[0]!r}")
@@ -272,8 +306,13 @@ def check_safetensors_header(path: Path) -> None:
                               "with save_checkpoint")
 
 
-def _read_card(folder: Path) -> ModelCard:
-    path = folder / CARD_FILE
+def read_card(folder: Path) -> ModelCard:
+    """The checkpoint's model card, checked against this workbench's observation and action specs.
+
+    Raises:
+        CheckpointError: the card is unreadable, malformed, or describes another observation or action.
+    """
+    path = Path(folder) / CARD_FILE
     try:
         card = ModelCard.from_dict(json.loads(path.read_text()))
     except (json.JSONDecodeError, UnicodeDecodeError, InvalidParameterError, TypeError) as error:

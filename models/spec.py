@@ -53,7 +53,7 @@ def weights_action_spec() -> dict:
 
 
 MASTER_ARCHITECTURE = "master_agent"
-"""The model card architecture of a master policy (``models.master_policy``)."""
+"""The model card architecture of a master policy (``models.master_agent.policy_network``)."""
 
 
 def card_specs(architecture: str) -> tuple[dict, dict]:

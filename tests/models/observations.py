@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from models.encoder import EncoderConfig
+from models.symbol_agent.encoder import EncoderConfig
 
 
 def random_observation(batch: int, seed: int = 0, scale: float = 1.0,

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from engine.errors import InvalidParameterError
-from models.encoder import EncoderConfig, FeatureEncoder, as_tensors, sinusoidal_encoding
-from models.symbol_agent import count_parameters
+from models.symbol_agent.encoder import EncoderConfig, FeatureEncoder, as_tensors, sinusoidal_encoding
+from models.symbol_agent.network import count_parameters
 from tests.models.observations import random_observation
 
 

@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.errors import InvalidParameterError
-from models.encoder import FeatureEncoder
 from models.initialization import verify_initialization
-from models.master_agent import MasterAgent, MasterAgentConfig, symbol_embeddings
-from models.symbol_agent import count_parameters
+from models.master_agent.network import MasterAgent, MasterAgentConfig, symbol_embeddings
+from models.symbol_agent.encoder import FeatureEncoder
+from models.symbol_agent.network import count_parameters
 from tests.models.observations import random_observation
 
 N_SYMBOLS = 5

@@ -15,16 +15,24 @@ from engine.data.registry import load_builtin
 from engine.errors import CheckpointError, InvalidParameterError
 from engine.rewards import REWARD_COMPONENTS
 from models.checkpoint import load_checkpoint, save_checkpoint
-from models.encoder import EncoderConfig, FeatureEncoder
-from models.master_policy import (
-    MasterPolicyNetwork, build_master_network, entropy, log_prob, logits_to_weights, master_action_space,
-    master_config, sample_logits,
+from models.master_agent.policy_network import (
+    MasterPolicyNetwork,
+    build_master_network,
+    entropy,
+    log_prob,
+    logits_to_weights,
+    master_action_space,
+    master_config,
+    sample_logits,
 )
-from models.master_ppo import generalized_advantages
-from models.master_training import (
-    MasterTrainingConfig, make_training_env, train_master_agent,
+from models.master_agent.ppo import generalized_advantages
+from models.master_agent.training import (
+    MasterTrainingConfig,
+    make_training_env,
+    train_master_agent,
 )
-from models.training import build_symbol_agent
+from models.symbol_agent.encoder import EncoderConfig, FeatureEncoder
+from models.symbol_agent.network import build_symbol_agent
 from tests.engine.envs.helpers import identity_normalizer
 
 TINY = MasterTrainingConfig(timesteps=128, seed=3, device="cpu", accounts=4, n_steps=16, n_minibatches=2,

@@ -12,7 +12,13 @@ import torch
 from engine.errors import InvalidParameterError, OnnxExportError
 from models.checkpoint import file_sha256
 from models.onnx_export import (
-    MAX_LOGIT_DIFF, MIN_ACTION_AGREEMENT, ExportReport, PositionalActor, check_parity, export_onnx, onnx_session,
+    MAX_LOGIT_DIFF,
+    MIN_ACTION_AGREEMENT,
+    ExportReport,
+    PositionalActor,
+    check_parity,
+    export_onnx,
+    onnx_session,
 )
 from models.spec import MASKED_LOGIT, OBSERVATION_NAMES
 from tests.models.tiny_actor import random_observations, tiny_actor
@@ -67,7 +73,7 @@ def test_threshold_check_refuses_divergent_reports() -> None:
 def test_a_failed_parity_check_writes_nothing(tmp_path: Path, monkeypatch) -> None:
     import models.onnx_export as export
 
-    monkeypatch.setattr(export, "_onnx_logits", lambda session, observations: np.zeros((100, 7), np.float32))
+    monkeypatch.setattr(export, "onnx_outputs", lambda session, observations, graph: [np.zeros((100, 7), np.float32)])
     with pytest.raises(OnnxExportError, match="differ from torch"):
         export_onnx(tiny_actor(), tmp_path / "bad.onnx", random_observations(100), min_rows=100, latency_runs=2)
     assert list(tmp_path.iterdir()) == []

@@ -17,8 +17,8 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO
 
 from engine.errors import CheckpointError
-from models.sb3_import import Sb3MlpActor, import_sb3, load_sb3_weights, read_sb3_zip
 from models.spec import MASKED_LOGIT, OBSERVATION_SHAPES
+from models.symbol_agent.sb3_import import Sb3MlpActor, import_sb3, load_sb3_weights, read_sb3_zip
 from tests.models.test_checkpoint import CreatesFile
 from tests.models.tiny_actor import random_observations
 

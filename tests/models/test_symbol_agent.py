@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from engine.actions import SymbolAction
 from engine.errors import InvalidParameterError
-from models.encoder import EncoderConfig, FeatureEncoder
 from models.initialization import InitializationError, verify_initialization
-from models.symbol_agent import (
+from models.symbol_agent.encoder import EncoderConfig, FeatureEncoder
+from models.symbol_agent.network import (
     MASKED_LOGIT,
     SymbolAgent,
     SymbolAgentConfig,

@@ -10,7 +10,7 @@ from engine.observation import ObservationBuilder
 from engine.rollout import run_rollout
 from engine.scenarios import ScenarioParams, from_market
 from models.onnx_export import PositionalActor, export_onnx
-from models.symbol_agent import SymbolAgent, SymbolAgentConfig
+from models.symbol_agent.network import SymbolAgent, SymbolAgentConfig
 from strategies.neural import OnnxPolicy, TorchPolicy
 from tests.engine.envs.helpers import identity_normalizer, synthetic
 from tests.models.tiny_actor import random_observations

@@ -15,10 +15,10 @@ from engine.envs.episode import EpisodeConfig
 from engine.envs.vector_env import SB3VecEnv, TradingVectorEnv
 from engine.rewards import REWARD_COMPONENTS
 from models.checkpoint import load_checkpoint
-from models.encoder import as_tensors
-from models.sb3_agent import agent_from_policy, copy_agent_into_policy, policy_kwargs, policy_key
-from models.symbol_agent import SymbolAgent, SymbolAgentConfig
-from models.training import TrainingConfig, build_symbol_agent, train_symbol_agent
+from models.symbol_agent.encoder import as_tensors
+from models.symbol_agent.network import SymbolAgent, SymbolAgentConfig, build_symbol_agent
+from models.symbol_agent.sb3_policy import agent_from_policy, copy_agent_into_policy, policy_key, policy_kwargs
+from models.symbol_agent.training import TrainingConfig, train_symbol_agent
 from workbench.cli import main
 from workbench.commands.options import parse_period
 

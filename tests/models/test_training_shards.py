@@ -8,8 +8,12 @@ import pytest
 
 from engine.data.registry import load_builtin
 from engine.errors import InvalidParameterError
-from models.training import (
-    TrainingConfig, agent_card_config, fit_training_normalizer, make_training_env, make_training_shards,
+from models.symbol_agent.training import (
+    TrainingConfig,
+    agent_card_config,
+    fit_training_normalizer,
+    make_training_env,
+    make_training_shards,
 )
 
 CONFIG = TrainingConfig(timesteps=256, seed=3, device="cpu", accounts=3, episode_length=64, n_steps=32,

@@ -239,7 +239,7 @@ def check_observation(obs: Mapping[str, torch.Tensor], config: EncoderConfig) ->
         value = obs[name]
         if not isinstance(value, torch.Tensor) or not value.is_floating_point():
             raise InvalidParameterError(
-                f"observation[{name!r}] must be a float tensor (use models.encoder.as_tensors on numpy arrays)")
+                f"observation[{name!r}] must be a float tensor (use models.symbol_agent.encoder.as_tensors on numpy arrays)")
         if tuple(value.shape[1:]) != shape or value.dim() != len(shape) + 1 or value.shape[0] != batch:
             raise InvalidParameterError(
                 f"observation[{name!r}] has shape {tuple(value.shape)}; expected [{batch}, "

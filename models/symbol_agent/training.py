@@ -14,7 +14,7 @@ masked) policy trades the validation period; the weights with the highest valida
 Env workers: with ``env_workers`` K > 1 the training accounts are cut into K shards of consecutive
 accounts (``engine.envs.sharded``), each its own environment, with the normalizer fitted once here
 on the training data and handed to every shard. A *shard runner* decides where the shards live:
-in this process by default, or e.g. one Ray actor each (``workbench.ray_training``). Results depend
+in this process by default, or e.g. one Ray actor each (``workbench.services.ray_training``). Results depend
 on K (shard ``k`` draws its own episode starts), never on the runner.
 
 Logging: the SB3 logger writes stdout (when ``verbose``) and ``progress.csv`` into ``log_dir``, plus
@@ -26,7 +26,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import importlib.util
 import logging
 import time
 from dataclasses import dataclass
@@ -44,7 +43,11 @@ from stable_baselines3.common.utils import set_random_seed
 from engine.data.market import MarketData, bars_per_year
 from engine.envs.episode import EpisodeConfig
 from engine.envs.sharded import (
-    EnvFactory, InProcessShards, ShardedVecEnv, ShardRunnerFactory, account_shards,
+    EnvFactory,
+    InProcessShards,
+    ShardedVecEnv,
+    ShardRunnerFactory,
+    account_shards,
 )
 from engine.envs.sources import scenario_batch
 from engine.envs.vector_env import SB3VecEnv, TradingVectorEnv
@@ -55,14 +58,13 @@ from engine.observation import ObservationBuilder
 from engine.rewards import REWARD_COMPONENTS
 from engine.scenarios import ScenarioParams
 from models.checkpoint import ModelCard
-from models.encoder import EncoderConfig
-from models.sb3_agent import agent_from_policy, copy_agent_into_policy, policy_kwargs
-from models.symbol_agent import SymbolAgent, SymbolAgentConfig
+from models.devices import check_device
+from models.symbol_agent.network import ARCHITECTURE, SymbolAgent, SymbolAgentConfig
+from models.symbol_agent.sb3_policy import agent_from_policy, copy_agent_into_policy, policy_kwargs
+from models.training_log import logger_formats
 
 logger = logging.getLogger(__name__)
 
-ARCHITECTURE = "symbol_agent"
-DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,7 @@ class TrainingConfig:
 
     def __post_init__(self) -> None:
         SymbolAgentConfig.preset(self.preset)  # raises with a "did you mean" on an unknown preset
-        if self.device not in DEVICES:
-            raise InvalidParameterError(f"device {self.device!r} is not one of {', '.join(DEVICES)}")
+        check_device(self.device)
         for name in ("timesteps", "accounts", "episode_length", "n_steps", "batch_size", "n_epochs",
                      "env_workers"):
             value = getattr(self, name)
@@ -128,8 +129,6 @@ class TrainingConfig:
             raise InvalidParameterError(
                 f"TrainingConfig.env_workers {self.env_workers} exceeds accounts {self.accounts}: each env worker "
                 f"steps at least one account, so use 1 to {self.accounts} env workers or more accounts")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise InvalidParameterError("device 'cuda' was asked for but torch sees no CUDA device; use --device cpu")
 
     def agent_config(self) -> SymbolAgentConfig:
         """The symbol agent's sizes for :attr:`preset`."""
@@ -157,14 +156,6 @@ def agent_card_config(config: TrainingConfig) -> dict[str, Any]:
     """The model card's ``config``: preset, the agent's exact sizes and the training knobs."""
     return {"preset": config.preset, "agent": dataclasses.asdict(config.agent_config()),
             "training": dataclasses.asdict(config)}
-
-
-def build_symbol_agent(card_config: dict[str, Any]) -> SymbolAgent:
-    """The untrained agent a card's ``config`` describes (the ``build`` of ``load_checkpoint``)."""
-    agent = dict(card_config["agent"])
-    return SymbolAgent(SymbolAgentConfig(
-        encoder=EncoderConfig(**agent["encoder"]), actor_hidden=tuple(agent["actor_hidden"]),
-        critic_hidden=tuple(agent["critic_hidden"]), n_actions=int(agent["n_actions"])))
 
 
 def make_training_env(train: MarketData, config: TrainingConfig) -> TradingVectorEnv:
@@ -311,14 +302,6 @@ class ProgressBarCallback(BaseCallback):
         self.bar.close()
 
 
-def logger_formats(verbose: bool) -> list[str]:
-    """SB3 logger outputs: csv always, stdout when ``verbose``, tensorboard when it is installed."""
-    formats = ["csv"] + (["stdout"] if verbose else [])
-    if importlib.util.find_spec("tensorboard") is not None:
-        formats.append("tensorboard")
-    return formats
-
-
 def train_symbol_agent(train: MarketData, history: MarketData, validation_period: tuple[Any, Any],
                        config: TrainingConfig, *, log_dir: str | Path, code_version: str,
                        progress: bool = False, verbose: bool = False,
@@ -334,7 +317,7 @@ def train_symbol_agent(train: MarketData, history: MarketData, validation_period
         code_version: Recorded in the model card.
         progress: Show a tqdm progress bar.
         verbose: Print SB3's metric tables to stdout.
-        shard_runner: Where the ``env_workers`` shards live (e.g. ``workbench.ray_training.RayShards``);
+        shard_runner: Where the ``env_workers`` shards live (e.g. ``workbench.services.ray_training.RayShards``);
             None keeps them in this process, and with one env worker steps one environment directly.
 
     Returns:

@@ -1,26 +1,29 @@
 """The PPO pieces of the master agent's training: rollout collection with GAE and the clipped update.
 
 :func:`collect_rollout` steps every account with actions drawn from the logistic-normal distribution
-(``models.master_policy``) and computes GAE advantages; :func:`ppo_update` runs the clipped PPO
+(``models.master_agent.policy_network``) and computes GAE advantages; :func:`ppo_update` runs the clipped PPO
 objective with a value loss, an entropy bonus, gradient-norm clipping and Adam. Both read their
-hyperparameters from ``models.master_training.MasterTrainingConfig``.
+hyperparameters from ``models.master_agent.config.MasterTrainingConfig``.
 """
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
 
 from engine.rewards import REWARD_COMPONENTS
-from models.master_env import MasterEnvironment
-from models.master_policy import (
-    MasterObservation, MasterPolicyNetwork, entropy, log_prob, logits_to_weights, sample_logits,
+from models.master_agent.config import MasterTrainingConfig
+from models.master_agent.env import MasterEnvironment
+from models.master_agent.policy_network import (
+    MasterObservation,
+    MasterPolicyNetwork,
+    entropy,
+    log_prob,
+    logits_to_weights,
+    sample_logits,
 )
-
-if TYPE_CHECKING:
-    from models.master_training import MasterTrainingConfig
 
 
 class Rollout(NamedTuple):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -19,9 +19,9 @@ from torch import nn
 from engine.actions import SymbolAction
 from engine.errors import InvalidParameterError
 from engine.names import did_you_mean
-from models.encoder import EncoderConfig, FeatureEncoder
 from models.initialization import ACTOR_OUTPUT_GAIN, CRITIC_OUTPUT_GAIN, mlp_head
 from models.spec import MASKED_LOGIT
+from models.symbol_agent.encoder import EncoderConfig, FeatureEncoder
 
 N_SYMBOL_ACTIONS = len(SymbolAction)
 
@@ -181,3 +181,15 @@ def parameter_sharing_report(n_agents: int, config: SymbolAgentConfig | None = N
         "with_sharing": with_sharing,
         "saved_fraction": 1.0 - with_sharing / without,
     }
+
+
+ARCHITECTURE = "symbol_agent"
+"""The model card's ``architecture`` of a symbol-agent checkpoint."""
+
+
+def build_symbol_agent(card_config: Mapping[str, Any]) -> SymbolAgent:
+    """The untrained agent a card's ``config`` describes (the ``build`` of ``load_checkpoint``)."""
+    agent = dict(card_config["agent"])
+    return SymbolAgent(SymbolAgentConfig(
+        encoder=EncoderConfig(**agent["encoder"]), actor_hidden=tuple(agent["actor_hidden"]),
+        critic_hidden=tuple(agent["critic_hidden"]), n_actions=int(agent["n_actions"])))

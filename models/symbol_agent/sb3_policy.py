@@ -30,8 +30,8 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
 from engine.errors import InvalidParameterError
-from models.encoder import EncoderConfig, FeatureEncoder
-from models.symbol_agent import SymbolAgent, SymbolAgentConfig
+from models.symbol_agent.encoder import EncoderConfig, FeatureEncoder
+from models.symbol_agent.network import SymbolAgent, SymbolAgentConfig
 
 AGENT_TO_POLICY: tuple[tuple[str, str], ...] = (
     ("encoder.", "features_extractor.encoder."),

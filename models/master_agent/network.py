@@ -21,8 +21,8 @@ from torch import nn
 
 from engine.errors import InvalidParameterError
 from engine.observation import PORTFOLIO_FIELDS
-from models.encoder import FeatureEncoder
 from models.initialization import ACTOR_OUTPUT_GAIN, CRITIC_OUTPUT_GAIN, mlp_head
+from models.symbol_agent.encoder import FeatureEncoder
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ class MasterAgent(nn.Module):
         pair = torch.cat([tokens, context.unsqueeze(1).expand(-1, n_symbols, -1)], dim=-1)
         scores = self.symbol_score(pair).squeeze(-1).masked_fill(absent, torch.finfo(tokens.dtype).min)
         logits = torch.cat([scores, self.cash_score(context)], dim=-1)
-        # log_weights is what a stochastic policy centres its noise on (models.master_policy); the
+        # log_weights is what a stochastic policy centres its noise on (models.master_agent.policy_network); the
         # log-softmax keeps it accurate where a weight is tiny, unlike log(weights).
         return MasterOutput(torch.softmax(logits, dim=-1), self.critic(context).squeeze(-1), attention.squeeze(2),
                             torch.log_softmax(logits, dim=-1))

@@ -4,11 +4,11 @@ Reads top to bottom: :class:`MasterTrainingConfig` (every knob, documented), the
 factories (``accounts`` training accounts on random, seeded episode windows of the training period;
 one validation account from the validation period's first bar to its last, warm features from the
 bars before it), :func:`evaluate_validation`, then :func:`train_master_agent`, which runs the PPO loop
-(``models.master_ppo``: rollouts with GAE, clipped updates) and returns a :class:`MasterTrainingResult`
+(``models.master_agent.ppo``: rollouts with GAE, clipped updates) and returns a :class:`MasterTrainingResult`
 ready for ``models.checkpoint.save_checkpoint``.
 
-The environment (``models.master_env``) observes the symbol agent's frozen encoder embeddings; only
-the master agent and the log-std of its logistic-normal action noise (``models.master_policy``)
+The environment (``models.master_agent.env``) observes the symbol agent's frozen encoder embeddings; only
+the master agent and the log-std of its logistic-normal action noise (``models.master_agent.policy_network``)
 learn. Embeddings are computed once per step without gradients and stored in the rollout, so an
 update touches the small master agent alone.
 
@@ -28,7 +28,7 @@ import dataclasses
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -37,122 +37,22 @@ import pandas as pd
 import torch
 from stable_baselines3.common.logger import Logger, configure
 
-from engine.actions import TargetWeights
 from engine.data.market import MarketData, bars_per_year
 from engine.envs.episode import EpisodeConfig
 from engine.errors import InvalidParameterError
 from engine.features.normalize import FittedNormalizer
 from engine.metrics import max_drawdown, sharpe_ratio
-from engine.rewards import RewardWeights
-from engine.scenarios import ScenarioParams
 from models.checkpoint import ModelCard
-from models.encoder import FeatureEncoder
-from models.master_env import MasterEnvironment
-from models.master_policy import ARCHITECTURE, MASTER_PRESETS, MasterPolicyNetwork, master_card_config, master_config
-from models.master_ppo import collect_rollout, ppo_update
+from models.devices import resolve_device
+from models.master_agent.config import MasterTrainingConfig
+from models.master_agent.env import MasterEnvironment
+from models.master_agent.policy_network import ARCHITECTURE, MasterPolicyNetwork, master_card_config, master_config
+from models.master_agent.ppo import collect_rollout, ppo_update
 from models.spec import observation_spec, weights_action_spec
-from models.training import DEVICES, logger_formats
+from models.symbol_agent.encoder import FeatureEncoder
+from models.training_log import logger_formats
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MasterTrainingConfig:
-    """What a master training run does.
-
-    Attributes:
-        preset: Master agent preset (``compact``).
-        timesteps: Account decisions to train for (``accounts`` per environment step).
-        seed: Seeds the master's initialization, the action noise, the episode starts and the minibatches.
-        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
-        threads: Torch CPU threads during training (restored afterwards). One by default: the batches
-            are small, on a shared machine extra threads spin more than they compute, and a fixed
-            count keeps CPU results independent of the machine's core count.
-        accounts: Independent training accounts stepped together.
-        episode_length: Decisions per training episode (random starts inside the training period).
-        n_steps: Rollout steps per account between PPO updates.
-        n_minibatches: Minibatches per PPO epoch (the rollout holds ``accounts * n_steps`` decisions).
-        n_epochs: PPO epochs per update.
-        learning_rate: Adam learning rate.
-        gamma: Discount factor.
-        gae_lambda: GAE lambda.
-        clip_range: PPO clip range of the probability ratio.
-        ent_coef: Entropy bonus coefficient.
-        vf_coef: Value loss coefficient.
-        max_grad_norm: Gradient norm clip.
-        init_log_std: Initial log-std of the logistic-normal action noise (on the logits).
-        threshold: Rebalancing threshold of the ``TargetWeights`` action space: a symbol's order is
-            sent only when its target moves by more than this (so noise does not trade every bar).
-        eval_every: Validate every this many timesteps (0: only at the end).
-        fees: Fee fraction of traded notional in training and validation.
-        slippage: Slippage fraction in training and validation.
-        reward_weights: Weights of the engine's reward components. ``sizing`` is 0 by default: it
-            rewards a fixed 6% position (the symbol agent's bet size), while a portfolio's sizes are
-            the master's decision.
-    """
-
-    preset: str = "compact"
-    timesteps: int = 100_000
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 1
-    accounts: int = 16
-    episode_length: int = 252
-    n_steps: int = 64
-    n_minibatches: int = 4
-    n_epochs: int = 4
-    learning_rate: float = 3e-4
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip_range: float = 0.2
-    ent_coef: float = 0.001
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-    init_log_std: float = -1.0
-    threshold: float = 0.02
-    eval_every: int = 16_384
-    fees: float = 0.001
-    slippage: float = 0.0005
-    reward_weights: RewardWeights = field(default_factory=lambda: RewardWeights(sizing=0.0))
-
-    def __post_init__(self) -> None:
-        if self.preset not in MASTER_PRESETS:
-            raise InvalidParameterError(
-                f"unknown master preset {self.preset!r} (use one of {', '.join(MASTER_PRESETS)})")
-        if self.device not in DEVICES:
-            raise InvalidParameterError(f"device {self.device!r} is not one of {', '.join(DEVICES)}")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise InvalidParameterError("device 'cuda' was asked for but torch sees no CUDA device; use --device cpu")
-        for name in ("timesteps", "threads", "accounts", "episode_length", "n_steps", "n_minibatches", "n_epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(f"MasterTrainingConfig.{name} must be a positive integer, got {value!r}")
-        for name in ("seed", "eval_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise InvalidParameterError(f"MasterTrainingConfig.{name} must be an integer >= 0, got {value!r}")
-        if self.accounts * self.n_steps < self.n_minibatches:
-            raise InvalidParameterError(f"a rollout of {self.accounts} accounts x {self.n_steps} steps cannot fill "
-                                        f"{self.n_minibatches} minibatches")
-        for name, low, high in (("learning_rate", 0.0, math.inf), ("gamma", 0.0, 1.0), ("gae_lambda", 0.0, 1.0),
-                                ("clip_range", 0.0, math.inf), ("max_grad_norm", 0.0, math.inf)):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not low < value <= high:
-                raise InvalidParameterError(f"MasterTrainingConfig.{name} must be in ({low}, {high}], got {value!r}")
-        for name in ("ent_coef", "vf_coef", "threshold", "fees", "slippage"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0.0 <= value < math.inf:
-                raise InvalidParameterError(f"MasterTrainingConfig.{name} must be a finite number >= 0, got {value!r}")
-        if not isinstance(self.reward_weights, RewardWeights):
-            raise InvalidParameterError("MasterTrainingConfig.reward_weights must be an engine.rewards.RewardWeights")
-
-    def action_space(self) -> TargetWeights:
-        """The target-weight action space of training, validation and the saved policy."""
-        return TargetWeights(threshold=self.threshold)
-
-    def params(self) -> ScenarioParams:
-        """Costs of every training and validation account (other limits at their defaults: long-only)."""
-        return ScenarioParams(fees=self.fees, slippage=self.slippage)
 
 
 @dataclass(frozen=True)
@@ -170,13 +70,6 @@ class MasterTrainingResult:
     card: ModelCard
     normalizer: FittedNormalizer
     history: tuple[dict[str, float], ...]
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def make_training_env(train: MarketData, network: MasterPolicyNetwork, normalizer: FittedNormalizer,

@@ -27,8 +27,8 @@ from engine.features.normalize import FittedNormalizer
 from engine.observation import ObservationBuilder
 from engine.rewards import REWARD_COMPONENTS, RewardWeights
 from engine.scenarios import ScenarioParams
-from models.encoder import as_tensors
-from models.master_policy import MasterObservation, MasterPolicyNetwork
+from models.master_agent.policy_network import MasterObservation, MasterPolicyNetwork
+from models.symbol_agent.encoder import as_tensors
 
 
 class MasterStep(NamedTuple):

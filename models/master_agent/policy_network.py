@@ -35,9 +35,9 @@ from torch import nn
 
 from engine.actions import TargetWeights
 from engine.errors import InvalidParameterError
-from models.encoder import EncoderConfig, FeatureEncoder
-from models.master_agent import MasterAgent, MasterAgentConfig, MasterOutput, symbol_embeddings
+from models.master_agent.network import MasterAgent, MasterAgentConfig, MasterOutput, symbol_embeddings
 from models.spec import MASTER_ARCHITECTURE
+from models.symbol_agent.encoder import EncoderConfig, FeatureEncoder
 
 ARCHITECTURE = MASTER_ARCHITECTURE
 """The model card's ``architecture`` of a master checkpoint."""
@@ -100,7 +100,7 @@ class MasterPolicyNetwork(nn.Module):
         """The master's inputs from the engine's observation rows ``[K * N]`` (scenario-major).
 
         Args:
-            obs: ``ObservationBuilder`` rows as tensors (``models.encoder.as_tensors``).
+            obs: ``ObservationBuilder`` rows as tensors (``models.symbol_agent.encoder.as_tensors``).
             n_symbols: ``N``, the symbols per account.
             absent: ``[K, N]`` bool; None means every symbol is present.
         """
