@@ -1,6 +1,7 @@
 """The master agent as an engine policy: portfolio scope, a target weight of equity per symbol.
 
-:class:`MasterPolicy` reads the symbol agents' observation rows ``[S * N]`` (scenario-major, as
+:class:`MasterPolicy` (torch) and :class:`MasterOnnxPolicy` (its ONNX export) read the symbol agents'
+observation rows ``[S * N]`` (scenario-major, as
 ``engine.observation.ObservationBuilder`` builds them) plus two entries that
 :class:`MasterObserver` adds so the rows can be regrouped into accounts: ``symbol_index`` (the row's
 symbol, ``0..N-1``) and ``absent`` (True where the symbol has no price at the bar). It returns each
@@ -14,21 +15,24 @@ the row's symbol, per head).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from engine.actions import BarContext, TargetWeights
-from engine.errors import InvalidParameterError
+from engine.errors import CheckpointError, InvalidParameterError
 from engine.features.normalize import FittedNormalizer
 from engine.live_observation import LiveObservation
 from engine.observation import ObservationBuilder
 from engine.policy import PolicyOutput
 from engine.scenarios import ScenarioBatch
 from engine.tracking import AccountTracker
-from models.encoder import OBSERVATION_BLOCKS, as_tensors
-from models.master_policy import MasterPolicyNetwork
+from models.master_agent.export import MASTER_AGENT_GRAPH, MASTER_INPUTS, DecidingMasterAgent
+from models.master_agent.policy_network import MasterPolicyNetwork
+from models.onnx_export import onnx_session
+from models.symbol_agent.encoder import OBSERVATION_BLOCKS
 
 GROUPING_KEYS: tuple[str, ...] = ("symbol_index", "absent")
 """Observation entries the master needs beside the symbol agents' blocks."""
@@ -67,55 +71,37 @@ def with_grouping(observation: dict[str, np.ndarray], context: BarContext) -> di
     return observation
 
 
-class MasterPolicy:
-    """A trained :class:`MasterPolicyNetwork` behind the engine's portfolio-scope ``Policy`` protocol.
-
-    Args:
-        network: The network (frozen encoder + master agent); run in eval mode without gradients.
-        name: Policy name in run records.
-        action_space: The target-weight space it was trained with (``models.master_policy.master_action_space``).
-        device: Where the network runs.
-        threads: Torch CPU threads while it decides (set for each call, then restored); None leaves
-            torch's setting. One by default: a bar's batch is small, and on a busy machine more
-            threads spin more than they compute (a 3-year backtest took 2x longer with 2).
-    """
+class _MasterDecision:
+    """Shared rule: regroup the rows by scenario, run the network once, read its weights."""
 
     scope = "portfolio"
 
-    def __init__(self, network: MasterPolicyNetwork, name: str = "master",
-                 action_space: TargetWeights = TargetWeights(), device: str | torch.device = "cpu",
-                 threads: int | None = 1) -> None:
-        self.network = network.to(device).eval()
+    def __init__(self, name: str, action_space: TargetWeights,
+                 forward: Callable[[dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
         self.name = name
         self.action_space = action_space
-        self.device = torch.device(device)
-        self.threads = threads
+        self._forward = forward
 
-    def act(self, observation: Mapping[str, np.ndarray]) -> PolicyOutput:
-        """Target weights ``[S * N]`` for the rows of ``S`` scenarios, with the extras of the module docstring."""
+    def act(self, observation: Mapping[str, np.ndarray], explain: bool = False) -> PolicyOutput:
+        """Target weights ``[S * N]`` for the rows of ``S`` scenarios, with the extras of the module
+        docstring (the master's extras come with every decision; ``explain`` adds nothing)."""
         missing = [k for k in (*OBSERVATION_BLOCKS, *GROUPING_KEYS) if k not in observation]
         if missing:
             raise InvalidParameterError(
                 f"policy {self.name!r} needs observation entries {', '.join(missing)}; observe with "
-                "strategies.master.MasterObserver (workbench.policies.policy_observer picks it)")
+                "strategies.master.MasterObserver (the master-agent family's observer)")
         n_scenarios, n_symbols = self._grouping(np.asarray(observation["symbol_index"]))
-        rows = as_tensors({k: observation[k] for k in OBSERVATION_BLOCKS}, self.device)
-        absent = torch.as_tensor(np.asarray(observation["absent"], dtype=bool).reshape(n_scenarios, n_symbols),
-                                 device=self.device)
-        previous = torch.get_num_threads()
-        if self.threads is not None:
-            torch.set_num_threads(self.threads)
-        try:
-            with torch.no_grad():
-                out = self.network(self.network.observe(rows, n_symbols, absent))
-        finally:
-            torch.set_num_threads(previous)
-        weights = out.weights.cpu().numpy().astype(np.float64)
-        heads = out.attention.shape[1]
+        inputs = {k: np.ascontiguousarray(observation[k], dtype=np.float32).reshape(
+            (n_scenarios, n_symbols) + np.shape(observation[k])[1:]) for k in OBSERVATION_BLOCKS}
+        inputs["absent"] = np.asarray(observation["absent"], dtype=bool).reshape(n_scenarios, n_symbols)
+        weights, value, attention = self._forward(inputs)
+        weights = np.asarray(weights, dtype=np.float64)
+        heads = attention.shape[1]
         extras = {
             "weights": np.repeat(weights, n_symbols, axis=0).astype(np.float32),
-            "values": np.repeat(out.value.cpu().numpy(), n_symbols).astype(np.float32),
-            "attention": out.attention.transpose(1, 2).reshape(n_scenarios * n_symbols, heads).cpu().numpy(),
+            "values": np.repeat(np.asarray(value), n_symbols).astype(np.float32),
+            "attention": np.asarray(attention).transpose(0, 2, 1).reshape(n_scenarios * n_symbols, heads)
+            .astype(np.float32),
         }
         return PolicyOutput(weights[:, :n_symbols].reshape(-1), extras)
 
@@ -128,3 +114,66 @@ class MasterPolicy:
                 f"policy {self.name!r}: observation['symbol_index'] must be 0..N-1 repeated per scenario "
                 "(scenario-major rows, as MasterObserver builds them)")
         return symbol_index.size // n_symbols, n_symbols
+
+
+class MasterPolicy(_MasterDecision):
+    """A trained :class:`MasterPolicyNetwork` on torch behind the engine's portfolio-scope ``Policy`` protocol.
+
+    Args:
+        network: The network (frozen encoder + master agent); run in eval mode without gradients.
+        name: Policy name in run records.
+        action_space: The target-weight space it was trained with (``models.master_agent.policy_network.master_action_space``).
+        device: Where the network runs.
+        threads: Torch CPU threads while it decides (set for each call, then restored); None leaves
+            torch's setting. One by default: a bar's batch is small, and on a busy machine more
+            threads spin more than they compute (a 3-year backtest took 2x longer with 2).
+    """
+
+    def __init__(self, network: MasterPolicyNetwork, name: str = "master",
+                 action_space: TargetWeights = TargetWeights(), device: str | torch.device = "cpu",
+                 threads: int | None = 1) -> None:
+        super().__init__(name, action_space, self._torch_forward)
+        self.network = network.to(device).eval()
+        self.deciding = DecidingMasterAgent(self.network)
+        self.device = torch.device(device)
+        self.threads = threads
+
+    def _torch_forward(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tensors = [torch.from_numpy(inputs[k]).to(self.device) for k in MASTER_INPUTS]
+        previous = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        try:
+            with torch.no_grad():
+                out = self.deciding(*tensors)
+        finally:
+            torch.set_num_threads(previous)
+        return tuple(t.cpu().numpy() for t in out)
+
+
+class MasterOnnxPolicy(_MasterDecision):
+    """A master agent's ONNX export (:data:`MASTER_AGENT_GRAPH`) run by onnxruntime on the CPU.
+
+    Raises:
+        CheckpointError: the file is missing, not ONNX, or not a master agent's graph.
+    """
+
+    def __init__(self, path: str | Path, name: str | None = None, action_space: TargetWeights = TargetWeights(),
+                 intra_op_num_threads: int = 1) -> None:
+        path = Path(path)
+        super().__init__(name or path.stem, action_space, self._onnx_forward)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no such ONNX file; export one with `workbench export onnx`")
+        try:
+            self.session = onnx_session(path, intra_op_num_threads)
+        except Exception as error:  # onnxruntime raises its own untyped errors on a bad file
+            raise CheckpointError(f"{path}: onnxruntime cannot load it ({error}); re-export the network") from error
+        names = ([i.name for i in self.session.get_inputs()], [o.name for o in self.session.get_outputs()])
+        if names != (list(MASTER_AGENT_GRAPH.inputs), list(MASTER_AGENT_GRAPH.outputs)):
+            raise CheckpointError(
+                f"{path}: the graph reads {', '.join(names[0])} and returns {', '.join(names[1])}; a master agent's "
+                f"export reads {', '.join(MASTER_AGENT_GRAPH.inputs)}. Fix: re-export it with `workbench export onnx`")
+        self.path = path
+
+    def _onnx_forward(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return tuple(self.session.run(list(MASTER_AGENT_GRAPH.outputs), inputs))

@@ -1,14 +1,22 @@
-"""Neural portfolio-scope policies: a torch actor or its ONNX export behind the engine's Policy protocol.
+"""Neural portfolio-scope policies: a torch network or its ONNX export behind the engine's Policy protocol.
 
 Both read the observation dict of ``engine.observation.ObservationBuilder`` (with ``action_mask``),
-ask the actor for masked logits ``[B, 7]`` and return the argmax action (or a sample from the
-softmax when ``deterministic=False``), with ``extras["probabilities"]`` ``[B, 7]``. Given the same
-observations, the ONNX export of an actor and the actor itself choose the same actions.
+run the network once per batch and return the argmax action of the masked logits ``[B, 7]`` (or a
+sample from the softmax when ``deterministic=False``). Whatever else that same forward pass returns
+comes back with the decision:
+
+* ``extras["probabilities"]`` ``[B, 7]`` always; ``extras["values"]`` ``[B]`` when the network has a
+  ``value`` output (the critic);
+* ``explained["attention"]`` ``[B, layers, heads, tokens, tokens]`` when asked (``explain=True``) and
+  the network has an ``attention`` output.
+
+A network's outputs are named as in its ``models.onnx_export.OnnxGraph`` (the first is the logits).
+Given the same observations, the ONNX export and the torch module choose the same actions.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import onnxruntime as ort
@@ -21,6 +29,13 @@ from models.onnx_export import OUTPUT_NAME, onnx_session
 from models.spec import N_ACTIONS, OBSERVATION_DTYPES, OBSERVATION_NAMES, OBSERVATION_SHAPES
 
 _ONNX_TYPES = {"float32": "tensor(float)", "bool": "tensor(bool)"}
+EXTRA_OUTPUTS = {"value": "values"}
+"""Network outputs kept with every decision, and their extras key."""
+EXPLAINED_OUTPUTS = {"attention": "attention"}
+"""Network outputs kept when a decision is explained, and their key."""
+
+Forward = Callable[[Mapping[str, np.ndarray], Sequence[str]], dict[str, np.ndarray]]
+"""``(inputs, output names) -> {name: array}``: one forward pass returning the outputs asked for."""
 
 
 class _NeuralPolicy:
@@ -29,22 +44,27 @@ class _NeuralPolicy:
     scope = "portfolio"
 
     def __init__(self, name: str, action_space: SymbolActions, deterministic: bool, seed: int | None,
-                 logits: Callable[[Mapping[str, np.ndarray]], np.ndarray]) -> None:
+                 outputs: Sequence[str], forward: Forward) -> None:
         self.name = name
         self.action_space = action_space
         self.deterministic = deterministic
         self._rng = np.random.default_rng(seed)
-        self._logits = logits
+        self.outputs = tuple(outputs)
+        self._forward = forward
 
-    def act(self, observation: Mapping[str, np.ndarray]) -> PolicyOutput:
-        """Actions ``[B]`` for a batch of observations, with their probabilities ``[B, 7]``."""
+    def act(self, observation: Mapping[str, np.ndarray], explain: bool = False) -> PolicyOutput:
+        """Actions ``[B]`` for a batch of observations, with the extras of the module docstring."""
         missing = [n for n in OBSERVATION_NAMES if n not in observation]
         if missing:
             raise InvalidParameterError(
                 f"policy {self.name!r} needs observation entries {', '.join(missing)}; build observations with "
                 "ObservationBuilder(..., action_space=SymbolActions()) so they carry the action mask")
         inputs = {n: np.ascontiguousarray(observation[n], dtype=OBSERVATION_DTYPES[n]) for n in OBSERVATION_NAMES}
-        logits = self._logits(inputs).astype(np.float64)
+        wanted = [OUTPUT_NAME, *(o for o in EXTRA_OUTPUTS if o in self.outputs)]
+        if explain:
+            wanted += [o for o in EXPLAINED_OUTPUTS if o in self.outputs]
+        out = self._forward(inputs, wanted)
+        logits = out[OUTPUT_NAME].astype(np.float64)
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         probabilities = shifted / shifted.sum(axis=1, keepdims=True)
         if self.deterministic:
@@ -53,32 +73,43 @@ class _NeuralPolicy:
             # Inverse-CDF sampling, one uniform per row: vectorized and reproducible from the seed.
             draws = self._rng.random((len(probabilities), 1))
             actions = np.minimum((probabilities.cumsum(axis=1) < draws).sum(axis=1), N_ACTIONS - 1)
-        return PolicyOutput(actions.astype(np.int64), {"probabilities": probabilities.astype(np.float32)})
+        extras = {"probabilities": probabilities.astype(np.float32)}
+        extras |= {key: np.asarray(out[name], dtype=np.float32) for name, key in EXTRA_OUTPUTS.items() if name in out}
+        explained = {key: np.asarray(out[name], dtype=np.float32)
+                     for name, key in EXPLAINED_OUTPUTS.items() if name in out}
+        return PolicyOutput(actions.astype(np.int64), extras, explained)
 
 
 class TorchPolicy(_NeuralPolicy):
-    """A torch actor (``forward(technical, sl_probs, position, portfolio, regime, action_mask)``) as a policy.
+    """A torch network (``forward(technical, sl_probs, position, portfolio, regime, action_mask)``) as a policy.
 
     Args:
-        actor: The module; it is put in eval mode and run without gradients on the CPU.
+        actor: The module; it is put in eval mode and run without gradients on the CPU. It returns the
+            logits, or a tuple whose items are named by ``outputs``.
         name: Policy name in run records.
         action_space: How actions become orders (the seven ``SymbolActions``).
         deterministic: Argmax (default) or sample from the probabilities.
         seed: Seed of the sampler when not deterministic.
+        outputs: Names of the module's outputs, logits first (e.g. ``logits, value, attention``).
     """
 
     def __init__(self, actor: torch.nn.Module, name: str = "torch", action_space: SymbolActions = SymbolActions(),
-                 deterministic: bool = True, seed: int | None = None) -> None:
-        super().__init__(name, action_space, deterministic, seed, self._torch_logits)
+                 deterministic: bool = True, seed: int | None = None, outputs: Sequence[str] = (OUTPUT_NAME,)) -> None:
+        super().__init__(name, action_space, deterministic, seed, outputs, self._torch_forward)
         self.actor = actor.eval()
 
-    def _torch_logits(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+    def _torch_forward(self, inputs: Mapping[str, np.ndarray], wanted: Sequence[str]) -> dict[str, np.ndarray]:
         with torch.no_grad():
-            return self.actor(*(torch.from_numpy(inputs[n]) for n in OBSERVATION_NAMES)).numpy()
+            out = self.actor(*(torch.from_numpy(inputs[n]) for n in OBSERVATION_NAMES))
+        out = out if isinstance(out, tuple) else (out,)
+        return {name: tensor.numpy() for name, tensor in zip(self.outputs, out) if name in wanted}
 
 
 class OnnxPolicy(_NeuralPolicy):
-    """An ONNX actor (``models.onnx_export.export_onnx``) run by onnxruntime on the CPU.
+    """An ONNX network (``models.onnx_export.export_onnx``) run by onnxruntime on the CPU.
+
+    Its outputs are read from the graph: ``logits`` is required; ``value`` and ``attention`` are
+    returned as extras when the graph has them.
 
     Args:
         path: The ``.onnx`` file; its inputs must be the six observation entries with their shapes.
@@ -95,18 +126,20 @@ class OnnxPolicy(_NeuralPolicy):
     def __init__(self, path: str | Path, name: str | None = None, action_space: SymbolActions = SymbolActions(),
                  deterministic: bool = True, seed: int | None = None, intra_op_num_threads: int = 2) -> None:
         path = Path(path)
-        super().__init__(name or path.stem, action_space, deterministic, seed, self._onnx_logits)
         if not path.is_file():
-            raise CheckpointError(f"{path}: no such ONNX file; export one with models.onnx_export.export_onnx")
+            raise CheckpointError(f"{path}: no such ONNX file; export one with `workbench export onnx`")
         try:
-            self.session = onnx_session(path, intra_op_num_threads)
+            session = onnx_session(path, intra_op_num_threads)
         except Exception as error:  # onnxruntime raises its own untyped errors on a bad file
-            raise CheckpointError(f"{path}: onnxruntime cannot load it ({error}); re-export the actor") from error
+            raise CheckpointError(f"{path}: onnxruntime cannot load it ({error}); re-export the network") from error
+        _check_signature(path, session)
+        super().__init__(name or path.stem, action_space, deterministic, seed,
+                         [o.name for o in session.get_outputs()], self._onnx_forward)
+        self.session = session
         self.path = path
-        _check_signature(path, self.session)
 
-    def _onnx_logits(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
-        return self.session.run([OUTPUT_NAME], dict(inputs))[0]
+    def _onnx_forward(self, inputs: Mapping[str, np.ndarray], wanted: Sequence[str]) -> dict[str, np.ndarray]:
+        return dict(zip(wanted, self.session.run(list(wanted), dict(inputs))))
 
 
 def _check_signature(path: Path, session: ort.InferenceSession) -> None:
@@ -114,7 +147,7 @@ def _check_signature(path: Path, session: ort.InferenceSession) -> None:
     if set(inputs) != set(OBSERVATION_NAMES):
         raise CheckpointError(
             f"{path}: the graph's inputs are {', '.join(sorted(inputs))}; an actor takes "
-            f"{', '.join(OBSERVATION_NAMES)}. Fix: re-export it with models.onnx_export.export_onnx")
+            f"{', '.join(OBSERVATION_NAMES)}. Fix: re-export it with `workbench export onnx`")
     for name in OBSERVATION_NAMES:
         node = inputs[name]
         rows = [d if isinstance(d, int) else None for d in node.shape[1:]]
@@ -127,4 +160,4 @@ def _check_signature(path: Path, session: ort.InferenceSession) -> None:
     outputs = {o.name: o for o in session.get_outputs()}
     if OUTPUT_NAME not in outputs or outputs[OUTPUT_NAME].shape[-1] != N_ACTIONS:
         raise CheckpointError(f"{path}: the graph has no output {OUTPUT_NAME!r} of {N_ACTIONS} logits per row; "
-                              "re-export it with models.onnx_export.export_onnx")
+                              "re-export it with `workbench export onnx`")

@@ -12,11 +12,12 @@ from engine.records import OrderStatus
 from engine.rollout import kernel_params, run_rollout
 from engine.scenarios import ScenarioParams, from_market
 from engine.state import initial_state
-from models.encoder import EncoderConfig
-from models.master_policy import MasterPolicyNetwork, master_config
+from models.master_agent.policy_network import MasterPolicyNetwork, master_config
+from models.symbol_agent.encoder import EncoderConfig
+from strategies.families.master_agent import MASTER_AGENT
+from strategies.family import Decider
 from strategies.master import MasterObserver, MasterPolicy
 from tests.engine.envs.helpers import identity_normalizer
-from workbench.policies import policy_observer
 
 # The untrained master asks for about 1/4 per symbol: the second and third scenarios' limits bind.
 PARAMS = [ScenarioParams(fees=0.001, slippage=0.0005), ScenarioParams(position_limit=0.1),
@@ -110,7 +111,8 @@ def test_absent_symbols_get_no_weight() -> None:
 
 def test_the_workbench_picks_the_master_observer() -> None:
     batch = from_market(load_builtin("stocks").select(["AAPL"]).slice("2007-01-01", "2007-03-31"))
-    assert isinstance(policy_observer(batch, identity_normalizer(), master_policy()), MasterObserver)
+    decider = Decider("tiny-master", MASTER_AGENT, master_policy(), identity_normalizer(), "sha", "torch")
+    assert isinstance(decider.observer(batch), MasterObserver)
 
 
 def test_missing_or_garbled_grouping_is_an_error() -> None:

@@ -1,0 +1,198 @@
+"""What a policy family is: the one place that knows how a kind of decider loads, observes, explains
+and exports itself.
+
+A *decider* is what decides in a run: a baseline strategy with its parameters, or a trained policy
+with its weights (:class:`Decider`). A *policy family* (:class:`PolicyFamily`) is a kind of decider:
+the baselines, the symbol agent, the master agent, and later the multi-agent teams. Its entry owns
+
+* loading and verifying a checkpoint (:meth:`PolicyFamily.load`), with a runtime (torch or ONNX);
+* its batch observer for the rollout and its live observation for paper trading;
+* its action names (seven discrete actions, short/hold/long, continuous weights);
+* the extras of the forward pass that decides (probabilities, values, attention, ...) as tables;
+* its explanation of one decision (attention maps, attribution) and its ONNX export.
+
+The families are registered once in :mod:`strategies.families`; everything outside ``strategies/``
+asks the registry (or the decider's ``family``) and never the class of a policy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Protocol
+
+import numpy as np
+import pandas as pd
+
+from engine.actions import ActionSpace
+from engine.errors import InvalidParameterError
+from engine.policy import Policy
+from engine.rollout import Observer, RolloutResult
+from engine.scenarios import ScenarioBatch
+
+RUNTIMES: tuple[str, ...] = ("auto", "onnx", "torch")
+"""How a trained policy runs: ``onnx`` (its verified ONNX export), ``torch``, or ``auto`` (the
+export when the checkpoint has one, else torch)."""
+
+
+def check_runtime(runtime: str) -> str:
+    """``runtime`` if it is one of :data:`RUNTIMES`.
+
+    Raises:
+        InvalidParameterError: naming the runtimes.
+    """
+    if runtime not in RUNTIMES:
+        raise InvalidParameterError(f"runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
+    return runtime
+
+
+@dataclass(frozen=True)
+class Decider:
+    """What decides in a run, ready to roll out.
+
+    Attributes:
+        name: The strategy or policy name as the user gave it.
+        family: The policy family it belongs to.
+        policy: The engine policy.
+        normalizer: The checkpoint's frozen feature normalizer (trained policies), else None.
+        model_sha: sha256 of what decides: the ONNX file or the safetensors weights ("" for a
+            baseline); part of the run id.
+        runtime: ``"torch"`` or ``"onnx"`` for a trained policy, ``""`` for a baseline.
+        card: The model card (trained policies).
+        folder: The checkpoint folder (trained policies).
+        network: The torch network the family explains and exports (trained policies).
+    """
+
+    name: str
+    family: PolicyFamily
+    policy: Policy
+    normalizer: Any = None
+    model_sha: str = ""
+    runtime: str = ""
+    card: Any = None
+    folder: Path | None = None
+    network: Any = None
+
+    @property
+    def is_trained(self) -> bool:
+        """Whether a network decides (a checkpoint), not a baseline rule."""
+        return bool(self.model_sha)
+
+    def observer(self, batch: ScenarioBatch) -> Observer | None:
+        """The rollout's observer for ``batch`` (None for a market-scope policy)."""
+        return self.family.observer(self, batch)
+
+
+@dataclass(frozen=True)
+class ActionInfo:
+    """How a family's actions read.
+
+    Attributes:
+        kind: ``"discrete"`` (an action index per symbol) or ``"weights"`` (a target weight of
+            equity per symbol; NaN keeps the last target).
+        names: The discrete actions' names, in index order (empty for weights).
+    """
+
+    kind: str
+    names: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, space: ActionSpace) -> ActionInfo:
+        """The actions of ``space``: discrete when it names its actions, else weights."""
+        names = tuple(space.action_names)
+        return cls("discrete", names) if names else cls("weights")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON types, for a run's summary."""
+        return {"kind": self.kind, "names": list(self.names)}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What a network looked at when it decided on one bar's rows, and which inputs moved its choice.
+
+    Attributes:
+        rows: Labels of the attention maps' second axis (each symbol's own map for the symbol
+            agent; ``portfolio`` for the master agent's one pooling query).
+        queries: Query token names of a map.
+        tokens: Key token names of a map.
+        attention: ``[layers, rows, heads, queries, tokens]`` softmax weights.
+        action_names: Columns of ``probabilities`` (empty for continuous actions).
+        probabilities: ``[symbols, actions]`` action probabilities, or ``[symbols, 0]``.
+        actions: The decision per symbol, as text.
+        attribution: Rows ``symbol, block, feature, score`` (score: share of the symbol's total).
+        method: One line saying how the attribution was computed.
+    """
+
+    rows: tuple[str, ...]
+    queries: tuple[str, ...]
+    tokens: tuple[str, ...]
+    attention: np.ndarray
+    action_names: tuple[str, ...]
+    probabilities: np.ndarray
+    actions: tuple[str, ...]
+    attribution: pd.DataFrame
+    method: str = ""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """An ONNX export's report (``models.onnx_export.ExportReport.to_dict()``) and the file."""
+
+    path: Path
+    report: Mapping[str, Any] = field(default_factory=dict)
+
+
+class PolicyFamily(Protocol):
+    """A kind of decider, declared once (see the module docstring).
+
+    Attributes:
+        name: The family's name (``baseline``, ``symbol_agent``, ...).
+        title: How pages and reports name it.
+        architecture: The model-card ``architecture`` its checkpoints carry (None: no checkpoints).
+    """
+
+    name: str
+    title: str
+    architecture: str | None
+
+    def load(self, folder: Path, runtime: str, name: str) -> Decider:
+        """The verified decider of checkpoint ``folder`` (nothing is built before the files check out)."""
+        ...
+
+    def observer(self, decider: Decider, batch: ScenarioBatch) -> Observer | None:
+        """The rollout's observer of ``batch`` (None: the policy reads the market only)."""
+        ...
+
+    def live_observation(self, decider: Decider, n_symbols: int, frequency: str) -> Any:
+        """The bar-by-bar observation of a paper-trading account (None: market scope)."""
+        ...
+
+    def actions(self, decider: Decider) -> ActionInfo:
+        """How the decider's actions read."""
+        ...
+
+    def explain_every(self, decider: Decider, n_decisions: int, n_symbols: int) -> int:
+        """Every how many decision bars a stored backtest keeps the detailed extras (0: none)."""
+        ...
+
+    def extras_tables(self, decider: Decider, rollout: RolloutResult) -> dict[str, pd.DataFrame]:
+        """The extras of the deciding forward pass as the run store's tables."""
+        ...
+
+    def explain(self, decider: Decider, observation: Mapping[str, np.ndarray],
+                symbols: tuple[str, ...]) -> Explanation:
+        """Attention and attribution of the decision on one bar's observation rows.
+
+        Raises:
+            InvalidParameterError: the family has no network to explain.
+        """
+        ...
+
+    def export_onnx(self, decider: Decider, out: Path, observations: Mapping[str, np.ndarray], *,
+                    min_rows: int, latency_runs: int) -> Mapping[str, Any]:
+        """Export the decider's network to ``out`` and return the parity report (``ExportReport.to_dict()``).
+
+        Raises:
+            InvalidParameterError: the family has no network to export.
+        """
+        ...
