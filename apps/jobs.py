@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import param
 
-from workbench.app_services import WorkbenchError
+from workbench.services.app import WorkbenchError
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,15 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from bokeh.models import (
-    BoxAnnotation, ColorBar, ColumnDataSource, HoverTool, Label, LinearColorMapper, NumeralTickFormatter,
-    Range1d, Span,
+    BoxAnnotation,
+    ColorBar,
+    ColumnDataSource,
+    HoverTool,
+    Label,
+    LinearColorMapper,
+    NumeralTickFormatter,
+    Range1d,
+    Span,
 )
 from bokeh.palettes import Category10_10, Viridis256
 from bokeh.plotting import figure
@@ -254,15 +261,19 @@ def heatmap_figure(surface: np.ndarray, x_values: Sequence, y_values: Sequence, 
     return plot
 
 
-def attention_figure(weights: np.ndarray, tokens: Sequence[str], title: str, size: int = 300) -> figure:
-    """One attention map: rows are queries, columns keys (both token names)."""
+def attention_figure(weights: np.ndarray, tokens: Sequence[str], title: str, size: int = 300,
+                     queries: Sequence[str] | None = None) -> figure:
+    """One attention map ``[queries, keys]``: rows are queries, columns keys (``queries`` defaults to
+    the key tokens: self-attention)."""
     tokens = [str(t) for t in tokens]
-    plot = figure(title=title, width=size, height=size, x_range=tokens, y_range=list(reversed(tokens)),
+    queries = tokens if queries is None else [str(q) for q in queries]
+    height = size if len(queries) > 1 else max(120, size // 3)
+    plot = figure(title=title, width=size, height=height, x_range=tokens, y_range=list(reversed(queries)),
                   tools="hover", toolbar_location=None, tooltips=[("query", "@query"), ("key", "@key"),
                                                                    ("weight", "@weight{0.000}")])
-    q, k = np.meshgrid(np.arange(len(tokens)), np.arange(len(tokens)), indexing="ij")
+    q, k = np.meshgrid(np.arange(len(queries)), np.arange(len(tokens)), indexing="ij")
     mapper = LinearColorMapper(palette=Viridis256, low=0.0, high=max(float(np.max(weights)), 1e-6))
-    source = ColumnDataSource({"query": np.array(tokens)[q.ravel()], "key": np.array(tokens)[k.ravel()],
+    source = ColumnDataSource({"query": np.array(queries)[q.ravel()], "key": np.array(tokens)[k.ravel()],
                                "weight": np.asarray(weights, np.float64).ravel()})
     plot.rect("key", "query", 1, 1, source=source, fill_color={"field": "weight", "transform": mapper},
               line_color=None)

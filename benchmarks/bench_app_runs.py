@@ -37,7 +37,7 @@ METRICS = ("total_return", "annualized_return", "sharpe", "sortino", "calmar", "
 
 def fake_record(i: int, rng: np.random.Generator):
     """Run ``i`` of the benchmark store: a kind, a decider, a period, scenarios with every metric."""
-    from workbench.spec import RunSpec
+    from workbench.runs.spec import RunSpec
     from workbench.store import RunRecord
 
     kind, n = ("backtest", 2) if i % 10 < 7 else (("stress", 20) if i % 10 < 9 else ("sweep", 10))
@@ -129,7 +129,7 @@ def browser_side(home: Path, runs: int, repeat: int) -> list[float] | None:
 
 def big_record():
     """One stress-like run with 100 scenarios x 5,000 bars on the stocks data's calendar (2000-2013 and on)."""
-    from workbench.spec import RunSpec
+    from workbench.runs.spec import RunSpec
     from workbench.store import RunRecord
 
     rng = np.random.default_rng(1)
@@ -149,7 +149,7 @@ def big_record():
 def big_payload() -> int:
     """Points the Run detail page's equity figures hold for the big run (after downsampling)."""
     from apps import plots
-    from workbench import app_services
+    from workbench.services import app as app_services
     from workbench.store import RunStore
 
     with RunStore.open() as store:

@@ -145,7 +145,7 @@ def neural_rollout_overhead(n_scenarios: int, n_symbols: int, repeats: int) -> N
     from engine.scenarios import ScenarioParams, from_market
     from engine.state import initial_state
     from models.onnx_export import PositionalActor
-    from models.symbol_agent import SymbolAgent, SymbolAgentConfig
+    from models.symbol_agent.network import SymbolAgent, SymbolAgentConfig
     from strategies.neural import TorchPolicy
 
     torch.manual_seed(0)

@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from models.symbol_agent import SymbolAgent, SymbolAgentConfig, count_parameters
+from models.symbol_agent.network import SymbolAgent, SymbolAgentConfig, count_parameters
 
 
 def random_observation(batch: int, generator: torch.Generator) -> dict[str, torch.Tensor]:

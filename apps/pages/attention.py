@@ -9,9 +9,18 @@ from bokeh.events import Tap
 
 from apps import plots
 from apps.pages.common import (
-    NONE, AppContext, BackgroundSection, alert, choose_run, guarded, heading, note, run_options, table,
+    NONE,
+    AppContext,
+    BackgroundSection,
+    alert,
+    choose_run,
+    guarded,
+    heading,
+    note,
+    run_options,
+    table,
 )
-from workbench import app_services
+from workbench.services import app as app_services
 
 TOP_FEATURES = 15
 
@@ -64,11 +73,8 @@ class AttentionPage(pn.viewable.Viewer):
         return curves[column].dropna()
 
     def replayable(self) -> list[str]:
-        """Scenario labels this page can replay (see ``workbench.attention``)."""
-        run = self.run()
-        if run.info.kind in ("backtest", "sweep"):
-            return list(app_services.equity_curves(run).columns)
-        return ["base"]
+        """Scenario labels this page can replay (see ``workbench.policies.explain``)."""
+        return app_services.replayable_scenarios(self.run())
 
     def jump_to(self, timestamp: pd.Timestamp) -> None:
         """Select the bar at ``timestamp``, or the start of the drawdown episode that contains it."""
@@ -146,26 +152,29 @@ class AttentionPage(pn.viewable.Viewer):
         self._explanation.load(compute, lambda result: self._render(bar, symbol, *result), f"attention at bar {bar}",
                                key=(run.run_id, scenario, symbol, bar))
 
-    def _render(self, bar: int, symbol_name: str, stored, explanation):
-        symbol = explanation.symbols.index(symbol_name)
-        weights, tokens, source = explanation.attention, explanation.tokens, "recomputed by replaying the run"
+    def _render(self, bar: int, symbol_name: str, stored, replayed):
+        explanation = replayed.explanation
+        symbol = replayed.symbols.index(symbol_name)
+        row = explanation.rows.index(symbol_name) if symbol_name in explanation.rows else 0
+        weights, queries, tokens = explanation.attention, explanation.queries, explanation.tokens
+        source = "recomputed by replaying the run"
         if stored is not None:
             weights, tokens = stored
-            source = "read from the run's stored attention samples"
+            queries, source = tokens, "read from the run's stored attention samples"
         n_layers, _, n_heads = weights.shape[:3]
-        maps = [plots.attention_figure(weights[layer, symbol, head], tokens, f"layer {layer + 1}, head {head + 1}",
-                                       size=280)
+        maps = [plots.attention_figure(weights[layer, row, head], tokens, f"layer {layer + 1}, head {head + 1}",
+                                       size=280, queries=queries)
                 for layer in range(n_layers) for head in range(n_heads)]
-        probabilities = pd.DataFrame(explanation.probabilities, columns=list(app_services.ACTION_NAMES))
-        probabilities.insert(0, "symbol", list(explanation.symbols))
+        probabilities = pd.DataFrame(explanation.probabilities, columns=list(explanation.action_names))
+        probabilities.insert(0, "symbol", list(replayed.symbols))
         probabilities.insert(1, "action", list(explanation.actions))
         scores = explanation.attribution[explanation.attribution["symbol"] == symbol_name]
         blocks = scores.groupby("block", sort=False)["score"].sum().reset_index()
         top = scores.nlargest(TOP_FEATURES, "score")
         return pn.Column(
-            heading(f"Bar {bar} ({explanation.timestamp:%Y-%m-%d}), {symbol_name}: chose {explanation.actions[symbol]}"),
+            heading(f"Bar {bar} ({replayed.timestamp:%Y-%m-%d}), {symbol_name}: chose {explanation.actions[symbol]}"),
             note(f"Attention {source}; rows are query tokens, columns key tokens (t = the bar's own row of "
-                 "the technical window). Attribution: gradient x input of the chosen action's logit."),
+                 f"the technical window). Attribution: {explanation.method}."),
             table(probabilities, css_classes=["probabilities-table"]),
             pn.GridBox(*[pn.pane.Bokeh(m) for m in maps], ncols=min(n_heads, 4)),
             heading("Feature attribution"),

@@ -13,8 +13,8 @@ import panel as pn
 from bokeh.models.widgets.tables import NumberFormatter
 
 from apps.jobs import JOBS, JobRunner
-from workbench import app_services
-from workbench.app_services import WorkbenchError
+from workbench.services import app as app_services
+from workbench.services.app import WorkbenchError
 from workbench.store import RunStore
 
 logger = logging.getLogger(__name__)

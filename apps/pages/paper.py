@@ -11,8 +11,8 @@ from bokeh.models.widgets.tables import NumberFormatter
 
 from apps import plots
 from apps.pages.common import AppContext, alert, heading, note, start_polling, table
-from workbench import app_services
-from workbench.app_services import WorkbenchError
+from workbench.services import app as app_services
+from workbench.services.app import WorkbenchError
 
 REFRESH_MS = 2000
 TABLES = ("summary", "positions", "orders", "risk", "events")

@@ -11,11 +11,21 @@ import param
 
 from apps.jobs import DONE, FAILED, Job
 from apps.pages.common import (
-    NONE, TABLE_CSS, AppContext, alert, guarded, heading, note, number_formats, page_link, run_label, JobPolling,
+    NONE,
+    TABLE_CSS,
+    AppContext,
+    JobPolling,
+    alert,
+    guarded,
+    heading,
+    note,
+    number_formats,
+    page_link,
+    run_label,
     table,
 )
-from workbench import app_services
-from workbench.app_services import WorkbenchError
+from workbench.services import app as app_services
+from workbench.services.app import WorkbenchError
 
 STATUS_COLOURS = {"PASS": "#c8efc8", "FAIL": "#f6c4c4", "MISSING": "#fbe7b5", "N/A": "#e6e6e6"}
 DECISIONS = ("GO", "CONDITIONAL GO", "NO-GO")

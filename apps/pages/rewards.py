@@ -9,7 +9,7 @@ import param
 
 from apps import plots
 from apps.pages.common import NONE, AppContext, alert, choose_run, guarded, heading, note, run_options, table
-from workbench import app_services
+from workbench.services import app as app_services
 
 COMPONENTS = ("pnl", "cost", "time", "sharpe", "drawdown", "sizing", "hold")
 MAX_BUCKETS = 250

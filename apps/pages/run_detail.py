@@ -11,10 +11,20 @@ import param
 
 from apps import plots
 from apps.pages.common import (
-    NONE, AppContext, BackgroundSection, alert, choose_run, guarded, heading, note, page_link, run_options, table,
+    NONE,
+    AppContext,
+    BackgroundSection,
+    alert,
+    choose_run,
+    guarded,
+    heading,
+    note,
+    page_link,
+    run_options,
+    table,
 )
-from workbench import app_services
-from workbench.app_services import WorkbenchError
+from workbench.services import app as app_services
+from workbench.services.app import WorkbenchError
 
 FAN_FROM = 8
 """Runs with at least this many scenarios also get a percentile fan of all of them."""
@@ -121,14 +131,11 @@ class RunDetailPage(pn.viewable.Viewer):
             return alert("Choose a run above, or open one from the Runs page.", "info")
 
         def build():
-            info = self.run().info
-            links = [page_link("review", info.run_id, "review it")]
-            if info.spec.get("policy"):
-                links.insert(0, page_link("attention", info.run_id))
-            if "rewards" in self.run().tables:
-                links.insert(0, page_link("rewards", info.run_id))
-            if info.kind == "sweep":
-                links.insert(0, page_link("sensitivity", info.run_id))
+            run = self.run()
+            info = run.info
+            shows = {"attention": bool(info.spec.get("policy")), "rewards": "rewards" in run.tables}
+            pages = [p for p in app_services.run_view(run).pages if shows.get(p, True)]
+            links = [page_link(p, info.run_id) for p in pages] + [page_link("review", info.run_id, "review it")]
             text = (f"**{html.escape(info.kind)}** of **{html.escape(info.decider)}** on "
                     f"{html.escape(info.dataset)}, {info.start[:10]} to {info.end[:10]} &nbsp;|&nbsp; run "
                     f"`{info.run_id}` &nbsp;|&nbsp; tags: {html.escape(', '.join(info.tags) or 'none')} "
@@ -144,7 +151,7 @@ class RunDetailPage(pn.viewable.Viewer):
             self._equity.clear()
             return
         run, scenario = self.run(), self.scenario
-        with_baselines = self.show_baselines and run.info.kind != "compare"
+        with_baselines = self.show_baselines and app_services.run_view(run).baselines
 
         def compute():
             curves = app_services.equity_curves(run)
@@ -210,9 +217,9 @@ class RunDetailPage(pn.viewable.Viewer):
             close = app_services.close_prices(run.spec)[self.symbol]
             trades = filled_trades(run.load_table("orders"), self.scenario_index(), self.symbol)
             parts = [pn.pane.Bokeh(plots.price_trades_figure(close, trades, self.symbol), sizing_mode="stretch_width")]
-            if run.info.kind == "stress":
-                parts.append(note("Synthetic and shocked scenarios fill on their own prices, so their markers can "
-                                  "sit away from the real close drawn here."))
+            price_note = app_services.run_view(run).price_note
+            if price_note:
+                parts.append(note(price_note))
             return pn.Column(*parts, sizing_mode="stretch_width")
         return guarded(build, "trades")
 

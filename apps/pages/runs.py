@@ -11,7 +11,7 @@ import param
 
 from apps import plots
 from apps.pages.common import TABLE_CSS, AppContext, alert, guarded, heading, note, number_formats, table
-from workbench import app_services
+from workbench.services import app as app_services
 
 ANY = "(any)"
 COMPARE_METRICS = ("total_return", "annualized_return", "annualized_volatility", "sharpe", "sortino", "max_drawdown",

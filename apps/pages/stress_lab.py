@@ -13,12 +13,22 @@ import param
 from apps import plots
 from apps.jobs import DONE, FAILED, Job
 from apps.pages.common import (
-    NONE, AppContext, alert, choose_run, guarded, heading, note, page_link, run_options, JobPolling, table,
+    NONE,
+    AppContext,
+    JobPolling,
+    alert,
+    choose_run,
+    guarded,
+    heading,
+    note,
+    page_link,
+    run_options,
+    table,
 )
 from apps.pages.uploads import UploadPanel
-from workbench import app_services
-from workbench.app_services import WorkbenchError
-from workbench.spec import RunSpec
+from workbench.runs.spec import RunSpec
+from workbench.services import app as app_services
+from workbench.services.app import WorkbenchError
 
 EXTRA_SHOCKS = ("gap:-0.3", "volatility:5", "liquidity:10")
 QUANTILE_ORDER = ("min", "p5", "p25", "p50", "p75", "p95", "max")

@@ -1,4 +1,4 @@
-"""Uploads of data files and policy checkpoints, validated by ``workbench.uploads`` like the CLI's."""
+"""Uploads of data files and policy checkpoints, validated by ``workbench.services.uploads`` like the CLI's."""
 from __future__ import annotations
 
 import html
@@ -8,8 +8,8 @@ import panel as pn
 import param
 
 from apps.pages.common import alert, note
-from workbench import uploads
-from workbench.app_services import WorkbenchError
+from workbench.services import uploads
+from workbench.services.app import WorkbenchError
 
 
 class UploadPanel(pn.viewable.Viewer):

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.pages.common import AppContext
 from apps.jobs import JobRunner
-from workbench.spec import RunSpec
+from apps.pages.common import AppContext
+from workbench.runs.spec import RunSpec
 from workbench.store import RunRecord, RunStore
 
 INDEX = pd.date_range("2009-01-02", periods=40, freq="B", tz="UTC")

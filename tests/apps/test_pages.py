@@ -15,8 +15,9 @@ from apps.pages.run_detail import RunDetailPage, action_shares, filled_trades
 from apps.pages.runs import ANY, RunsPage
 from apps.pages.sensitivity import SensitivityPage, contour_points, surface
 from apps.pages.stress_lab import StressLabPage, parse_symbols
+from engine.actions import SymbolActions
 from tests.apps.conftest import LABELS
-from workbench import app_services
+from workbench.services import app as app_services
 
 A, B, C, D = "a" * 16, "b" * 16, "c" * 16, "d" * 16
 
@@ -110,7 +111,7 @@ def test_filled_trades_drops_rejected_orders(store) -> None:
 
 def test_action_shares(store) -> None:
     actions = store.get_run(A).load_table("actions")
-    names = app_services.ACTION_NAMES
+    names = SymbolActions().action_names
     per_bar = action_shares(actions, 0, names, buckets=39)
     # Both symbols take action bar % 7 at each bar: share 1 for that action.
     assert per_bar.shape == (39, 7)

@@ -13,7 +13,7 @@ from engine.rollout import run_rollout
 from engine.scenarios import ScenarioParams, from_market
 from models.checkpoint import load_checkpoint
 from models.onnx_export import PositionalActor
-from models.training import build_symbol_agent
+from models.symbol_agent.network import build_symbol_agent
 from strategies.neural import TorchPolicy
 
 POLICY = Path(__file__).resolve().parents[2] / "assets" / "policies" / "symbol-agent-compact-stocks"
@@ -41,7 +41,7 @@ def test_shipped_agent_trades_the_unseen_period_within_its_masks() -> None:
 def test_shipped_onnx_export_is_verified_and_decides_like_torch() -> None:
     from models.checkpoint import file_sha256
     from models.onnx_export import MAX_LOGIT_DIFF, MIN_ACTION_AGREEMENT, MIN_PARITY_ROWS
-    from workbench.policies import load_symbol_policy
+    from workbench.policies import load_policy
 
     _, card, _ = load_checkpoint(POLICY, build_symbol_agent)
     assert card.export["path"] == "model.onnx" and card.export["sha256"] == file_sha256(POLICY / "model.onnx")
@@ -49,7 +49,7 @@ def test_shipped_onnx_export_is_verified_and_decides_like_torch() -> None:
     assert card.export["max_abs_logit_diff"] <= MAX_LOGIT_DIFF
     assert card.export["action_agreement"] >= MIN_ACTION_AGREEMENT
     assert card.dataset == {"name": "stocks", "symbols": ["AAPL", "MSFT", "IBM"]}
-    onnx, torch = load_symbol_policy(str(POLICY)), load_symbol_policy(str(POLICY), runtime="torch")
+    onnx, torch = load_policy(str(POLICY)), load_policy(str(POLICY), runtime="torch")
     assert (onnx.runtime, torch.runtime) == ("onnx", "torch")
     data = load_builtin("stocks").select(["AAPL", "MSFT", "IBM"]).slice("2012-01-01", "2013-03-01")
     batch = from_market(data, ScenarioParams(fees=0.001))

@@ -1,8 +1,8 @@
 """A small run store for the browser tests: a few quick runs of every kind the pages show."""
 from __future__ import annotations
 
-from workbench.app_services import run_and_store
-from workbench.spec import RunSpec
+from workbench.runs.spec import RunSpec
+from workbench.services.app import run_and_store
 from workbench.store import RunStore
 
 COMMON = dict(data="stocks", symbols=("AAPL", "MSFT"), start="2009-01-01", end="2010-06-30")

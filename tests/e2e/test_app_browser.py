@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench.app_services import paper_state
 from workbench.paper.config import JOURNAL_FILE
+from workbench.services.app import paper_state
 from workbench.store import RunStore
 
 pytestmark = pytest.mark.slow

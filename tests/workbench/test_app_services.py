@@ -8,11 +8,11 @@ import pytest
 from engine.data.market import bars_per_year
 from engine.errors import InvalidParameterError, WorkbenchError
 from engine.metrics import equity_returns, sharpe_ratio
-from workbench import app_services
-from workbench.backtest import run_backtest
 from workbench.experiments.regimes import market_regimes
-from workbench.runner import spec_data
-from workbench.spec import RunSpec
+from workbench.runs.backtest import run_backtest
+from workbench.runs.evaluate import spec_data
+from workbench.runs.spec import RunSpec
+from workbench.services import app as app_services
 from workbench.store import RunRecord, RunStore
 
 INDEX = pd.date_range("2009-01-02", periods=6, freq="B", tz="UTC")

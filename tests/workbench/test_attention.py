@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from engine.errors import InvalidParameterError
-from workbench.attention import explain_bar, scenario_params, stored_attention, token_names
-from workbench.backtest import run_backtest
-from workbench.spec import RunSpec
+from strategies.families.symbol_agent import token_names
+from workbench.policies.explain import explain_bar, scenario_params, stored_attention
+from workbench.runs.backtest import run_backtest
+from workbench.runs.spec import RunSpec
 
 SPEC = RunSpec(kind="backtest", data="stocks", policy="symbol-agent-compact-stocks", runtime="torch",
                symbols=("AAPL", "MSFT"), start="2009-06-01", end="2009-08-31", fees=(0.0, 0.001))
@@ -20,9 +21,10 @@ def test_replayed_attention_equals_the_stored_samples() -> None:
     sampled = sorted(int(b) for b in table["bar"].unique())
     bar = sampled[1]
     stored, tokens = stored_attention(table, bar, ("AAPL", "MSFT"))
-    explained = explain_bar(SPEC.to_dict(), bar)
-    assert explained.tokens == tokens == token_names(24)
-    assert explained.scenario == "fees=0,slippage=0" and explained.symbols == ("AAPL", "MSFT")
+    replayed = explain_bar(SPEC.to_dict(), bar)
+    explained = replayed.explanation
+    assert explained.tokens == explained.queries == tokens == token_names(24)
+    assert replayed.scenario == "fees=0,slippage=0" and replayed.symbols == ("AAPL", "MSFT")
     # The replay rebuilds the very observation the run decided on, so the maps agree.
     np.testing.assert_allclose(explained.attention, stored, atol=1e-5)
     np.testing.assert_allclose(explained.attention.sum(axis=-1), 1.0, atol=1e-5)
@@ -35,12 +37,12 @@ def test_replayed_attention_equals_the_stored_samples() -> None:
 
 
 def test_bad_requests_are_refused() -> None:
-    with pytest.raises(InvalidParameterError, match="neural policies"):
+    with pytest.raises(InvalidParameterError, match="trained policies"):
         explain_bar(SPEC.replace(policy=None, strategy="sma_cross").to_dict(), 3)
     with pytest.raises(InvalidParameterError, match="not a decision bar"):
         explain_bar(SPEC.to_dict(), 10_000)
     with pytest.raises(InvalidParameterError, match="not one of the run's scenarios"):
         scenario_params(SPEC, "fees=0.5")
     assert scenario_params(SPEC.replace(kind="stress"), None)[0] == "base"
-    with pytest.raises(InvalidParameterError, match="base scenario only"):
+    with pytest.raises(InvalidParameterError, match="not one of the run's scenarios on the real market: base"):
         scenario_params(SPEC.replace(kind="stress"), "base | gap -10%")

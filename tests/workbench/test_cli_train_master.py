@@ -9,13 +9,13 @@ import torch
 
 from engine.errors import CheckpointError
 from models.checkpoint import ModelCard, load_checkpoint, save_checkpoint
-from models.master_policy import MasterPolicyNetwork, build_master_network
-from models.symbol_agent import SymbolAgent
-from models.training import TrainingConfig, agent_card_config
+from models.master_agent.policy_network import MasterPolicyNetwork, build_master_network
+from models.symbol_agent.network import SymbolAgent
+from models.symbol_agent.training import TrainingConfig, agent_card_config
 from strategies.master import MasterPolicy
 from tests.engine.envs.helpers import identity_normalizer
 from workbench.cli import main
-from workbench.policies import SHIPPED_DIR, load_policy, load_symbol_policy
+from workbench.policies import SHIPPED_DIR, load_family_policy, load_policy
 
 SHIPPED_MASTER = SHIPPED_DIR / "master-agent-compact-stocks"
 # A symbol agent "trained" on 2005-2006 (random weights: the command only needs a verified checkpoint),
@@ -58,7 +58,7 @@ def test_a_bad_symbol_agent_path_is_a_one_line_error(capsys: pytest.CaptureFixtu
     assert "nowhere" in err and "neither a shipped policy" in err
     err = one_line_error(capsys, ["train", "master-agent", "--symbol-agent", str(tmp_path), *TINY,
                                   "--out", str(tmp_path / "out")])
-    assert "weights.safetensors is missing" in err
+    assert "model_card.json is missing; is this a checkpoint folder?" in err
     assert not (tmp_path / "out").exists()
 
 
@@ -73,7 +73,7 @@ def test_the_command_saves_a_self_contained_master_checkpoint(master: Path, symb
     assert (master / "progress.csv").is_file()
     assert list((master / "tensorboard").glob("events.out.tfevents.*"))
     # The frozen encoder inside is the symbol agent's, bit for bit.
-    agent = load_symbol_policy(str(symbol_agent), runtime="torch").policy.actor.module
+    agent = load_policy(str(symbol_agent), runtime="torch").network
     assert all(torch.equal(v, network.encoder.state_dict()[k]) for k, v in agent.encoder.state_dict().items())
 
 
@@ -92,12 +92,12 @@ def test_a_master_checkpoint_runs_in_a_backtest(master: Path, capsys: pytest.Cap
 def test_a_master_is_not_a_symbol_agent(master: Path, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     err = one_line_error(capsys, ["train", "master-agent", "--symbol-agent", str(master), *TINY,
                                   "--out", str(tmp_path / "out")])
-    assert "master_agent" in err and "not a symbol agent" in err
-    with pytest.raises(CheckpointError, match="load_policy"):
-        load_symbol_policy(str(master))
+    assert "holds a master agent, not a symbol agent" in err
+    with pytest.raises(CheckpointError, match="holds a master agent, not a symbol agent"):
+        load_family_policy(str(master), "symbol_agent")
     err = one_line_error(capsys, ["backtest", "--policy", str(master), "--data", "stocks", "--symbols", "AAPL",
                                   "--start", "2007-04-01", "--end", "2007-06-30", "--runtime", "onnx"])
-    assert "no ONNX export" in err
+    assert "has no model.onnx; export it with `workbench export onnx" in err
 
 
 def test_validation_the_frozen_encoder_has_seen_is_refused(symbol_agent: Path, capsys: pytest.CaptureFixture,

@@ -1,9 +1,9 @@
 """The demo set: every experiment kind, valid specs, and runs already stored are skipped."""
 from __future__ import annotations
 
-from workbench import demo
-from workbench.app_services import run_and_store
-from workbench.spec import RunSpec
+from workbench.runs.spec import RunSpec
+from workbench.services import demo
+from workbench.services.app import run_and_store
 from workbench.store import RunStore
 
 
@@ -28,7 +28,7 @@ def test_walkforward_spec_is_stored_as_written() -> None:
     # run_walkforward stores its options spelled out; the demo's spec already is, so its run id can be
     # computed before the run (a regression: the demo re-ran the walk-forward every time).
     from workbench.experiments.walkforward import WalkForwardOptions
-    from workbench.spec import parse_options
+    from workbench.runs.spec import parse_options
 
     spec = next(r.spec for r in demo.demo_runs() if r.spec.kind == "walkforward")
     normalized = spec.replace(options=tuple(parse_options(spec, WalkForwardOptions).to_spec_options().items()))

@@ -13,13 +13,18 @@ from hypothesis import strategies as st
 
 from engine.errors import InvalidParameterError
 from workbench.cli import main
-from workbench.executors import (
-    DeciderSpec, InProcessExecutor, RayExecutor, chunk_bounds, evaluate_distributed, make_executor,
-)
 from workbench.experiments.common import load_universe
+from workbench.experiments.executors import (
+    DeciderSpec,
+    InProcessExecutor,
+    RayExecutor,
+    chunk_bounds,
+    evaluate_distributed,
+    make_executor,
+)
 from workbench.experiments.stress import StressOptions, build_stress_batch, run_stress
-from workbench.runner import evaluate, spec_decider
-from workbench.spec import RunSpec, parse_options
+from workbench.runs.evaluate import evaluate, spec_decider
+from workbench.runs.spec import RunSpec, parse_options
 
 STOCKS = dict(data="stocks", symbols=("AAPL", "MSFT"), start="2008-01-01", end="2008-12-31", fees=(0.001,))
 # Base, a gap and a liquidity shock (same path as the base, so chunks share a path), bootstrap paths

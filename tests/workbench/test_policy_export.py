@@ -9,10 +9,10 @@ import pytest
 
 from engine.errors import CheckpointError
 from models.checkpoint import load_checkpoint
-from models.training import build_symbol_agent
+from models.symbol_agent.network import build_symbol_agent
 from workbench.cli import main
-from workbench.policies import SHIPPED_DIR, load_symbol_policy
-from workbench.policy_export import export_policy
+from workbench.policies import SHIPPED_DIR, load_policy
+from workbench.policies.export import export_policy
 
 SHIPPED = SHIPPED_DIR / "symbol-agent-compact-stocks"
 
@@ -29,21 +29,21 @@ def checkpoint(tmp_path: Path) -> Path:
 
 
 def test_without_an_export_auto_runs_torch_and_onnx_is_refused(checkpoint: Path) -> None:
-    assert load_symbol_policy(str(checkpoint)).runtime == "torch"
+    assert load_policy(str(checkpoint)).runtime == "torch"
     with pytest.raises(CheckpointError, match="has no model.onnx; export it with `workbench export onnx"):
-        load_symbol_policy(str(checkpoint), runtime="onnx")
+        load_policy(str(checkpoint), runtime="onnx")
 
 
 def test_export_records_observations_writes_the_card_and_becomes_the_default(checkpoint: Path) -> None:
     result = export_policy(str(checkpoint), checkpoint / "model.onnx", symbols=["AAPL"], min_rows=4000,
                            latency_runs=5)
     # One symbol of stocks has 3,270 bars: two cost scenarios are needed for 4,000 rows.
-    assert result.n_scenarios == 2 and result.report.n_rows == 2 * 3269
+    assert result.n_scenarios == 2 and result.report["n_rows"] == 2 * 3269
     assert result.dataset == "stocks" and result.symbols == ("AAPL",)
     _, card, _ = load_checkpoint(checkpoint, build_symbol_agent)
-    assert card.export["path"] == "model.onnx" and card.export["n_rows"] == result.report.n_rows
+    assert card.export["path"] == "model.onnx" and card.export["n_rows"] == result.report["n_rows"]
     assert card.export["max_abs_logit_diff"] <= 1e-4 and set(card.export["latency_ms"]) == {"1", "256"}
-    loaded = load_symbol_policy(str(checkpoint))
+    loaded = load_policy(str(checkpoint))
     assert loaded.runtime == "onnx" and loaded.model_sha == card.export["sha256"] != card.weights_sha256
 
 
@@ -52,8 +52,8 @@ def test_a_changed_onnx_file_is_refused(checkpoint: Path) -> None:
     with open(checkpoint / "model.onnx", "ab") as handle:
         handle.write(b"\0")
     with pytest.raises(CheckpointError, match="differs from the model card's export report"):
-        load_symbol_policy(str(checkpoint))
-    assert load_symbol_policy(str(checkpoint), runtime="torch").runtime == "torch"
+        load_policy(str(checkpoint))
+    assert load_policy(str(checkpoint), runtime="torch").runtime == "torch"
 
 
 @pytest.mark.slow

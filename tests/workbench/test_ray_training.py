@@ -10,10 +10,10 @@ import torch
 
 from engine.data.registry import load_builtin
 from engine.errors import InvalidParameterError
-from models.training import TrainingConfig, train_symbol_agent
+from models.symbol_agent.training import TrainingConfig, train_symbol_agent
 from workbench.cli import main
-from workbench.policies import load_symbol_policy
-from workbench.ray_training import RayShards, training_shard_runner
+from workbench.policies import load_policy
+from workbench.services.ray_training import RayShards, training_shard_runner
 
 # As tests/models/test_training.py: 2 accounts x 2 symbols x 32 steps per update, two updates,
 # validations after 128 and 256 steps; here the two accounts are two env workers.
@@ -49,7 +49,7 @@ def test_cli_trains_on_ray_and_saves_a_checkpoint_that_loads(local_ray, tmp_path
     out = tmp_path / "agent"
     assert main(["train", "symbol-agent", *TINY, "--executor", "ray", "--env-workers", "2", "--out", str(out)]) == 0
     assert "2 env worker(s) (ray)" in capsys.readouterr().out
-    loaded = load_symbol_policy(str(out), runtime="torch")
+    loaded = load_policy(str(out), runtime="torch")
     assert loaded.card.config["training"]["env_workers"] == 2
     assert loaded.card.training_metrics["train/timesteps"] == 256.0
     assert "executor" not in (out / "model_card.json").read_text()  # where it ran does not change the result

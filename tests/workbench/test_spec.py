@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import InvalidParameterError
-from workbench.spec import RunSpec, parse_options
+from workbench.runs.spec import RunSpec, parse_options
 
 
 def test_defaults_and_round_trip() -> None:

@@ -7,9 +7,9 @@ import zipfile
 import pytest
 
 from engine.errors import CheckpointError, DataValidationError, InvalidParameterError
-from workbench import uploads
-from workbench.datasets import dataset_store, load_dataset
-from workbench.policies import load_symbol_policy, shipped_policies
+from workbench.policies import load_policy, shipped_policies
+from workbench.services import uploads
+from workbench.services.datasets import dataset_store, load_dataset
 
 CSV = ("date,open,high,low,close,volume\n"
        "2024-01-02,10,11,9,10.5,1000\n2024-01-03,10.5,11.5,10,11,1200\n2024-01-04,11,12,10.5,11.5,900\n")
@@ -62,7 +62,7 @@ def test_policy_upload_is_verified_and_installed() -> None:
     target = uploads.install_policy_upload("agent.zip", zipped(checkpoint_files()), "my-agent")
     assert target == uploads.policies_dir() / "my-agent"
     assert uploads.uploaded_policies() == {"my-agent": target}
-    assert load_symbol_policy(str(target)).model_sha
+    assert load_policy(str(target)).model_sha
     with pytest.raises(InvalidParameterError, match="already installed"):
         uploads.install_policy_upload("agent.zip", zipped(checkpoint_files()), "my-agent")
 

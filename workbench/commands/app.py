@@ -13,7 +13,7 @@ import sys
 from typing import NoReturn
 
 from engine.errors import InvalidParameterError
-from workbench.demo import fill_demo
+from workbench.services.demo import fill_demo
 from workbench.store import RunStore
 
 LOOPBACK_NAMES = ("localhost",)

@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 from engine.errors import InvalidParameterError
-from workbench.backtest import export_backtest, run_backtest
-from workbench.spec import RunSpec
 from workbench.commands.options import parse_list
 from workbench.commands.output import print_json, print_table
+from workbench.runs.backtest import export_backtest, run_backtest
+from workbench.runs.spec import RunSpec
 from workbench.store import RunStore
 
 _TABLE = (("label", "SCENARIO"), ("final_equity", "FINAL"), ("total_return", "RETURN"),
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         slippage=parse_list("--slippage", args.slippage),
         cash=args.cash,
     )
-    result = run_backtest(spec, agent_extras=not args.no_store)
+    result = run_backtest(spec, extras=not args.no_store)
     if args.export:
         export_backtest(result, args.export)
     stored = None

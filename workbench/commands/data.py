@@ -8,7 +8,7 @@ import numpy as np
 
 from engine.data.io import read_ohlcv
 from workbench.commands.output import abbreviate, print_json, print_table
-from workbench.datasets import dataset_store, list_datasets
+from workbench.services.datasets import dataset_store, list_datasets
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -17,8 +17,8 @@ from engine.errors import InvalidParameterError
 from engine.rollout import ProgressCallback
 from workbench.commands.options import parse_list
 from workbench.commands.output import print_json, print_table
-from workbench.executors import check_chunks, make_executor
-from workbench.spec import RunSpec
+from workbench.experiments.executors import check_chunks, make_executor
+from workbench.runs.spec import RunSpec
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:

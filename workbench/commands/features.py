@@ -16,7 +16,8 @@ from engine.features.build import build_feature_matrix
 from engine.features.normalize import NORMALIZATION_METHODS, FeatureNormalizer
 from workbench.commands.options import parse_period
 from workbench.commands.output import abbreviate
-from workbench.datasets import load_dataset
+from workbench.services.datasets import load_dataset
+
 NORMALIZER_METADATA_KEY = b"workbench.normalizer"
 
 

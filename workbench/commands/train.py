@@ -12,17 +12,19 @@ import pandas as pd
 
 from engine.errors import InvalidParameterError
 from models.checkpoint import save_checkpoint
-from models.master_policy import MASTER_PRESETS
-from models.master_training import MasterTrainingConfig, train_master_agent
-from models.symbol_agent import AGENT_PRESETS
-from models.training import DEVICES, TrainingConfig, train_symbol_agent
-from workbench.executors import EXECUTORS
-from workbench.policies import load_symbol_policy
-from workbench.ray_training import training_shard_runner
-from workbench.runner import code_version
+from models.devices import DEVICES
+from models.master_agent.policy_network import MASTER_PRESETS
+from models.master_agent.training import MasterTrainingConfig, train_master_agent
+from models.symbol_agent.network import AGENT_PRESETS
+from models.symbol_agent.training import TrainingConfig, train_symbol_agent
+from strategies.families.symbol_agent import SYMBOL_AGENT
 from workbench.commands.options import parse_period
 from workbench.commands.output import print_table
-from workbench.datasets import load_dataset
+from workbench.experiments.executors import EXECUTORS
+from workbench.policies import load_family_policy
+from workbench.runs.evaluate import code_version
+from workbench.services.datasets import load_dataset
+from workbench.services.ray_training import training_shard_runner
 
 DEFAULT_PERIODS: dict[str, tuple[str, str]] = {"stocks": ("2000-01-01:2007-12-31", "2008-01-01:2010-12-31")}
 """Per-dataset default ``(train, validation)`` periods (the issue's split for ``stocks``)."""
@@ -133,7 +135,7 @@ def run_master(args: argparse.Namespace) -> int:
     config = MasterTrainingConfig(
         preset=args.preset, timesteps=args.timesteps, seed=args.seed, device=args.device, accounts=args.accounts,
         n_steps=args.n_steps, episode_length=args.episode_length, eval_every=args.eval_every)
-    symbol_agent = load_symbol_policy(args.symbol_agent, runtime="torch")
+    symbol_agent = load_family_policy(args.symbol_agent, SYMBOL_AGENT.name, runtime="torch")
     source = symbol_agent.card
     dataset = args.data or source.dataset.get("name")
     if not dataset:
@@ -154,7 +156,7 @@ def run_master(args: argparse.Namespace) -> int:
             "train_period": list(source.train_period), "validation_period": list(source.validation_period)}
     with tempfile.TemporaryDirectory(prefix="workbench-train-") as log_dir:
         result = train_master_agent(train, history, (validation.index[0], validation.index[-1]),
-                                    symbol_agent.policy.actor.module.encoder, symbol_agent.normalizer, info, config,
+                                    symbol_agent.network.encoder, symbol_agent.normalizer, info, config,
                                     log_dir=log_dir, code_version=code_version(), progress=not args.no_progress)
         card = dataclasses.replace(result.card, dataset={"name": dataset, "symbols": list(data.symbols)})
         card = save_checkpoint(args.out, result.network, card, result.normalizer)

@@ -15,11 +15,12 @@ import pandas as pd
 
 from engine.data.market import MarketData
 from engine.metrics import drawdown_episodes
-from engine.records import OrderStatus
-from workbench.datasets import load_dataset
+from strategies.family import Decider
 from workbench.experiments.single_path import complete_symbols
-from workbench.runner import Decider, Evaluation, code_version, spec_data
-from workbench.spec import RunSpec
+from workbench.runs.evaluate import Evaluation, code_version, spec_data
+from workbench.runs.spec import RunSpec
+from workbench.runs.tables import orders_table
+from workbench.services.datasets import load_dataset
 from workbench.store.record import RunRecord
 
 QUANTILES = (5, 25, 50, 75, 95)
@@ -61,7 +62,7 @@ class ScenarioRun:
     """One evaluated experiment batch and what identifies it.
 
     Attributes:
-        run_id: ``workbench.runner.run_id`` of spec, data and model.
+        run_id: ``workbench.runs.evaluate.run_id`` of spec, data and model.
         spec: The run's spec.
         data: The bars of the base market (every scenario's timestamps lie among them).
         decider: What decided.
@@ -143,7 +144,7 @@ class ScenarioRun:
         }
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """``scenario_metrics`` (one row per scenario), ``equity`` and ``orders`` (filled)."""
+        """``scenario_metrics`` (one row per scenario), ``equity`` and ``orders``."""
         return {"scenario_metrics": pd.DataFrame(self.scenarios()),
                 "equity": self.equity_table(), "orders": self.orders_table()}
 
@@ -163,17 +164,9 @@ class ScenarioRun:
         return pd.DataFrame(columns)
 
     def orders_table(self) -> pd.DataFrame:
-        """Filled orders: ``scenario, timestamp, symbol, side, units, price, fees``."""
-        batch, records = self.evaluation.batch, self.evaluation.rollout.records
-        filled = records[records["status"] <= OrderStatus.CLIPPED]
-        stamps = [batch.timestamps[s][b] for s, b in zip(filled["scenario"], filled["bar"])]
-        return pd.DataFrame({
-            "scenario": filled["scenario"].astype(np.int64),
-            "timestamp": pd.DatetimeIndex(stamps, tz="UTC") if stamps else pd.DatetimeIndex([], tz="UTC"),
-            "symbol": np.asarray(batch.symbols, dtype=object)[filled["symbol"]],
-            "side": np.where(filled["side"] > 0, "buy", "sell"),
-            "units": filled["units"], "price": filled["price"], "fees": filled["fees"],
-        })
+        """Every order record, filled or not, on each scenario's own dates (``workbench.runs.tables``)."""
+        batch = self.evaluation.batch
+        return orders_table(self.evaluation.rollout.records, batch.symbols, batch.timestamps)
 
     def record(self, summary: dict[str, Any], tags: Sequence[str] = ()) -> RunRecord:
         """The run as the run store keeps it."""

@@ -6,7 +6,7 @@ spec's data, first cost point, cash and risk limits). Roles:
 - ``candidate``: the spec's strategy (with its parameters) or policy;
 - ``variant``: the other configurations tried: each combination of ``variants`` (a strategy's
   parameter lists) or each further policy of ``policies``;
-- ``baseline``: every strategy of ``strategies.registry`` with its default parameters (``random``
+- ``baseline``: every strategy of ``strategies.families.baseline`` with its default parameters (``random``
   takes the spec's seed), except one identical to the candidate;
 - the benchmark, an equal-weight buy-and-hold of the universe, is in every metrics row
   (``benchmark_*``) and in ``summary["benchmark"]``.
@@ -33,17 +33,24 @@ import pandas as pd
 
 from engine.errors import InvalidParameterError
 from engine.metrics import sharpe_ratio
-from strategies.registry import STRATEGIES, make_strategy, strategy_parameters
+from strategies.families import make_baseline
+from strategies.families.baseline import STRATEGIES, strategy_parameters
+from strategies.family import Decider
 from workbench.experiments.common import regime_history
 from workbench.experiments.regimes import regime_breakdown
 from workbench.experiments.single_path import SinglePath, load_single_path
 from workbench.experiments.statistics import (
-    DeflatedSharpe, Overfitting, SharpeDifference, deflated_sharpe_ratio, probability_of_backtest_overfitting,
+    DeflatedSharpe,
+    Overfitting,
+    SharpeDifference,
+    deflated_sharpe_ratio,
+    probability_of_backtest_overfitting,
     sharpe_difference_ci,
 )
 from workbench.experiments.variants import check_value_lists, expand_variants, value_lists, variant_label
-from workbench.runner import Decider, Evaluation, code_version, resolve_decider, run_id, spec_decider
-from workbench.spec import RunSpec, parse_options
+from workbench.policies import resolve_decider
+from workbench.runs.evaluate import Evaluation, code_version, run_id, spec_decider
+from workbench.runs.spec import RunSpec, parse_options
 from workbench.store.record import RunRecord
 
 logger = logging.getLogger(__name__)
@@ -146,7 +153,7 @@ class CompareResult:
         metrics = self.candidate.metrics
         return {
             "run_id": self.run_id,
-            "kind": "compare",
+            "kind": self.spec.kind,
             "decider": self.candidate.decider.name,
             "spec": self.spec.to_dict(),
             "data": self.path.describe(),
@@ -192,7 +199,7 @@ class CompareResult:
         data = self.path.data
         decider = self.candidate.decider
         return RunRecord(
-            run_id=self.run_id, kind="compare", spec=self.spec.to_dict(), summary=self.summary(),
+            run_id=self.run_id, kind=self.spec.kind, spec=self.spec.to_dict(), summary=self.summary(),
             dataset=data.name, start=data.index[0].isoformat(), end=data.index[-1].isoformat(),
             decider=decider.name, model_sha=decider.model_sha, data_fingerprint=data.fingerprint(),
             code_version=code_version(), tables=self.tables(), tags=tuple(tags))
@@ -200,8 +207,6 @@ class CompareResult:
 
 def run_compare(spec: RunSpec, progress: Progress | None = None) -> CompareResult:
     """Run the comparison ``spec`` (kind ``compare``) describes."""
-    if spec.kind != "compare":
-        raise InvalidParameterError(f"run_compare needs a spec of kind 'compare', got {spec.kind!r}")
     options = parse_options(spec, CompareOptions)
     spec = spec.replace(options=tuple(options.to_spec_options().items()))
     candidate_decider = spec_decider(spec)  # a bad name fails before any data is loaded
@@ -275,10 +280,9 @@ def _variant_deciders(spec: RunSpec, options: CompareOptions, candidate: Decider
             shown = "; ".join(variant_label(spec.strategy, p) for p in rejected)
             notes = (f"{len(rejected)} variant(s) left out because {spec.strategy} rejects them: {shown}",)
         for params in valid:
-            policy = make_strategy(spec.strategy, params)
-            if policy != candidate.policy:
-                out.append(("variant", variant_label(spec.strategy, params), params,
-                            Decider(policy, None, "", spec.strategy)))
+            decider = make_baseline(spec.strategy, params)
+            if decider.policy != candidate.policy:
+                out.append(("variant", variant_label(spec.strategy, params), params, decider))
     for name in dict.fromkeys(options.policies):
         if name != spec.policy:
             out.append(("variant", name, {}, spec_decider(spec.replace(policy=name))))

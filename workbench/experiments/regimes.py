@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from engine import metrics
-from engine.actions import SymbolAction, SymbolActions, TacticalActions
 from engine.data.market import MarketData, bars_per_year
 from engine.errors import InvalidParameterError
 from engine.policy import Policy
@@ -64,7 +63,7 @@ def regime_breakdown(evaluation, data: MarketData, *, scenario: int = 0, policy:
     """Metrics and action distributions of one scenario per regime label (module docstring).
 
     Args:
-        evaluation: A ``workbench.runner.Evaluation`` (batch, rollout, metrics).
+        evaluation: A ``workbench.runs.evaluate.Evaluation`` (batch, rollout, metrics).
         data: The bars the scenario ran on: its real timestamps must be ``data.index``.
         scenario: Which scenario of the batch (default the first, the base run of experiments).
         policy: The policy that ran; with a discrete action space its actions are counted per
@@ -135,16 +134,10 @@ def regime_metrics(equity: np.ndarray, labels: pd.DataFrame, frequency: str) -> 
 
 
 def action_names(policy: Policy | None) -> tuple[str, ...] | None:
-    """Names of a policy's discrete actions, or None for continuous (target-weight) spaces."""
+    """Names of a policy's discrete actions (its action space's), or None for continuous spaces."""
     if policy is None:
         return None
-    space = policy.action_space
-    if isinstance(space, SymbolActions):
-        return tuple(a.name.lower() for a in SymbolAction)
-    if isinstance(space, TacticalActions):
-        return ("short", "hold", "long")
-    n_actions = int(getattr(space, "n_actions", 0) or 0)
-    return tuple(f"action_{i}" for i in range(n_actions)) if n_actions > 0 else None
+    return tuple(policy.action_space.action_names) or None
 
 
 def _label_masks(labels: pd.DataFrame):

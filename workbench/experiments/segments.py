@@ -24,7 +24,7 @@ import pandas as pd
 from engine.data.market import bars_per_year
 from engine.metrics import annualized_return, benchmark_curve, equity_returns, scenario_metrics, total_return
 from engine.records import OrderStatus, order_dt
-from workbench.runner import Evaluation
+from workbench.runs.evaluate import Evaluation
 
 TRADE_KEYS = ("win_rate", "profit_factor", "n_trades", "n_closed_trades")
 

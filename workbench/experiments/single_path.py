@@ -23,9 +23,9 @@ from engine.errors import InvalidParameterError
 from engine.metrics import equity_returns
 from engine.rollout import ProgressCallback
 from engine.scenarios import ScenarioBatch, ScenarioParams, from_market
-from workbench.datasets import load_dataset
-from workbench.runner import Decider, Evaluation, evaluate, spec_data
-from workbench.spec import RunSpec
+from workbench.runs.evaluate import Decider, Evaluation, evaluate, spec_data
+from workbench.runs.spec import RunSpec
+from workbench.services.datasets import load_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class SinglePath:
         return bars_per_year(self.batch.frequency)
 
     def run(self, decider: Decider, progress: ProgressCallback | None = None) -> Evaluation:
-        """``decider`` rolled out over the batch (``workbench.runner.evaluate``)."""
+        """``decider`` rolled out over the batch (``workbench.runs.evaluate.evaluate``)."""
         return evaluate(self.batch, decider, progress=progress)
 
     def returns(self, evaluation: Evaluation) -> np.ndarray:

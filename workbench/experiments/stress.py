@@ -32,17 +32,27 @@ from engine.metrics import max_drawdown
 from engine.names import did_you_mean
 from engine.rollout import ProgressCallback
 from engine.scenarios import (
-    PricePath, ScenarioBatch, ScenarioParams, combine, correlation_spike, from_paths, garch_paths,
-    historical_windows, liquidity_shock, overnight_gap, scale_volatility, stationary_bootstrap,
+    PricePath,
+    ScenarioBatch,
+    ScenarioParams,
+    combine,
+    correlation_spike,
+    from_paths,
+    garch_paths,
+    historical_windows,
+    liquidity_shock,
+    overnight_gap,
+    scale_volatility,
+    stationary_bootstrap,
     trend_reversal,
 )
 from engine.scenarios.garch import DISTRIBUTIONS, MIN_RETURNS
 from engine.stress_periods import STRESS_PERIODS, StressPeriod, periods_covered
 from workbench.experiments.common import ScenarioRun, load_universe, regime_history
+from workbench.experiments.executors import Executor, evaluate_with
 from workbench.experiments.regimes import regime_breakdown
-from workbench.executors import Executor, evaluate_with
-from workbench.runner import run_id, spec_decider
-from workbench.spec import RunSpec, parse_options
+from workbench.runs.evaluate import run_id, spec_decider
+from workbench.runs.spec import RunSpec, parse_options
 from workbench.store.record import RunRecord
 
 # Shock name -> (allowed range as text, check of the magnitude); reversal takes none.
@@ -184,14 +194,12 @@ def run_stress(spec: RunSpec, progress: ProgressCallback | None = None, executor
     """Build every stress scenario of ``spec``, run them as one batch and measure them.
 
     With an ``executor`` the scenarios run in ``n_chunks`` chunks there
-    (``workbench.executors.evaluate_with``), with the same results and run id.
+    (``workbench.experiments.executors.evaluate_with``), with the same results and run id.
 
     Raises:
         InvalidParameterError: Bad options, more than one fee or slippage value, a shock date or
             a period outside the data, too few bars for GARCH paths that were asked for.
     """
-    if spec.kind != "stress":
-        raise InvalidParameterError(f"run_stress needs a spec of kind 'stress', got {spec.kind!r}")
     options = parse_options(spec, StressOptions)
     if len(spec.fees) > 1 or len(spec.slippage) > 1:
         raise InvalidParameterError(

@@ -27,10 +27,10 @@ from engine.rollout import ProgressCallback
 from engine.scenarios import from_market, parameter_grid
 from engine.scenarios.params import DOMAINS, format_value
 from workbench.experiments.common import ScenarioRun, load_universe, regime_history
+from workbench.experiments.executors import Executor, evaluate_with
 from workbench.experiments.regimes import regime_breakdown
-from workbench.executors import Executor, evaluate_with
-from workbench.runner import run_id, spec_decider
-from workbench.spec import RunSpec, parse_options
+from workbench.runs.evaluate import run_id, spec_decider
+from workbench.runs.spec import RunSpec, parse_options
 from workbench.store.record import RunRecord
 
 # Numeric risk parameters a grid may vary; fees and slippage have their own axes, cash is not a risk.
@@ -195,14 +195,12 @@ def run_sweep(spec: RunSpec, progress: ProgressCallback | None = None, executor:
     """Run every grid point of ``spec`` as one batch on the spec's data and measure it.
 
     With an ``executor`` the scenarios run in ``n_chunks`` chunks there
-    (``workbench.executors.evaluate_with``), with the same results and run id.
+    (``workbench.experiments.executors.evaluate_with``), with the same results and run id.
 
     Raises:
         InvalidParameterError: Bad options (unknown grid key, empty or repeated values, a value
             outside its parameter's domain).
     """
-    if spec.kind != "sweep":
-        raise InvalidParameterError(f"run_sweep needs a spec of kind 'sweep', got {spec.kind!r}")
     options = parse_options(spec, SweepOptions)
     axes = sweep_axes(spec, options)
     grid = parameter_grid(spec.base_params(), **dict(axes))

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from engine.errors import InvalidParameterError
 from engine.names import did_you_mean
-from strategies.registry import make_strategy, strategy_parameters
+from strategies.families.baseline import make_strategy, strategy_parameters
 
 ValueLists = tuple[tuple[str, tuple[str, ...]], ...]
 

@@ -13,7 +13,7 @@ Per fold the decider is
 - retrained (``retrain``): a strategy's parameters are chosen on the fold's training bars (the
   window minus embargoed bars) from a grid (``grid``, else :data:`DEFAULT_GRIDS` less the
   parameters fixed by ``--param``) by the highest Sharpe ratio, first in grid order on ties; a
-  policy is trained anew with ``models.training.train_symbol_agent`` from its checkpoint's training
+  policy is trained anew with ``models.symbol_agent.training.train_symbol_agent`` from its checkpoint's training
   config with the spec's seed and ``timesteps`` steps, on the latest contiguous run of training
   bars: its first 80% train, the last 20% validate (best weights by validation Sharpe).
 
@@ -36,17 +36,17 @@ import pandas as pd
 from engine.errors import InvalidParameterError
 from engine.metrics import sharpe_ratio
 from engine.scenarios import from_market
-from models.onnx_export import PositionalActor
-from models.training import TrainingConfig, train_symbol_agent
-from strategies.neural import TorchPolicy
-from strategies.registry import make_strategy
+from models.symbol_agent.training import TrainingConfig, train_symbol_agent
+from strategies.families import make_baseline
+from strategies.families.symbol_agent import SYMBOL_AGENT
+from strategies.family import Decider
 from workbench.experiments.folds import SCHEMES, Fold, fold_layout, to_bars
 from workbench.experiments.segments import Segment, rollout_segment
 from workbench.experiments.single_path import SinglePath, load_single_path
 from workbench.experiments.variants import check_value_lists, expand_variants, value_lists, variant_label
-from workbench.policies import load_symbol_policy
-from workbench.runner import Decider, code_version, evaluate, run_id, spec_decider
-from workbench.spec import RunSpec, parse_options
+from workbench.policies import load_family_policy
+from workbench.runs.evaluate import code_version, evaluate, run_id, spec_decider
+from workbench.runs.spec import RunSpec, parse_options
 from workbench.store.record import RunRecord
 
 logger = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ class WalkForwardResult:
                          **f.choice, "start_equity": f.start_equity, **f.metrics})
         return {
             "run_id": self.run_id,
-            "kind": "walkforward",
+            "kind": self.spec.kind,
             "decider": self.decider.name,
             "spec": self.spec.to_dict(),
             "data": self.path.describe(),
@@ -190,7 +190,7 @@ class WalkForwardResult:
         """The run as the run store keeps it."""
         data = self.path.data
         return RunRecord(
-            run_id=self.run_id, kind="walkforward", spec=self.spec.to_dict(), summary=self.summary(),
+            run_id=self.run_id, kind=self.spec.kind, spec=self.spec.to_dict(), summary=self.summary(),
             dataset=data.name, start=data.index[0].isoformat(), end=data.index[-1].isoformat(),
             decider=self.decider.name, model_sha=self.decider.model_sha, data_fingerprint=data.fingerprint(),
             code_version=code_version(), tables=self.tables(), tags=tuple(tags))
@@ -210,8 +210,6 @@ def stability(sharpes: Sequence[float | None]) -> dict[str, Any]:
 
 def run_walkforward(spec: RunSpec, progress: Progress | None = None) -> WalkForwardResult:
     """Run the walk-forward ``spec`` (kind ``walkforward``) describes."""
-    if spec.kind != "walkforward":
-        raise InvalidParameterError(f"run_walkforward needs a spec of kind 'walkforward', got {spec.kind!r}")
     options = parse_options(spec, WalkForwardOptions)
     spec = spec.replace(options=tuple(options.to_spec_options().items()))
     decider = spec_decider(spec)  # a bad name fails before any data is loaded
@@ -271,7 +269,7 @@ def _optimized(spec: RunSpec, options: WalkForwardOptions, path: SinglePath, fol
     for i, params in enumerate(candidates):
         if progress is not None:
             progress(f"walkforward: grid point {i + 1}/{len(candidates)} {variant_label(spec.strategy, params)}")
-        decider = Decider(make_strategy(spec.strategy, params), None, "", spec.strategy)
+        decider = make_baseline(spec.strategy, params)
         segments.append(rollout_segment(path.run(decider)))
     returns = np.column_stack([s.returns for s in segments])
     out = []
@@ -285,7 +283,7 @@ def _optimized(spec: RunSpec, options: WalkForwardOptions, path: SinglePath, fol
 
 def _retrained(spec: RunSpec, options: WalkForwardOptions, path: SinglePath, folds: list[Fold],
                notes: list[str], progress: Progress | None) -> list[tuple[Segment, dict]]:
-    card = load_symbol_policy(spec.policy, "torch").card
+    card = load_family_policy(spec.policy, SYMBOL_AGENT.name, "torch").card
     settings = {**dict(card.config["training"]), "timesteps": options.timesteps, "seed": spec.seed}
     config = TrainingConfig(**settings)
     data, index = path.data, path.data.index
@@ -311,8 +309,7 @@ def _retrained(spec: RunSpec, options: WalkForwardOptions, path: SinglePath, fol
             raise InvalidParameterError(
                 f"retraining {spec.policy} for fold {fold.fold} on {index[first].date()} to {index[last].date()} "
                 f"failed: {error}. Lengthen the training window (--train)") from None
-        policy = TorchPolicy(PositionalActor(trained.agent.eval()), name=f"{spec.policy} (fold {fold.fold})")
-        decider = Decider(policy, trained.normalizer, _weights_sha(trained.agent), spec.policy)
+        decider = SYMBOL_AGENT.trained(trained.agent, trained.normalizer, spec.policy, _weights_sha(trained.agent))
         batch = from_market(data.slice(index[0], index[fold.test_end]), [("base", path.params)])
         segment = rollout_segment(evaluate(batch, decider))
         validation = trained.card.validation_metrics or {}

@@ -21,7 +21,7 @@ from engine.atomic_files import write_text_atomically
 from engine.errors import InvalidParameterError
 from engine.names import unknown_name
 from engine.scenarios import ScenarioParams
-from workbench.spec import RISK_KEYS
+from engine.scenarios.params import RISK_KEYS
 
 CONFIG_FILE = "config.json"
 JOURNAL_FILE = "journal.sqlite"

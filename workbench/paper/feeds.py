@@ -26,7 +26,7 @@ from engine.data.market import FIELDS, MarketData
 from engine.data.synthetic import SyntheticConfig, generate_synthetic
 from engine.errors import InvalidParameterError
 from engine.scenarios.path import require_complete
-from workbench.datasets import load_dataset
+from workbench.services.datasets import load_dataset
 
 SYNTHETIC_DEFAULTS = {"n_symbols": "2", "frequency": "1h", "start": "2024-01-02", "end": "2024-03-28", "seed": "7"}
 

@@ -9,9 +9,11 @@ import csv
 import io
 import json
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from engine.atomic_files import write_text_atomically
 from engine.records import OrderKind, OrderReason, OrderStatus, order_dt
@@ -45,6 +47,46 @@ def read_records(conn: sqlite3.Connection) -> np.ndarray:
 def read_equity(conn: sqlite3.Connection) -> np.ndarray:
     """Equity at every journaled close, ``[T]``."""
     return np.array([row[0] for row in conn.execute("SELECT equity FROM equity ORDER BY bar")], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class SessionLedger:
+    """Everything a stored paper run keeps of a session, read in one transaction.
+
+    Attributes:
+        config: The session's configuration (``PaperConfig.to_dict()``).
+        index: ``[T]`` the journaled bars' timestamps (UTC).
+        close: ``[T, N]`` their close prices.
+        records: Every kernel record in execution order (``order_dt``, scenario 0).
+        equity: ``[T]`` equity at every journaled close.
+        latency_seconds: Decision latency of each bar that decided.
+        finished: Whether the feed ended (a replay ran to its last bar).
+    """
+
+    config: dict
+    index: pd.DatetimeIndex
+    close: np.ndarray
+    records: np.ndarray
+    equity: np.ndarray
+    latency_seconds: np.ndarray
+    finished: bool
+
+
+def session_ledger(state: str | Path) -> SessionLedger:
+    """The :class:`SessionLedger` of the session in ``state``.
+
+    Raises:
+        JournalError: no journal, or an unreadable one.
+    """
+    with reading(Path(state) / JOURNAL_FILE) as conn:
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        config = json.loads(meta["config"])
+        stamps = [row[0] for row in conn.execute("SELECT timestamp FROM bars ORDER BY bar")]
+        close = np.array([row[0] for row in conn.execute("SELECT close FROM prices ORDER BY bar, symbol")],
+                         dtype=np.float64).reshape(len(stamps), len(config["symbols"]))
+        latency = np.array([r[0] for r in conn.execute("SELECT seconds FROM latency ORDER BY bar")], dtype=np.float64)
+        return SessionLedger(config, pd.DatetimeIndex(pd.to_datetime(stamps, utc=True), name="timestamp"), close,
+                             read_records(conn), read_equity(conn), latency, meta.get("finished", "") != "")
 
 
 def ledger_arrays(state: str | Path) -> tuple[np.ndarray, np.ndarray]:

@@ -19,16 +19,22 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InvalidParameterError
-from engine.live import BarHistory, LiveAccount, decider_for, warm_up_kernels
+from engine.live import BarHistory, LiveAccount, live_policy, warm_up_kernels
+from strategies.family import Decider
 from workbench.paper.broker import Order, SimulatedBroker
 from workbench.paper.config import (
-    JOURNAL_FILE, LOCK_FILE, PaperConfig, config_difference, load_risk_file, read_config, write_config,
+    JOURNAL_FILE,
+    LOCK_FILE,
+    PaperConfig,
+    config_difference,
+    load_risk_file,
+    read_config,
+    write_config,
 )
 from workbench.paper.feeds import Feed, open_feed
 from workbench.paper.journal import Journal, JournalError, reading
 from workbench.paper.loop import FaultInjector, PaperLoop
-from workbench.policies import live_observation, shipped_policies
-from workbench.runner import Decider, resolve_decider
+from workbench.policies import resolve_decider, shipped_policies
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +50,7 @@ class StartOptions:
     strategy: str | None = None
     strategy_params: tuple[tuple[str, str], ...] = ()
     policy: str | None = None
-    runtime: str = "onnx"
+    runtime: str = "auto"
     symbols: tuple[str, ...] | None = None
     start: str | None = None
     end: str | None = None
@@ -145,7 +151,7 @@ def start_paper(options: StartOptions, feed: Feed | None = None) -> StartResult:
     config = PaperConfig(
         feed=feed.name, symbols=feed.symbols, frequency=feed.frequency, start=options.start, end=options.end,
         data_fingerprint=feed.fingerprint, strategy=options.strategy, strategy_params=options.strategy_params,
-        policy=_policy_key(options.policy), runtime=options.runtime if options.policy else None,
+        policy=_policy_key(options.policy), runtime=decider.runtime or None,
         model_sha=decider.model_sha, fees=options.fees, slippage=options.slippage, cash=options.cash,
         risk=load_risk_file(options.risk_file) if options.risk_file else ())
     journal_path = state / JOURNAL_FILE
@@ -186,9 +192,8 @@ def _restore(journal: Journal, config: PaperConfig, feed: Feed, decider: Decider
              faults: FaultInjector) -> PaperLoop:
     """The loop as the journal left it: bars, account, decider statistics, working orders, feed position."""
     params = config.params()
-    observation = (live_observation(decider.policy, decider.normalizer, len(config.symbols), config.frequency)
-                   if decider.policy.scope == "portfolio" else None)
-    live = decider_for(decider.policy, observation)
+    observation = decider.family.live_observation(decider, len(config.symbols), config.frequency)
+    live = live_policy(decider.policy, observation)
     warm_up_kernels(params, len(config.symbols))
     account = LiveAccount(params, len(config.symbols))
     history = BarHistory(config.symbols, config.frequency, label=config.feed)
@@ -204,7 +209,7 @@ def _restore(journal: Journal, config: PaperConfig, feed: Feed, decider: Decider
     if last >= 0:
         _check_feed(journal, feed, history, last)
     feed.start(last + 1)
-    return PaperLoop(config=config, journal=journal, feed=feed, decider=live, account=account, broker=broker,
+    return PaperLoop(config=config, journal=journal, feed=feed, policy=live, account=account, broker=broker,
                      history=history, stale_after=stale_after, faults=faults)
 
 

@@ -11,8 +11,8 @@ from workbench.policies import resolve_policy
 from workbench.review.canary import CanaryResult, run_canary
 from workbench.review.evidence import Evidence, StoredRunLike, collect_evidence
 from workbench.review.gates import DEFAULT_GATES, Gate, GateResult, Verdict, evaluate_gates, verdict
-from workbench.runner import spec_data, spec_decider
-from workbench.spec import RunSpec
+from workbench.runs.evaluate import spec_data, spec_decider
+from workbench.runs.spec import RunSpec
 
 logger = logging.getLogger(__name__)
 

@@ -21,8 +21,7 @@ from engine.data.market import MarketData
 from engine.errors import InvalidParameterError
 from engine.rollout import Observer, run_rollout
 from engine.scenarios import ScenarioBatch, from_market
-from workbench.policies import policy_observer
-from workbench.runner import Decider
+from workbench.runs.evaluate import Decider
 
 logger = logging.getLogger(__name__)
 
@@ -79,13 +78,13 @@ def run_canary(decider: Decider, data: MarketData, cuts: Sequence[int] | None = 
     """Run the look-ahead canary of ``decider`` on ``data``.
 
     Args:
-        decider: What decides (``workbench.runner.spec_decider``).
+        decider: What decides (``workbench.runs.evaluate.spec_decider``).
         data: The window to run on; every symbol needs a bar at every timestamp. Keep it short
             (a few hundred bars): the decider runs ``len(cuts) + 1`` times.
         cuts: Bar counts to truncate to, each in ``2..len(data.index) - 1``; default
             :func:`default_cuts`.
         observer_factory: Builds a portfolio-scope decider's observer for a batch; default the
-            policy's own (``workbench.policies.policy_observer`` with its frozen normalizer).
+            policy's own (its family's observer with its frozen normalizer).
 
     Raises:
         InvalidParameterError: a cut outside the window, or a window too short to cut.
@@ -97,7 +96,7 @@ def run_canary(decider: Decider, data: MarketData, cuts: Sequence[int] | None = 
     for cut in cuts:
         if not MIN_CUT <= cut < n_bars:
             raise InvalidParameterError(f"canary cut {cut} is outside {MIN_CUT}..{n_bars - 1} (the window's bars)")
-    factory = observer_factory or (lambda batch: policy_observer(batch, decider.normalizer, decider.policy))
+    factory = observer_factory or decider.observer
     full = _decisions(decider, data, factory)
     failed, first = [], None
     for cut in cuts:

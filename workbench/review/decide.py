@@ -76,20 +76,43 @@ def review_runs(store: RunStore, run_ids: Sequence[str], out: str | Path, gates:
         InvalidParameterError: an unknown decision, an override without notes, or bad runs.
         UnknownRunError: a run id the store does not hold.
     """
-    if decision is not None and decision not in DECISIONS:
-        raise InvalidParameterError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
+    if decision is not None:
+        check_decision(decision)
     # Two prefixes of one run name it once.
     runs = list({run.info.run_id: run for run in (store.get_run(r) for r in run_ids)}.values())
     assessment = assess(runs, gates, canary=canary, canary_bars=canary_bars)
-    chosen = decision or assessment.verdict.decision
-    if chosen != assessment.verdict.decision and not notes.strip():
+    return save_decision(store, assessment, out, reviewer=reviewer or default_reviewer(),
+                         decision=decision or assessment.verdict.decision, notes=notes)
+
+
+def check_decision(decision: str) -> str:
+    """``decision`` if it is one of :data:`DECISIONS`."""
+    if decision not in DECISIONS:
+        raise InvalidParameterError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
+    return decision
+
+
+def save_decision(store: RunStore, assessment: Assessment, out: str | Path, *, reviewer: str, decision: str,
+                  notes: str = "") -> ReviewOutcome:
+    """Write the report of ``assessment`` to ``out`` and save the reviewer's decision with its runs.
+
+    What ``workbench review`` and the app's review page both call: a decision that differs from the
+    computed verdict needs notes saying why, and someone must be named as the reviewer.
+
+    Raises:
+        InvalidParameterError: no reviewer, an unknown decision, or an override without notes.
+    """
+    reviewer = (reviewer or "").strip()
+    if not reviewer:
+        raise InvalidParameterError("name the reviewer (--reviewer, or the page's Reviewer field) before saving")
+    check_decision(decision)
+    if decision != assessment.verdict.decision and not notes.strip():
         raise InvalidParameterError(
-            f"--decision {chosen!r} overrides the computed verdict {assessment.verdict.decision!r} "
-            f"({assessment.verdict.rule}); say why with --notes")
-    record = ReviewRecord(reviewer or default_reviewer(), chosen, notes,
-                          datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            f"the decision {decision!r} overrides the computed verdict {assessment.verdict.decision!r} "
+            f"({assessment.verdict.rule}); say why in the notes (--notes)")
+    record = ReviewRecord(reviewer, decision, notes, datetime.now(timezone.utc).isoformat(timespec="seconds"))
     report = write_report(out, render_report(assessment, record))
-    review_id = store.save_review([r.info.run_id for r in runs], record.reviewer, record.decision,
+    review_id = store.save_review([r.info.run_id for r in assessment.runs], record.reviewer, record.decision,
                                   assessment.verdict.decision, notes,
                                   [r.to_dict() for r in assessment.results], report_path=str(report.resolve()),
                                   rule=assessment.verdict.rule)

@@ -15,6 +15,7 @@ from typing import Any, Mapping, Protocol, Sequence
 
 from engine.errors import InvalidParameterError
 from workbench.review.canary import CanaryResult
+from workbench.runs.registry import run_kind
 
 
 @dataclass(frozen=True)
@@ -51,21 +52,19 @@ METRICS: dict[str, MetricInfo] = {
         "add a walk-forward run (`workbench walkforward`) to the review"),
     "onnx_max_abs_logit_diff": MetricInfo(
         "largest |torch - onnxruntime| logit of the policy's ONNX export", "model card",
-        "export the policy to ONNX (workbench.policy_export.export_policy), which records the report in "
+        "export the policy to ONNX (workbench.policies.export.export_policy), which records the report in "
         "its model card"),
     "onnx_action_agreement": MetricInfo(
         "share of observations where the ONNX export picks the torch action", "model card",
-        "export the policy to ONNX (workbench.policy_export.export_policy), which records the report in "
+        "export the policy to ONNX (workbench.policies.export.export_policy), which records the report in "
         "its model card"),
     "decision_latency_p99_ms": MetricInfo(
         "onnxruntime p99 latency of one decision (batch 1), milliseconds", "model card",
-        "export the policy to ONNX (workbench.policy_export.export_policy), which measures its latency"),
+        "export the policy to ONNX (workbench.policies.export.export_policy), which measures its latency"),
     "lookahead_violations": MetricInfo(
         "cut points at which decisions on truncated data differ from the full run", "canary",
         "run the review with the canary (drop --no-canary)"),
 }
-# Per-scenario metric keys of backtest and compare summaries that feed the portfolio gates.
-_PORTFOLIO_KEYS = ("sharpe", "max_drawdown", "win_rate", "profit_factor", "excess_return")
 _NEURAL_ONLY = ("onnx_max_abs_logit_diff", "onnx_action_agreement", "decision_latency_p99_ms")
 
 
@@ -159,7 +158,8 @@ def collect_evidence(runs: Sequence[StoredRunLike], model_card: Mapping[str, Any
                 f"({names[0]} vs {names[1]}); review one decider's runs at a time")
     observations: dict[str, list[Observation]] = {key: [] for key in METRICS}
     for run in runs:
-        _READERS.get(run.info.kind, _read_nothing)(run, observations)
+        for metric, value, where in run_kind(run.info.kind).evidence(run):
+            observations[metric].append(Observation(value, run.info.run_id, where))
     model_sha = str(first.info.model_sha or "")
     not_applicable: dict[str, str] = {}
     gaps: dict[str, str] = {}
@@ -190,49 +190,6 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)
-
-
-def _read_backtest(run: StoredRunLike, out: dict[str, list[Observation]]) -> None:
-    for i, scenario in enumerate(run.summary.get("scenarios") or []):
-        where = f"scenario {scenario.get('label', i)!r}"
-        for key in _PORTFOLIO_KEYS:
-            if key in scenario:
-                out[key].append(Observation(_number(scenario[key]), run.info.run_id, where))
-
-
-def _read_compare(run: StoredRunLike, out: dict[str, list[Observation]]) -> None:
-    candidate = run.summary.get("candidate") or {}
-    metrics = candidate.get("metrics", candidate) if isinstance(candidate, Mapping) else {}
-    for key in _PORTFOLIO_KEYS:
-        if key in metrics:
-            out[key].append(Observation(_number(metrics[key]), run.info.run_id, "candidate"))
-
-
-def _read_stress(run: StoredRunLike, out: dict[str, list[Observation]]) -> None:
-    for i, scenario in enumerate(run.summary.get("scenarios") or []):
-        if "max_drawdown" in scenario:
-            where = f"stress scenario {scenario.get('label', i)!r}"
-            out["stress_max_drawdown"].append(Observation(_number(scenario["max_drawdown"]), run.info.run_id, where))
-
-
-def _read_walkforward(run: StoredRunLike, out: dict[str, list[Observation]]) -> None:
-    summary = run.summary
-    oos = summary.get("oos") or {}
-    if "sharpe" in oos:
-        out["oos_sharpe"].append(Observation(_number(oos["sharpe"]), run.info.run_id, "out-of-sample folds"))
-    stability = summary.get("stability") or {}
-    if "positive_fraction" in stability:
-        where = f"{len(summary.get('folds') or [])} folds"
-        out["walkforward_positive_fraction"].append(
-            Observation(_number(stability["positive_fraction"]), run.info.run_id, where))
-
-
-def _read_nothing(run: StoredRunLike, out: dict[str, list[Observation]]) -> None:
-    """Sweeps (and kinds the gates do not test) feed the report only."""
-
-
-_READERS = {"backtest": _read_backtest, "compare": _read_compare, "stress": _read_stress,
-            "walkforward": _read_walkforward}
 
 
 def _read_model_card(card: Mapping[str, Any] | None, model_sha: str, out: dict[str, list[Observation]],

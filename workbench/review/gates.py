@@ -285,3 +285,27 @@ def _gate_from_entry(path: Path, name: str, entry: Any, default: Gate | None) ->
         return replace(default, **values)
     return Gate(name=name, critical=bool(values.pop("critical", False)), **values)
 
+
+def with_thresholds(thresholds: Mapping[str, Any], gates: Sequence[Gate] = DEFAULT_GATES) -> tuple[Gate, ...]:
+    """``gates`` with the thresholds named in ``thresholds`` changed (validated by ``Gate``): what the
+    app's review page edits; a gates file (:func:`load_gates`) can change every field.
+
+    Raises:
+        InvalidParameterError: an unknown gate name or a threshold that is not a finite number.
+    """
+    names = {g.name for g in gates}
+    unknown = sorted(set(thresholds) - names)
+    if unknown:
+        raise InvalidParameterError(f"gate {unknown[0]!r} is unknown; gates: {', '.join(sorted(names))}")
+    out = []
+    for gate in gates:
+        if gate.name in thresholds:
+            value = thresholds[gate.name]
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise InvalidParameterError(
+                    f"gate {gate.name!r}: threshold {value!r} is not a number; type e.g. {gate.threshold:g}") from None
+            gate = replace(gate, threshold=value)
+        out.append(gate)
+    return tuple(out)

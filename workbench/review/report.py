@@ -13,18 +13,23 @@ import html
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Sequence
 
-import numpy as np
 import pandas as pd
 from bokeh.embed import components
 from bokeh.resources import Resources
 
 from engine.atomic_files import write_text_atomically
-from workbench.review import report_plots
 from workbench.review.assess import Assessment
 from workbench.review.evidence import StoredRunLike
 from workbench.review.gates import FAIL, MISSING, NOT_APPLICABLE, PASS
+from workbench.runs import report_plots
+from workbench.runs.registry import RUN_KINDS, run_kind
+from workbench.runs.report_html import note as _note
+from workbench.runs.report_html import plot as _plot
+from workbench.runs.report_html import scalars as _scalars
+from workbench.runs.report_html import section as _section
+from workbench.runs.report_html import table as _table
 
 # Only the core BokehJS bundle: the report's plots use no widgets, tables or math rendering.
 _RESOURCES = Resources(mode="inline", components=["bokeh"])
@@ -41,12 +46,7 @@ def _inline_bokeh_js() -> str:
 
 
 _STATUS_CLASS = {PASS: "pass", FAIL: "fail", MISSING: "missing", NOT_APPLICABLE: "na"}
-_SURFACES = ("sharpe", "total_return", "max_drawdown")
 _REGIME_COLUMNS = ("column", "label", "bars", "share", "sharpe", "total_return", "max_drawdown", "exposure")
-_OOS_COLUMNS = ("start", "end", "bars", "sharpe", "total_return", "max_drawdown", "excess_return")
-_STABILITY_COLUMNS = ("n_folds", "sharpe_mean", "sharpe_std", "positive_fraction")
-_FOLD_COLUMNS = ("fold", "train_start", "train_end", "test_start", "test_end", "params", "train_sharpe",
-                 "sharpe", "total_return", "max_drawdown", "excess_return", "n_trades")
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{margin-bottom:.2em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
@@ -73,13 +73,14 @@ class ReviewRecord:
 def render_report(assessment: Assessment, record: ReviewRecord) -> str:
     """The report as one HTML document (see the module docstring for its sections)."""
     plots: dict[str, Any] = {}
+    limits = {r.gate.metric: r.gate.threshold for r in assessment.results}
+    kind_sections = [kind.report_section([r for r in assessment.runs if r.info.kind == name], plots, limits)
+                     for name, kind in RUN_KINDS.items()]
     sections = [
         _decision_section(assessment, record),
         _gates_section(assessment),
         *_curve_sections(assessment.runs, plots),
-        _stress_section(assessment, plots),
-        _sensitivity_section(assessment.runs, plots),
-        _walkforward_section(assessment.runs, plots),
+        *[text for text in kind_sections if text],
         _regimes_section(assessment.runs),
         _canary_section(assessment),
         _fingerprints_section(assessment.runs),
@@ -99,44 +100,6 @@ def write_report(path: str | Path, text: str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_text_atomically(path, text)
-
-
-def _section(key: str, heading: str, *parts: str) -> str:
-    return f'<section id="{key}">\n<h2>{html.escape(heading)}</h2>\n' + "\n".join(parts) + "\n</section>"
-
-
-def _note(text: str) -> str:
-    return f'<p class="note">{html.escape(text)}</p>'
-
-
-def _plot(key: str, plots: dict[str, Any], figure: Any) -> str:
-    plots[key] = figure
-    return f"<!--plot:{key}-->"
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, str) and value.endswith("T00:00:00+00:00"):
-        return value[:10]  # a daily bar's timestamp reads as its date
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value, default=str)
-    return "-" if value is None else str(value)
-
-
-def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None,
-           row_class: Sequence[str] | None = None) -> str:
-    """An HTML table of ``rows`` (dicts); columns default to every key, in first-seen order."""
-    if not rows:
-        return _note("(empty)")
-    columns = list(columns or dict.fromkeys(k for row in rows for k in row))
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
-    lines = []
-    for i, row in enumerate(rows):
-        css = f' class="{row_class[i]}"' if row_class else ""
-        cells = "".join(f"<td>{html.escape(_fmt(row.get(c)))}</td>" for c in columns)
-        lines.append(f"<tr{css}>{cells}</tr>")
-    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(lines)}</tbody></table></div>'
 
 
 def _decision_section(assessment: Assessment, record: ReviewRecord) -> str:
@@ -161,146 +124,29 @@ def _gates_section(assessment: Assessment) -> str:
                     _note("Each gate tests the worst observation of its metric across the reviewed runs."))
 
 
-def _load_table(run: StoredRunLike, name: str) -> pd.DataFrame | None:
-    return run.load_table(name) if name in run.tables else None
-
-
-def _as_curves(table: pd.DataFrame) -> pd.DataFrame:
-    """Equity columns on a DatetimeIndex (the stored tables keep the timestamps as a column)."""
-    frame = table.set_index("timestamp") if "timestamp" in table.columns else table.copy()
-    # Plotted as naive UTC: bokeh has no time zone representation (and warns on aware values).
-    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.index, utc=True)).tz_convert(None)
-    return frame.select_dtypes("number")
-
-
 def _curve_sections(runs: Sequence[StoredRunLike], plots: dict[str, Any]) -> list[str]:
-    """Equity vs baselines and the underwater curves of the candidate(s)."""
-    curves, candidates = [], []
-    for run in runs:
-        if run.info.kind not in ("compare", "backtest"):
-            continue
-        table = _load_table(run, "equity")
-        if table is None:
-            continue
-        frame = _as_curves(table)
-        # Several runs' curves share one plot: their names get the run id in front.
-        prefix = f"{run.info.run_id[:8]} " if sum(r.info.kind in ("compare", "backtest") for r in runs) > 1 else ""
-        names = {c: f"{prefix}{c}" for c in frame.columns}
-        # A compare run's candidate is one column among variants and baselines; a backtest's
-        # columns are all the candidate's (one per cost scenario).
-        candidate = str((run.summary.get("candidate") or {}).get("name", ""))
-        own = [c for c in frame.columns if str(c) == candidate] if run.info.kind == "compare" else list(frame.columns)
-        candidates += [names[c] for c in own]
-        curves.append(frame.rename(columns=names))
-    if not curves:
-        missing = _note("No compare or backtest run with an equity table among the reviewed runs.")
+    """Equity vs baselines and the underwater curves of the candidate(s), from every run whose kind
+    draws curves (``RunKind.report_curves``)."""
+    drawn = [(run, curves) for run in runs if (curves := run_kind(run.info.kind).report_curves(run)) is not None]
+    if not drawn:
+        missing = _note("No reviewed run has equity curves of the candidate on the real market "
+                        "(a backtest or a comparison).")
         return [_section("equity", "Equity vs baselines", missing), _section("underwater", "Underwater", missing)]
-    joined = pd.concat(curves, axis=1).sort_index()
+    frames, candidates = [], []
+    for run, (frame, own) in drawn:
+        # Several runs' curves share one plot: their names get the run id in front.
+        prefix = f"{run.info.run_id[:8]} " if len(drawn) > 1 else ""
+        names = {c: f"{prefix}{c}" for c in frame.columns}
+        candidates += [names[c] for c in own]
+        frames.append(frame.rename(columns=names))
+    joined = pd.concat(frames, axis=1).sort_index()
     equity = _plot("equity", plots, report_plots.equity_figure(joined, "Equity (candidate and baselines)"))
-    if not any(r.info.kind == "compare" for r in runs):
-        equity += _note("Baseline curves come from a compare run; none is among the reviewed runs.")
+    if all(len(frame.columns) == len(own) for _, (frame, own) in drawn):
+        equity += _note("Baseline curves come from a comparison run; none is among the reviewed runs.")
     own = joined[[c for c in joined.columns if c in candidates]]
     underwater = (_plot("underwater", plots, report_plots.underwater_figure(own, "Drawdown of the candidate"))
                   if len(own.columns) else _note("No candidate curve."))
     return [_section("equity", "Equity vs baselines", equity), _section("underwater", "Underwater", underwater)]
-
-
-def _stress_section(assessment: Assessment, plots: dict[str, Any]) -> str:
-    stress = [r for r in assessment.runs if r.info.kind == "stress"]
-    if not stress:
-        return _section("stress", "Stress distributions", _note("No stress run among the reviewed runs."))
-    gate = next((r.gate for r in assessment.results if r.gate.metric == "stress_max_drawdown"), None)
-    parts = []
-    for metric, label in (("max_drawdown", "max drawdown"), ("total_return", "total return")):
-        values = {r.info.run_id: [s.get(metric) for s in r.summary.get("scenarios") or []] for r in stress}
-        if any(v is not None for vs in values.values() for v in vs):
-            threshold = gate.threshold if gate is not None and metric == "max_drawdown" else None
-            parts.append(_plot(f"stress_{metric}", plots, report_plots.histogram_figure(
-                values, f"Stress scenarios: {label}", label, threshold)))
-    for run in stress:
-        distribution = run.summary.get("distribution") or {}
-        rows = [{"metric": k, **v} for k, v in distribution.items() if k != "by_family" and isinstance(v, Mapping)]
-        for family, block in (distribution.get("by_family") or {}).items():
-            rows += [{"metric": f"{k} ({family})", **v} for k, v in block.items() if isinstance(v, Mapping)]
-        parts.append(f"<h3>{html.escape(run.info.run_id)}: quantiles over scenarios</h3>" + _table(rows))
-        worst = run.summary.get("worst")
-        if worst:
-            parts.append("<h3>Worst scenarios</h3>" + _table(worst if isinstance(worst, list) else [worst]))
-    return _section("stress", "Stress distributions", *parts)
-
-
-def _axes(summary: Mapping[str, Any]) -> list[tuple[str, list[Any]]]:
-    """Sweep axes as ``(name, values)``: from a list of ``{name, values}`` or a name -> values mapping."""
-    axes = summary.get("axes") or []
-    if isinstance(axes, Mapping):
-        return [(str(k), list(v)) for k, v in axes.items()]
-    return [(str(a.get("name")), list(a.get("values") or [])) for a in axes if isinstance(a, Mapping)]
-
-
-def _sensitivity_section(runs: Sequence[StoredRunLike], plots: dict[str, Any]) -> str:
-    sweeps = [r for r in runs if r.info.kind == "sweep"]
-    if not sweeps:
-        return _section("sensitivity", "Sensitivity", _note("No sweep run among the reviewed runs."))
-    parts = []
-    for run in sweeps:
-        axes = _axes(run.summary)
-        for metric in _SURFACES:
-            surface = (run.summary.get("surfaces") or {}).get(metric)
-            if surface is None:
-                continue
-            key = f"sweep_{run.info.run_id}_{metric}"
-            parts.append(_surface_plot(key, plots, np.asarray(surface, dtype=float), axes,
-                                       f"{run.info.run_id}: {metric}"))
-        break_even = run.summary.get("break_even") or {}
-        points = break_even.get("points") if isinstance(break_even, Mapping) else None
-        if points:
-            parts.append(f"<h3>Break-even {html.escape(str(break_even.get('axis')))} (excess return crosses 0)</h3>"
-                         + _table(_scalars(points)))
-        elif isinstance(break_even, Mapping) and break_even.get("reason"):
-            parts.append(_note(f"Break-even cost: {break_even['reason']}"))
-    return _section("sensitivity", "Sensitivity", *parts)
-
-
-def _surface_plot(key: str, plots: dict[str, Any], surface: np.ndarray, axes: list[tuple[str, list[Any]]],
-                  title: str) -> str:
-    """A heatmap over the first two axes with more than one value (a line when only one has),
-    the other axes held at their first value."""
-    if surface.ndim != len(axes):
-        return _note(f"{title}: {surface.ndim}-axis surface for {len(axes)} axes, not plotted")
-    varying = [i for i in range(surface.ndim) if surface.shape[i] > 1][:2]
-    fixed = [f"{axes[i][0]}={axes[i][1][0]}" for i in range(surface.ndim) if i not in varying and surface.shape[i] > 1]
-    title += f" (at {', '.join(fixed)})" if fixed else ""
-    sub = surface[tuple(slice(None) if i in varying else 0 for i in range(surface.ndim))]
-    if len(varying) == 2:
-        (y_name, ys), (x_name, xs) = axes[varying[0]], axes[varying[1]]
-        return _plot(key, plots, report_plots.heatmap_figure(sub, xs, ys, x_name, y_name, title))
-    if len(varying) == 1:
-        name, values = axes[varying[0]]
-        return _plot(key, plots, report_plots.line_figure(values, sub, name, title))
-    return _note(f"{title}: a single grid point ({float(sub):.4g})")
-
-
-def _walkforward_section(runs: Sequence[StoredRunLike], plots: dict[str, Any]) -> str:
-    walks = [r for r in runs if r.info.kind == "walkforward"]
-    if not walks:
-        return _section("walkforward", "Walk-forward", _note("No walk-forward run among the reviewed runs."))
-    parts = []
-    for run in walks:
-        parts.append(f"<h3>{html.escape(run.info.run_id)}</h3>")
-        table = _load_table(run, "equity")
-        if table is not None and "equity" in table.columns:
-            curve = _as_curves(table)[["equity"]].rename(columns={"equity": "out-of-sample"})
-            parts.append(_plot(f"walkforward_{run.info.run_id}", plots, report_plots.equity_figure(
-                curve, "Stitched out-of-sample equity")))
-        oos, stability = run.summary.get("oos") or {}, run.summary.get("stability") or {}
-        parts.append(_table([{**{f"oos {k}": oos.get(k) for k in _OOS_COLUMNS},
-                              **{k: stability.get(k) for k in _STABILITY_COLUMNS}}]))
-        folds = _scalars(run.summary.get("folds") or [])
-        keys = list(dict.fromkeys(k for row in folds for k in row))
-        # A fold's chosen parameters arrive flattened (params.fast, params.slow, ...).
-        columns = [k for c in _FOLD_COLUMNS for k in keys if k == c or (c == "params" and k.startswith("params."))]
-        parts.append(_table(folds, columns=columns))
-    return _section("walkforward", "Walk-forward", *parts)
 
 
 def _regimes_section(runs: Sequence[StoredRunLike]) -> str:
@@ -316,23 +162,6 @@ def _regimes_section(runs: Sequence[StoredRunLike]) -> str:
                                 + [k for k in keys if k not in _REGIME_COLUMNS]))
     return _section("regimes", "Per-regime results",
                     *(parts or [_note("None of the reviewed runs reports per-regime results.")]))
-
-
-def _scalars(rows: Iterable[Any]) -> list[dict[str, Any]]:
-    """Rows as dicts of their scalar fields, nested metric mappings flattened one level."""
-    out = []
-    for row in rows:
-        if not isinstance(row, Mapping):
-            out.append({"value": row})
-            continue
-        flat: dict[str, Any] = {}
-        for key, value in row.items():
-            if isinstance(value, Mapping):
-                flat.update({f"{key}.{k}": v for k, v in value.items() if not isinstance(v, (Mapping, list))})
-            elif not isinstance(value, list):
-                flat[key] = value
-        out.append(flat)
-    return out
 
 
 def _canary_section(assessment: Assessment) -> str:

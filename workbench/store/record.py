@@ -12,7 +12,7 @@ class RunRecord:
     """One finished run, ready to store.
 
     Attributes:
-        run_id: ``workbench.runner.run_id`` of the spec (16 hex digits).
+        run_id: ``workbench.runs.evaluate.run_id`` of the spec (16 hex digits).
         kind: ``backtest``, ``stress``, ``sweep``, ``compare`` or ``walkforward``.
         spec: The run spec as plain JSON (``RunSpec.to_dict()``).
         summary: The JSON object the command prints with ``--json`` (includes ``run_id``).

@@ -12,9 +12,12 @@ from engine.errors import InvalidParameterError
 from engine.policy import MarketView, PolicyOutput
 from engine.regimes import REGIME_LABELS, regime_labels
 from engine.scenarios import from_market
-from workbench.datasets import load_dataset
+from strategies.families.baseline import BASELINES
+from strategies.family import Decider
 from workbench.experiments.regimes import UNLABELLED, market_regimes, regime_breakdown
-from workbench.runner import Decider, evaluate, resolve_decider
+from workbench.policies import resolve_decider
+from workbench.runs.evaluate import evaluate
+from workbench.services.datasets import load_dataset
 
 
 @dataclass
@@ -104,7 +107,7 @@ def test_market_labels_are_the_equal_weight_index(two_symbols) -> None:
 
 def test_discrete_actions_are_counted_per_label(two_symbols) -> None:
     policy = AlternatingTactical()
-    evaluation = evaluate(from_market(two_symbols), Decider(policy, None, "", policy.name))
+    evaluation = evaluate(from_market(two_symbols), Decider(policy.name, BASELINES, policy))
     rows = regime_breakdown(evaluation, two_symbols, policy=policy)
     labels = market_regimes(two_symbols)["trend_regime"].astype(object).fillna(UNLABELLED).to_numpy()
     decided = np.arange(two_symbols.n_bars - 1)  # nothing is decided at the last bar

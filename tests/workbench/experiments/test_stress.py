@@ -8,11 +8,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.errors import InvalidParameterError
-from workbench.backtest import run_backtest
-from workbench.datasets import load_dataset
 from workbench.experiments.common import quantile_summary
 from workbench.experiments.stress import Shock, StressOptions, run_stress
-from workbench.spec import RunSpec
+from workbench.runs.backtest import run_backtest
+from workbench.runs.spec import RunSpec
+from workbench.runs.tables import ORDER_COLUMNS
+from workbench.services.datasets import load_dataset
 
 CASH = 100_000.0
 
@@ -102,7 +103,7 @@ def test_summary_and_record_shapes() -> None:
     assert len(metrics) == len(summary["scenarios"]) and list(metrics["label"]) == [
         r["label"] for r in summary["scenarios"]]
     assert list(equity.columns) == ["timestamp"] + list(metrics["label"])
-    assert list(orders.columns) == ["scenario", "timestamp", "symbol", "side", "units", "price", "fees"]
+    assert tuple(orders.columns) == ORDER_COLUMNS  # the schema every kind stores
 
 
 def test_default_garch_is_skipped_on_a_short_period_with_a_note() -> None:

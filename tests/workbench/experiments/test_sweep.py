@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from engine.errors import InvalidParameterError
 from workbench.experiments.sweep import SweepOptions, break_even, run_sweep
-from workbench.spec import RunSpec
+from workbench.runs.spec import RunSpec
 
 CASH = 100_000.0
 
@@ -116,10 +116,8 @@ def test_bad_grids_are_typed_errors(grid, message) -> None:
         run_sweep(sweep_spec(options={"grid": grid}))
 
 
-def test_repeated_fee_and_wrong_kind_are_errors() -> None:
+def test_repeated_fee_and_a_bad_grid_are_errors() -> None:
     with pytest.raises(InvalidParameterError, match="fees lists 0.001 twice"):
         run_sweep(sweep_spec(fees=(0.001, 0.001)))
-    with pytest.raises(InvalidParameterError, match="kind 'sweep'"):
-        run_sweep(sweep_spec(kind="stress"))
     with pytest.raises(InvalidParameterError, match="map parameter names"):
         SweepOptions(grid=3)

@@ -9,13 +9,13 @@ from hypothesis import strategies as st
 
 from engine.errors import InvalidParameterError
 from engine.metrics import sharpe_ratio
-from workbench.backtest import run_backtest
 from workbench.experiments.folds import fold_layout, to_bars
 from workbench.experiments.segments import rollout_segment
 from workbench.experiments.single_path import load_single_path
 from workbench.experiments.walkforward import run_walkforward, stability
-from workbench.runner import spec_decider
-from workbench.spec import RunSpec
+from workbench.runs.backtest import run_backtest
+from workbench.runs.evaluate import spec_decider
+from workbench.runs.spec import RunSpec
 
 BASE = dict(data="stocks", symbols=("AAPL", "MSFT"), start="2010-01-01", end="2011-12-31")
 LAYOUT = {"train": 120, "test": 60}

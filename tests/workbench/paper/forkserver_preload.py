@@ -14,8 +14,8 @@ os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 from engine.live import warm_up_kernels  # noqa: E402  (after the allocator choice above)
 from engine.scenarios import ScenarioParams  # noqa: E402
-from workbench.datasets import load_dataset  # noqa: E402
 from tests.workbench.paper import helpers  # noqa: E402,F401  (the children's entry point)
+from workbench.services.datasets import load_dataset  # noqa: E402
 
 load_dataset("stocks")
 warm_up_kernels(ScenarioParams(), 2)

@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from engine.records import OrderReason, OrderStatus, order_dt
-from workbench.backtest import run_backtest
-from workbench.paper import ledger_arrays, start_paper
-from workbench.spec import RunSpec
 from tests.workbench.paper.helpers import options
+from workbench.paper import ledger_arrays, start_paper
+from workbench.runs.backtest import run_backtest
+from workbench.runs.spec import RunSpec
 
 RISK = {"stop_loss": 0.05, "max_drawdown": 0.08, "cooldown_bars": 3}
 

@@ -13,10 +13,12 @@ from engine.errors import InvalidParameterError
 from engine.observation import ObservationBuilder
 from engine.policy import MarketView, PolicyOutput
 from strategies.baselines import SmaCross
-from workbench.datasets import load_dataset
+from strategies.families.baseline import BASELINES
+from strategies.family import Decider
 from workbench.review.canary import default_cuts, run_canary
-from workbench.runner import Decider, spec_decider
-from workbench.spec import RunSpec
+from workbench.runs.evaluate import spec_decider
+from workbench.runs.spec import RunSpec
+from workbench.services.datasets import load_dataset
 
 
 def market(close: np.ndarray, name: str = "toy") -> MarketData:
@@ -54,7 +56,7 @@ class WholeWindowZScore:
 
 
 def decider(policy) -> Decider:
-    return Decider(policy, None, "", policy.name)
+    return Decider(policy.name, BASELINES, policy)
 
 
 RISING = market(np.column_stack([np.linspace(100, 200, 120), np.linspace(50, 80, 120)]))

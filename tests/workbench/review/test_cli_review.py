@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from workbench.backtest import run_backtest
 from workbench.cli import main
 from workbench.experiments.stress import run_stress
-from workbench.spec import RunSpec
+from workbench.runs.backtest import run_backtest
+from workbench.runs.spec import RunSpec
 from workbench.store import RunStore
 
 BASE = dict(data="stocks", strategy="sma_cross", strategy_params=(("fast", "10"), ("slow", "30")),

@@ -117,7 +117,7 @@ def test_sections_without_evidence_say_which_run_would_fill_them() -> None:
     page = Page()
     page.feed(text)
     assert tuple(page.sections) == SECTIONS
-    assert "No compare or backtest run" in text and "No stress run" in text and "No sweep run" in text
+    assert "(a backtest or a comparison)" in text and "No stress run" in text and "No sweep run" in text
     assert "<script" not in text  # no plots, no BokehJS
     assert "overrides the computed verdict (NO-GO)" in text
 

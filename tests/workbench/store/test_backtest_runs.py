@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.backtest import run_backtest
-from workbench.spec import RunSpec
+from workbench.runs.backtest import run_backtest
+from workbench.runs.spec import RunSpec
 from workbench.store import RunStore
 
 BASELINE = RunSpec(data="stocks", strategy="sma_cross", strategy_params=(("fast", "5"), ("slow", "20")),

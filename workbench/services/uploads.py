@@ -5,7 +5,7 @@ bytes are written under a fixed name in a new private temporary folder, so no up
 becomes a path. Data goes through ``engine.data.io.read_ohlcv`` (the rules of ``workbench data
 check``) and is saved like ``workbench data import``; a policy is a ``.zip`` of a checkpoint
 folder whose members are matched against the known checkpoint file names, verified by
-``workbench.policies.load_symbol_policy`` (sha256, safetensors only, ONNX export report) and only
+``workbench.policies.load_policy`` (its family's checks: sha256, safetensors only, ONNX export report) and only
 then installed under ``WORKBENCH_HOME/policies/NAME``.
 """
 from __future__ import annotations
@@ -21,9 +21,9 @@ from engine.atomic_files import fsync_path, staging_folder
 from engine.data.io import read_ohlcv
 from engine.errors import InvalidParameterError, WorkbenchError
 from engine.paths import workbench_home
-from models.checkpoint import CARD_FILE, NORMALIZER_FILE, WEIGHTS_FILE
-from workbench.datasets import dataset_store
-from workbench.policies import ONNX_FILE, load_symbol_policy
+from models.checkpoint import CARD_FILE, NORMALIZER_FILE, ONNX_FILE, WEIGHTS_FILE
+from workbench.policies import load_policy
+from workbench.services.datasets import dataset_store
 
 MAX_DATA_BYTES = 50 * 1024 * 1024
 MAX_POLICY_BYTES = 50 * 1024 * 1024
@@ -127,7 +127,7 @@ def install_policy_upload(filename: str, content: bytes, name: str) -> Path:
     try:
         for file_name, data in members.items():
             (staging / file_name).write_bytes(data)
-        load_symbol_policy(str(staging))  # verifies before anything is kept
+        load_policy(str(staging))  # verifies before anything is kept
         for path in (*(staging / file_name for file_name in members), staging):
             fsync_path(path)
         staging.rename(target)

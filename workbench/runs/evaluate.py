@@ -13,35 +13,14 @@ import numpy as np
 from engine.data.market import MarketData
 from engine.metrics import scenario_metrics
 from engine.paths import engine_source_hash
-from engine.policy import Policy
+from engine.reward_meter import RewardSettings
 from engine.rollout import ProgressCallback, RolloutResult, run_rollout
 from engine.scenarios import ScenarioBatch, ScenarioParams, parameter_grid
-from strategies.registry import make_strategy
+from strategies.family import Decider
 from workbench import __version__
-from workbench.datasets import load_dataset
-from workbench.policies import load_policy, policy_observer
-from workbench.spec import RunSpec
-
-
-@dataclass(frozen=True)
-class Decider:
-    """What decides in a run, ready to roll out.
-
-    Attributes:
-        policy: The engine policy.
-        normalizer: The checkpoint's frozen feature normalizer (neural policies), else None.
-        model_sha: sha256 of the policy's weights ("" for a baseline); part of the run id.
-        name: The strategy or policy name as the user gave it.
-    """
-
-    policy: Policy
-    normalizer: object | None
-    model_sha: str
-    name: str
-
-    @property
-    def is_neural(self) -> bool:
-        return self.normalizer is not None or bool(self.model_sha)
+from workbench.policies import resolve_decider
+from workbench.runs.spec import RunSpec
+from workbench.services.datasets import load_dataset
 
 
 @dataclass
@@ -56,15 +35,6 @@ class Evaluation:
 def code_version() -> str:
     """Package version plus a hash of the engine's source."""
     return f"{__version__}+{engine_source_hash()}"
-
-
-def resolve_decider(strategy: str | None, strategy_params: dict[str, str] | None = None,
-                    policy: str | None = None, runtime: str = "auto") -> Decider:
-    """A baseline by name with its parameters, or a shipped/saved policy (verified before loading)."""
-    if policy is not None:
-        loaded = load_policy(policy, runtime)
-        return Decider(loaded.policy, loaded.normalizer, loaded.model_sha, policy)
-    return Decider(make_strategy(strategy, dict(strategy_params or {})), None, "", str(strategy))
 
 
 def spec_decider(spec: RunSpec) -> Decider:
@@ -83,17 +53,21 @@ def cost_grid(spec: RunSpec, base: ScenarioParams | None = None) -> list[tuple[s
     return parameter_grid(base or spec.base_params(), fees=list(spec.fees), slippage=list(spec.slippage))
 
 
-def evaluate(batch: ScenarioBatch, decider: Decider, progress: ProgressCallback | None = None) -> Evaluation:
+def evaluate(batch: ScenarioBatch, decider: Decider, progress: ProgressCallback | None = None, *,
+             rewards: RewardSettings | None = None, explain_every: int = 0) -> Evaluation:
     """Roll ``decider`` out over every scenario of ``batch`` and compute the metrics (:func:`measure`)."""
-    rollout = roll_out(batch, decider, progress)
+    rollout = roll_out(batch, decider, progress, rewards=rewards, explain_every=explain_every)
     return Evaluation(batch, rollout, measure(batch, rollout))
 
 
-def roll_out(batch: ScenarioBatch, decider: Decider, progress: ProgressCallback | None = None) -> RolloutResult:
-    """Run ``decider`` over every scenario of ``batch``; a portfolio-scope policy reads its observer."""
-    portfolio = decider.policy.scope == "portfolio"
-    observer = policy_observer(batch, decider.normalizer, decider.policy) if portfolio else None
-    return run_rollout(batch, decider.policy, observer=observer, progress=progress)
+def roll_out(batch: ScenarioBatch, decider: Decider, progress: ProgressCallback | None = None, *,
+             rewards: RewardSettings | None = None, explain_every: int = 0) -> RolloutResult:
+    """Run ``decider`` over every scenario of ``batch``, observed as its family observes.
+
+    ``rewards`` and ``explain_every`` are passed to ``engine.rollout.run_rollout``.
+    """
+    return run_rollout(batch, decider.policy, observer=decider.observer(batch), progress=progress,
+                       rewards=rewards, explain_every=explain_every)
 
 
 def measure(batch: ScenarioBatch, rollout: RolloutResult) -> list[dict[str, object]]:

@@ -2,18 +2,17 @@
 regimes, experiments to launch, GO/NO-GO reviews and the choices its forms offer.
 
 The app (``apps/``) imports only this layer. Everything here reads the run store or goes through the
-same functions the CLI uses (``run_backtest``, ``run_stress``, ``review.assess`` ...), so a run made
+same functions the CLI uses (the run kinds of ``workbench.runs``, ``review.assess`` ...), so a run made
 in the browser is the run the CLI would make from the same spec.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -21,37 +20,49 @@ import numpy as np
 from engine.errors import InvalidParameterError, WorkbenchError  # noqa: F401
 from engine.paths import workbench_home
 from engine.stress_periods import STRESS_PERIODS
-from strategies.registry import STRATEGIES
-from workbench.attention import BarExplanation, explain_bar, stored_attention
-from workbench.backtest import run_backtest
-from workbench.datasets import list_datasets
-from workbench.experiments.compare import CompareOptions, run_compare
-from workbench.experiments.stress import DEFAULT_SHOCKS, StressOptions, run_stress
-from workbench.experiments.sweep import SweepOptions, run_sweep
-from workbench.experiments.walkforward import WalkForwardOptions, run_walkforward
-from workbench.paper import ledger_arrays, nothing_requested, paper_status, request_kill, request_resume, request_stop
+from strategies.families.baseline import STRATEGIES
+from workbench.experiments.stress import DEFAULT_SHOCKS
+from workbench.paper import (  # noqa: F401 (nothing_requested: the paper page reads it here)
+    ledger_arrays,
+    nothing_requested,
+    paper_status,
+    request_kill,
+    request_resume,
+    request_stop,
+)
 from workbench.paper.config import JOURNAL_FILE
 from workbench.policies import shipped_policies
+from workbench.policies.explain import BarExplanation, explain_bar, stored_attention
 from workbench.review.assess import Assessment, assess
-from workbench.review.gates import DECISIONS, DEFAULT_GATES, Gate
-from workbench.review.report import ReviewRecord, render_report, write_report
-from workbench.run_views import (  # noqa: F401 (the app reads the stored runs through this facade)
-    ACTION_NAMES, BASELINES, BENCHMARK, HEADLINE, RUNS_COLUMNS, action_names, baseline_curves, close_prices,
-    equity_curves, headline, main_row, regime_table, runs_frame, scenario_count, scenario_rows, worst_drawdowns,
+from workbench.review.decide import save_decision
+from workbench.review.gates import DEFAULT_GATES, Gate
+from workbench.review.gates import with_thresholds as gates_with_thresholds  # noqa: F401 (the review page's)
+from workbench.runs.evaluate import spec_data, spec_decider
+from workbench.runs.kind import Progress, RunView
+from workbench.runs.registry import run_kind, run_spec
+from workbench.runs.spec import RunSpec, parse_options
+from workbench.runs.views import (  # noqa: F401 (the app reads the stored runs through this facade)
+    BASELINES,
+    BENCHMARK,
+    HEADLINE,
+    RUNS_COLUMNS,
+    action_names,
+    baseline_curves,
+    close_prices,
+    equity_curves,
+    headline,
+    main_row,
+    regime_table,
+    runs_frame,
+    scenario_count,
+    scenario_rows,
+    worst_drawdowns,
 )
-from workbench.runner import spec_data, spec_decider
-from workbench.spec import RunSpec, parse_options
+from workbench.services.datasets import list_datasets
+from workbench.services.uploads import uploaded_policies
 from workbench.store import RunInfo, RunStore, StoredRun
-from workbench.uploads import uploaded_policies
 
 logger = logging.getLogger(__name__)
-
-Progress = Callable[..., None]
-"""A progress callback: ``(done, total)`` from rollouts (stress, sweep), one text line from compare and
-walk-forward."""
-RUNNERS = {"stress": run_stress, "sweep": run_sweep, "compare": run_compare, "walkforward": run_walkforward}
-OPTIONS = {"stress": StressOptions, "sweep": SweepOptions, "compare": CompareOptions, "walkforward": WalkForwardOptions}
-
 
 def open_store(home: Path | None = None) -> RunStore:
     """The run store of ``home`` (default ``WORKBENCH_HOME``)."""
@@ -61,13 +72,24 @@ def open_store(home: Path | None = None) -> RunStore:
 # -- attention ---------------------------------------------------------------------------------------
 
 def explain(run: StoredRun, bar: int, scenario: str | None = None) -> BarExplanation:
-    """Attention and attribution of ``run``'s decision at ``bar`` (``workbench.attention``), cached."""
+    """Attention and attribution of ``run``'s decision at ``bar`` (``workbench.policies.explain``), cached."""
     return _explain(json.dumps(dict(run.spec), sort_keys=True), int(bar), scenario)
 
 
 @lru_cache(maxsize=64)
 def _explain(spec_json: str, bar: int, scenario: str | None) -> BarExplanation:
     return explain_bar(json.loads(spec_json), bar, scenario)
+
+
+def replayable_scenarios(run: StoredRun) -> list[str]:
+    """Labels of the run's scenarios an explanation can replay (its kind says which)."""
+    spec = RunSpec.from_dict(run.spec, source="stored run spec")
+    return [label for label, _ in run_kind(spec.kind).replayable(spec)]
+
+
+def run_view(run: StoredRun) -> RunView:
+    """What the Run detail page shows for the run's kind (linked pages, baselines, notes)."""
+    return run_kind(run.info.kind).view()
 
 
 def stored_attention_at(run: StoredRun, bar: int) -> tuple[np.ndarray, tuple[str, ...]] | None:
@@ -122,19 +144,15 @@ def check_spec(spec: RunSpec) -> None:
     if data.n_bars < 2:
         raise InvalidParameterError(f"{spec.data} has {data.n_bars} bar(s) from {spec.start} to {spec.end}; "
                                     "choose a longer period")
-    if spec.kind in OPTIONS:
-        parse_options(spec, OPTIONS[spec.kind])
+    options = run_kind(spec.kind).options
+    if options is not None:
+        parse_options(spec, options)
 
 
 def run_and_store(store: RunStore, spec: RunSpec, progress: Progress | None = None,
                   tags: Sequence[str] = ()) -> RunInfo:
     """Run ``spec`` (any kind) as the CLI would and save it; an already stored run id is kept as is."""
-    if spec.kind == "backtest":
-        record = run_backtest(spec).to_record()
-        record = dataclasses.replace(record, tags=tuple(tags))
-    else:
-        record = RUNNERS[spec.kind](spec, progress).to_record(tags)
-    return store.save_run(record)
+    return store.save_run(run_spec(spec, progress, tags))
 
 
 # -- GO/NO-GO reviews ------------------------------------------------------------------------------
@@ -142,30 +160,6 @@ def run_and_store(store: RunStore, spec: RunSpec, progress: Progress | None = No
 def default_gates() -> tuple[Gate, ...]:
     """The default gates (``workbench.review.gates.DEFAULT_GATES``)."""
     return DEFAULT_GATES
-
-
-def gates_with_thresholds(thresholds: Mapping[str, Any], gates: Sequence[Gate] = DEFAULT_GATES) -> tuple[Gate, ...]:
-    """``gates`` with the thresholds named in ``thresholds`` changed (validated by ``Gate``).
-
-    Raises:
-        InvalidParameterError: an unknown gate name or a threshold that is not a finite number.
-    """
-    names = {g.name for g in gates}
-    unknown = sorted(set(thresholds) - names)
-    if unknown:
-        raise InvalidParameterError(f"gate {unknown[0]!r} is unknown; gates: {', '.join(sorted(names))}")
-    out = []
-    for gate in gates:
-        if gate.name in thresholds:
-            value = thresholds[gate.name]
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                raise InvalidParameterError(
-                    f"gate {gate.name!r}: threshold {value!r} is not a number; type e.g. {gate.threshold:g}") from None
-            gate = dataclasses.replace(gate, threshold=value)
-        out.append(gate)
-    return tuple(out)
 
 
 def assess_runs(store: RunStore, run_ids: Sequence[str], gates: Sequence[Gate], canary: bool = True) -> Assessment:
@@ -178,31 +172,17 @@ def assess_runs(store: RunStore, run_ids: Sequence[str], gates: Sequence[Gate], 
 
 def save_review(store: RunStore, assessment: Assessment, reviewer: str, decision: str,
                 notes: str = "") -> tuple[int, Path]:
-    """Write the HTML report under ``WORKBENCH_HOME/reports`` and save the review in the run store.
-
-    A decision that differs from the computed verdict needs notes saying why (as ``workbench review``).
+    """Write the HTML report under ``WORKBENCH_HOME/reports`` and save the review in the run store
+    (``workbench.review.decide.save_decision``, as ``workbench review`` does).
 
     Returns:
         ``(review id, report path)``.
     """
-    reviewer = (reviewer or "").strip()
-    if not reviewer:
-        raise InvalidParameterError("type the reviewer's name before saving the review")
-    if decision not in DECISIONS:
-        raise InvalidParameterError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
-    if decision != assessment.verdict.decision and not notes.strip():
-        raise InvalidParameterError(
-            f"the decision {decision!r} overrides the computed verdict {assessment.verdict.decision!r}; "
-            "say why in the notes")
     created = datetime.now(timezone.utc)
-    record = ReviewRecord(reviewer, decision, notes, created.isoformat(timespec="seconds"))
-    run_ids = [r.info.run_id for r in assessment.runs]
-    name = f"review-{created.strftime('%Y%m%dT%H%M%S%fZ')}-{run_ids[0][:8]}.html"
-    report = write_report(reports_dir() / name, render_report(assessment, record))
-    review_id = store.save_review(run_ids, reviewer, decision, assessment.verdict.decision, notes,
-                                  [r.to_dict() for r in assessment.results], report_path=str(report),
-                                  rule=assessment.verdict.rule)
-    return review_id, report
+    name = f"review-{created.strftime('%Y%m%dT%H%M%S%fZ')}-{assessment.runs[0].info.run_id[:8]}.html"
+    outcome = save_decision(store, assessment, reports_dir() / name, reviewer=reviewer, decision=decision,
+                            notes=notes)
+    return outcome.review_id, outcome.report
 
 
 def reports_dir() -> Path:

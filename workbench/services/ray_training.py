@@ -1,12 +1,12 @@
 """Where a symbol agent's training shards live: this process, or one Ray actor each.
 
-Training (``models.training.train_symbol_agent``) cuts its accounts into ``env_workers`` shards
+Training (``models.symbol_agent.training.train_symbol_agent``) cuts its accounts into ``env_workers`` shards
 (``engine.envs.sharded``) and keeps one agent and the PPO updates here. :class:`RayShards` builds
 each shard inside a Ray actor and steps them all in parallel (every step is submitted to every
 actor before any answer is awaited); the actors hand back the same arrays as in-process shards, so
 ``--executor`` changes the speed, not the trained weights. Actors are spread over the cluster's
 nodes; the cluster is the one at ``RAY_ADDRESS``, else a Ray instance started here
-(``workbench.executors.connect_ray``).
+(``workbench.experiments.executors.connect_ray``).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from engine.envs.sharded import EnvFactory, EnvShard, ShardLayout, ShardRunnerFactory, ShardStart, ShardStep
 from engine.errors import InvalidParameterError
-from workbench.executors import EXECUTORS, connect_ray, import_ray
+from workbench.experiments.executors import EXECUTORS, connect_ray, import_ray
 
 
 class RayShards:

@@ -4,7 +4,7 @@ A :class:`RunSpec` names the decider (a baseline strategy or a trained policy), 
 universe, the period, the cost grid, the risk limits, the seed and the experiment's own options.
 It is built from CLI options or loaded from a YAML/JSON file; unknown keys, wrong types and
 out-of-range risk limits are rejected with an error that names the file, the key and the fix.
-Its canonical JSON is the spec part of the run id (``workbench.runner.run_id``).
+Its canonical JSON is the spec part of the run id (``workbench.runs.evaluate.run_id``).
 """
 from __future__ import annotations
 
@@ -21,12 +21,8 @@ import yaml
 from engine.errors import InvalidParameterError
 from engine.names import unknown_name
 from engine.scenarios import ScenarioParams
-from engine.scenarios.params import DOMAINS
-
-RUNTIMES = ("auto", "onnx", "torch")
-KINDS = ("backtest", "stress", "sweep", "compare", "walkforward")
-# Risk limits a spec may set; costs and cash have their own fields.
-RISK_KEYS = tuple(k for k in DOMAINS if k not in ("init_cash", "fees", "slippage"))
+from engine.scenarios.params import RISK_KEYS
+from strategies.family import RUNTIMES
 
 OptionsT = TypeVar("OptionsT")
 
@@ -36,9 +32,10 @@ class RunSpec:
     """A run: decider, data, universe, period, cost grid, risk limits, seed, experiment options.
 
     Attributes:
-        kind: What runs it: ``backtest``, ``stress``, ``sweep``, ``compare`` or ``walkforward``.
+        kind: What runs it: a run kind's name (``workbench.runs.RUN_KINDS``: ``backtest``,
+            ``stress``, ``sweep``, ``compare``, ``walkforward``, ``paper``).
         data: Dataset name (built-in or imported) or file path.
-        strategy: Baseline name (``strategies.registry``); exactly one of ``strategy`` and ``policy``.
+        strategy: Baseline name (``strategies.families.baseline``); exactly one of ``strategy`` and ``policy``.
         strategy_params: ``(key, value)`` parameters of the strategy, as text (``fast=20``).
         policy: A shipped policy's name or a checkpoint folder.
         runtime: How a policy runs: ``auto`` (ONNX when the checkpoint has a verified export,
@@ -72,8 +69,10 @@ class RunSpec:
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
-        if self.kind not in KINDS:
-            raise InvalidParameterError(f"RunSpec.kind {self.kind!r} is not one of {', '.join(KINDS)}")
+        from workbench.runs.registry import RUN_KINDS  # the registry imports this module
+
+        if self.kind not in RUN_KINDS:
+            raise InvalidParameterError(f"RunSpec.kind {self.kind!r} is not one of {', '.join(RUN_KINDS)}")
         if not isinstance(self.data, str) or not self.data:
             raise InvalidParameterError("RunSpec.data must name a dataset or a file, e.g. data: stocks")
         if (self.strategy is None) == (self.policy is None):

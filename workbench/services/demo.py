@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from engine.errors import UnknownRunError
-from workbench.app_services import assess_runs, default_gates, paper_root, run_and_store, save_review
 from workbench.experiments.walkforward import WalkForwardOptions
 from workbench.paper import StartOptions, start_paper
-from workbench.runner import run_id, spec_data, spec_decider
-from workbench.spec import RunSpec
+from workbench.runs.evaluate import run_id, spec_data, spec_decider
+from workbench.runs.spec import RunSpec
+from workbench.services.app import assess_runs, default_gates, paper_root, run_and_store, save_review
 from workbench.store import RunStore
 
 logger = logging.getLogger(__name__)

@@ -2,18 +2,18 @@
 
 The scenarios of a ``ScenarioBatch`` never interact (each has its own cash, positions and risk
 state), so a batch can be cut into chunks of consecutive scenarios, each chunk rolled out on its own
-(``workbench.runner.roll_out``, the expensive part) and the pieces put back in the original order.
+(``workbench.runs.evaluate.roll_out``, the expensive part) and the pieces put back in the original order.
 The merged rollout holds the same equity, actions and final state as one rolled out in a single
 piece; the order records are the same records, ordered by fill bar and then scenario (each
 scenario's own records keep their execution order), so the filled orders read the same. The
-metrics are computed here over the merged rollout (``workbench.runner.measure``): computed per
+metrics are computed here over the merged rollout (``workbench.runs.evaluate.measure``): computed per
 chunk, sums over differently shaped arrays would round differently in the last bit.
 
 A worker rebuilds the decider from its names (:class:`DeciderSpec`): neural policies hold
 onnxruntime sessions that cannot be pickled.
 
 Ray is an optional extra (``pip install rl-trading-workbench[ray]``). :class:`RayExecutor` (and
-training's ``workbench.ray_training``) joins the cluster at ``RAY_ADDRESS`` when that variable is
+training's ``workbench.services.ray_training``) joins the cluster at ``RAY_ADDRESS`` when that variable is
 set, else starts a Ray instance on this machine (:func:`connect_ray`); every worker must have this
 package installed.
 """
@@ -31,8 +31,10 @@ from engine.errors import InvalidParameterError
 from engine.rollout import ProgressCallback, RolloutResult
 from engine.scenarios import ScenarioBatch
 from engine.state import PortfolioState
-from workbench.runner import Decider, Evaluation, evaluate, measure, resolve_decider, roll_out
-from workbench.spec import RunSpec
+from strategies.family import Decider
+from workbench.policies import resolve_decider
+from workbench.runs.evaluate import Evaluation, evaluate, measure, roll_out
+from workbench.runs.spec import RunSpec
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +123,7 @@ def make_executor(name: str) -> Executor:
 
 @dataclass(frozen=True)
 class DeciderSpec:
-    """The names a worker rebuilds a decider from (``workbench.runner.resolve_decider``)."""
+    """The names a worker rebuilds a decider from (``workbench.runs.evaluate.resolve_decider``)."""
 
     strategy: str | None
     strategy_params: tuple[tuple[str, str], ...] = ()
@@ -192,7 +194,7 @@ def evaluate_distributed(batch: ScenarioBatch, decider: DeciderSpec, executor: E
         n_chunks: How many chunks (at most one per scenario).
 
     Returns:
-        The same evaluation as ``workbench.runner.evaluate(batch, decider.resolve())``, records
+        The same evaluation as ``workbench.runs.evaluate.evaluate(batch, decider.resolve())``, records
         ordered by fill bar and scenario (module docstring).
     """
     bounds = chunk_bounds(batch.n_scenarios, n_chunks)

@@ -1,7 +1,7 @@
 """Stored runs as the app shows them: the runs table, a run's curves and metrics rows, its worst
 drawdowns, the baselines and benchmark beside it, its prices and its per-regime results.
 
-``workbench.app_services`` hands these to the app; they only read the run store, the run's data and,
+``workbench.services.app`` hands these to the app; they only read the run store, the run's data and,
 for baselines, run ``run_backtest`` (cached per spec).
 """
 from __future__ import annotations
@@ -15,19 +15,18 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from engine.actions import SymbolAction
 from engine.errors import InvalidParameterError
 from engine.metrics import drawdown_episodes
-from workbench.backtest import run_backtest
 from workbench.experiments.regimes import market_regimes, regime_metrics
-from workbench.runner import spec_data
-from workbench.spec import RunSpec
+from workbench.runs.backtest import run_backtest
+from workbench.runs.evaluate import spec_data
+from workbench.runs.registry import run_kind
+from workbench.runs.spec import RunSpec
 from workbench.store import RunInfo, StoredRun
 
 HEADLINE = ("sharpe", "total_return", "max_drawdown", "excess_return")
 BASELINES = ("equal_weight", "sma_cross", "momentum")
 BENCHMARK = "benchmark"
-ACTION_NAMES = tuple(a.name.lower() for a in SymbolAction)
 RUNS_COLUMNS = ("run_id", "kind", "decider", "dataset", "start", "end", *HEADLINE, "scenarios", "verdict", "tags",
                 "created_at")
 
@@ -45,23 +44,14 @@ def headline(info: RunInfo) -> dict[str, float | None]:
 
 
 def main_row(kind: str, summary: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The metrics row of a run's main result (see :func:`headline`)."""
-    if kind == "compare":
-        return summary.get("candidate") or {}
-    if kind == "walkforward":
-        return summary.get("oos") or {}
-    rows = summary.get("scenarios") or []
-    return rows[0] if rows else {}
+    """The metrics row of a run's main result (see :func:`headline`), as its kind defines it."""
+    return run_kind(kind).main_row(summary)
 
 
 def scenario_count(info: RunInfo) -> int:
-    """Scenarios (backtest, stress, sweep), deciders (compare) or folds (walk-forward) of a run."""
-    summary = info.summary
-    if info.kind == "compare":
-        return 1 + len(summary.get("variants") or []) + len(summary.get("baselines") or [])
-    if info.kind == "walkforward":
-        return len(summary.get("folds") or [])
-    return len(summary.get("scenarios") or [])
+    """How many metrics rows a run reports (scenarios, deciders or folds; a walk-forward's stitched
+    out-of-sample row is not a fold)."""
+    return run_kind(info.kind).count(info.summary)
 
 
 def runs_frame(infos: Sequence[RunInfo]) -> pd.DataFrame:
@@ -93,13 +83,7 @@ def equity_curves(run: StoredRun) -> pd.DataFrame:
 
 def scenario_rows(run: StoredRun) -> list[dict[str, Any]]:
     """The metrics rows a run reports: its scenarios, deciders or folds."""
-    summary, kind = run.summary, run.info.kind
-    if kind == "compare":
-        rows = [summary.get("candidate") or {}, *(summary.get("variants") or []), *(summary.get("baselines") or [])]
-        return [dict(r) for r in rows if r]
-    if kind == "walkforward":
-        return [dict(r) for r in summary.get("folds") or []] + [{"fold": "out of sample", **(summary.get("oos") or {})}]
-    return [dict(r) for r in summary.get("scenarios") or []]
+    return run_kind(run.info.kind).rows(run.summary)
 
 
 def worst_drawdowns(curve: pd.Series, top: int = 5) -> list[dict[str, Any]]:
@@ -129,7 +113,7 @@ def _baseline_curves(spec_json: str) -> pd.DataFrame:
         changes = dict(base, strategy=name)
         if name == BENCHMARK:
             changes.update(strategy="buy_and_hold", fees=(0.0,), slippage=(0.0,))
-        result = run_backtest(dataclasses.replace(spec, **changes))
+        result = run_backtest(dataclasses.replace(spec, **changes), extras=False)
         curves[name] = pd.Series(result.rollout.equity[:, 0], index=result.rollout.index)
     frame = pd.DataFrame(curves)
     frame.index.name = "timestamp"
@@ -166,8 +150,10 @@ def regime_table(run: StoredRun, curve: pd.Series) -> pd.DataFrame:
 
 
 def action_names(run: StoredRun) -> tuple[str, ...] | None:
-    """Names of a neural policy's discrete actions (0 = hold ...), None for a baseline's targets."""
-    return ACTION_NAMES if run.spec.get("policy") else None
+    """Names of the decider's discrete actions (0 = hold ...) as its backtest stored them, None for
+    target weights (a baseline's or a master agent's)."""
+    actions = (run.summary.get("decider") or {}).get("actions") or {}
+    return tuple(actions["names"]) if actions.get("kind") == "discrete" else None
 
 
 def _number(value: Any) -> float | None:

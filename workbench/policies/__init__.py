@@ -1,0 +1,96 @@
+"""Deciders as users name them: a baseline strategy, a shipped policy's name or a checkpoint folder.
+
+Loading goes through the policy families of ``strategies.families`` (the card's ``architecture``
+picks the family), so this package never asks what kind of network a checkpoint holds. ``export``
+records observations and exports a policy to ONNX; ``explain`` rebuilds what a stored run's policy
+saw at one bar.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from engine.errors import CheckpointError, InvalidParameterError
+from models.checkpoint import CARD_FILE, ONNX_FILE
+from strategies.families import load_trained, make_baseline
+from strategies.family import Decider
+
+# assets/ is installed beside workbench/ (both are top-level packages of the distribution); it is
+# data, not a code layer, so it is located rather than imported.
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "assets" / "policies"
+
+
+def shipped_policies() -> dict[str, Path]:
+    """Name -> checkpoint folder of every policy shipped in ``assets/policies``."""
+    if not SHIPPED_DIR.is_dir():
+        return {}
+    return {p.name: p for p in sorted(SHIPPED_DIR.iterdir()) if (p / CARD_FILE).is_file()}
+
+
+def list_policies() -> list[dict[str, object]]:
+    """A summary of each shipped policy's model card (read as JSON; weights are not loaded)."""
+    rows = []
+    for name, folder in shipped_policies().items():
+        card = json.loads((folder / CARD_FILE).read_text())
+        rows.append({
+            "name": name,
+            "architecture": card.get("architecture"),
+            "preset": card.get("config", {}).get("preset"),
+            "parameters": card.get("parameter_counts", {}).get("total"),
+            "onnx": (folder / ONNX_FILE).is_file() and bool(card.get("export")),
+            "train_period": card.get("train_period"),
+            "validation_period": card.get("validation_period"),
+            "validation_metrics": card.get("validation_metrics", {}),
+            "path": str(folder),
+        })
+    return rows
+
+
+def resolve_policy(name_or_path: str) -> Path:
+    """The checkpoint folder of a shipped policy name or of a path."""
+    shipped = shipped_policies()
+    if name_or_path in shipped:
+        return shipped[name_or_path]
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    raise InvalidParameterError(
+        f"{name_or_path!r} is neither a shipped policy ({', '.join(shipped) or 'none'}) nor a checkpoint "
+        "folder; see `workbench models list`"
+    )
+
+
+def load_policy(name_or_path: str, runtime: str = "auto") -> Decider:
+    """A shipped or saved trained policy of any family, verified before anything is built.
+
+    Args:
+        name_or_path: Shipped policy name or checkpoint folder.
+        runtime: ``auto`` (the ONNX export when the checkpoint has one), ``onnx`` or ``torch``.
+
+    Raises:
+        InvalidParameterError: unknown name or runtime.
+        CheckpointError: a file fails verification, or ``runtime="onnx"`` without an export.
+    """
+    return load_trained(resolve_policy(name_or_path), runtime, name=name_or_path)
+
+
+def load_family_policy(name_or_path: str, family: str, runtime: str = "auto") -> Decider:
+    """:func:`load_policy`, refusing a checkpoint of another family than ``family``.
+
+    Raises:
+        CheckpointError: the checkpoint holds another family's network.
+    """
+    decider = load_policy(name_or_path, runtime)
+    if decider.family.name != family:
+        raise CheckpointError(f"{decider.folder}: holds a {decider.family.title}, not a "
+                              f"{family.replace('_', ' ')}; choose a {family.replace('_', ' ')} checkpoint")
+    return decider
+
+
+def resolve_decider(strategy: str | None, strategy_params: Mapping[str, Any] | None = None,
+                    policy: str | None = None, runtime: str = "auto") -> Decider:
+    """A baseline by name with its parameters, or a shipped/saved policy (verified before loading)."""
+    if policy is not None:
+        return load_policy(policy, runtime)
+    return make_baseline(str(strategy), strategy_params)
