@@ -54,3 +54,56 @@ def test_distribution_packages_are_the_product_layout() -> None:
     assert {name.rstrip("*") for name in include} == set(LAYERS) | {"tests", "assets"}
     for name in set(LAYERS) | {"tests", "assets"}:
         assert (ROOT / name / "__init__.py").is_file(), name
+
+
+def _python_files(*packages: str):
+    for package in packages:
+        yield from sorted((ROOT / package).rglob("*.py"))
+
+
+def test_no_isinstance_on_policy_classes_outside_strategies() -> None:
+    """Only the policy families know which class a policy is (docs/architecture.md)."""
+    classes = {node.name for path in _python_files("strategies")
+               for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ClassDef)}
+    offenders = []
+    for path in _python_files("engine", "models", "workbench", "apps"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "isinstance" and len(node.args) == 2:
+                named = {n.id for n in ast.walk(node.args[1]) if isinstance(n, ast.Name)}
+                named |= {n.attr for n in ast.walk(node.args[1]) if isinstance(n, ast.Attribute)}
+                if named & classes:
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} isinstance(..., {sorted(named & classes)})")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_no_branch_on_run_kind_names_outside_the_runs_package() -> None:
+    """Only workbench/runs knows what a kind of run does: nothing compares a kind with a kind's name."""
+    from workbench.runs.registry import RUN_KINDS
+
+    def names(node: ast.AST) -> set[str]:
+        return {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and n.value in RUN_KINDS}
+
+    offenders = []
+    for path in _python_files("engine", "models", "strategies", "workbench", "apps"):
+        if (ROOT / "workbench" / "runs") in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Compare):
+                continue
+            sides = [node.left, *node.comparators]
+            if any(names(s) for s in sides) and any("kind" in ast.unparse(s) for s in sides if not names(s)):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_loading_a_policy_for_inference_imports_no_training_code() -> None:
+    import subprocess
+    import sys
+
+    script = ("import sys; from workbench.policies import load_policy; "
+              "[load_policy(n) for n in ('symbol-agent-compact-stocks', 'master-agent-compact-stocks')]; "
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('stable_baselines3', 'sb3_contrib') "
+              "or m.endswith('.training') or m.endswith('.ppo')))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

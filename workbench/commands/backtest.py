@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from engine.errors import InvalidParameterError
+from strategies.family import RUNTIMES
 from workbench.commands.options import parse_list
 from workbench.commands.output import print_json, print_table
 from workbench.runs.backtest import export_backtest, run_backtest
@@ -31,7 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     who.add_argument("--strategy", help="baseline strategy name")
     who.add_argument("--policy", metavar="NAME_OR_PATH",
                      help="shipped policy name (workbench models list) or checkpoint folder")
-    parser.add_argument("--runtime", choices=("auto", "onnx", "torch"), default="auto",
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
                         help="how a --policy runs: its verified ONNX export (auto when there is one) or torch")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="strategy parameter (repeatable), e.g. --param fast=20")

@@ -18,7 +18,7 @@ from engine.rollout import ProgressCallback
 from workbench.commands.options import parse_list
 from workbench.commands.output import print_json, print_table
 from workbench.experiments.executors import check_chunks, make_executor
-from workbench.runs.spec import RunSpec
+from workbench.runs.spec import DEFAULT_KIND, RunSpec
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,7 +101,7 @@ def spec_from_args(args: argparse.Namespace, kind: str, options: Mapping[str, An
 def _over_file(path: Path, kind: str, fields: dict[str, Any], given_params: dict[str, str],
                options: Mapping[str, Any]) -> RunSpec:
     base = RunSpec.from_file(path)
-    if base.kind not in (kind, "backtest"):  # "backtest" is also what a file without 'kind' reads as
+    if base.kind not in (kind, DEFAULT_KIND):  # the default is also what a file without 'kind' reads as
         raise InvalidParameterError(
             f"{path}: kind {base.kind!r} is not {kind!r}; run it with `workbench {base.kind}` or fix 'kind'")
     same_decider = fields.get("strategy", base.strategy) == base.strategy and "policy" not in fields

@@ -5,9 +5,16 @@ import argparse
 from pathlib import Path
 
 from engine.errors import InvalidParameterError
+from strategies.family import RUNTIMES
 from workbench.commands.output import print_json, print_table
 from workbench.paper import (
-    StartOptions, export_ledger, nothing_requested, paper_status, request_kill, request_resume, request_stop,
+    StartOptions,
+    export_ledger,
+    nothing_requested,
+    paper_status,
+    request_kill,
+    request_resume,
+    request_stop,
     start_paper,
 )
 from workbench.paper.feeds import parse_speed
@@ -26,8 +33,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     who = start.add_mutually_exclusive_group(required=True)
     who.add_argument("--strategy", help="baseline strategy name")
     who.add_argument("--policy", metavar="NAME_OR_PATH", help="shipped policy name or checkpoint folder")
-    start.add_argument("--runtime", choices=("onnx", "torch", "auto"), default="onnx",
-                       help="how a --policy runs: its verified ONNX export (default) or torch")
+    start.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                       help="how a --policy runs: auto (its verified ONNX export when it has one, else torch; "
+                            "default), onnx or torch")
     start.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                        help="strategy parameter (repeatable), e.g. --param fast=20")
     start.add_argument("--feed", required=True,

@@ -25,6 +25,8 @@ from engine.scenarios.params import RISK_KEYS
 from strategies.family import RUNTIMES
 
 OptionsT = TypeVar("OptionsT")
+DEFAULT_KIND = "backtest"
+"""The kind of a spec that names none."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class RunSpec:
     """
 
     data: str
-    kind: str = "backtest"
+    kind: str = DEFAULT_KIND
     strategy: str | None = None
     strategy_params: tuple[tuple[str, str], ...] = ()
     policy: str | None = None

@@ -74,3 +74,15 @@ def test_user_errors_exit_2_with_one_line(tmp_path: Path, monkeypatch, capsys, a
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "s").exists()
+
+
+def test_issue13_the_shipped_master_agent_paper_trades_with_default_options(tmp_path: Path,
+                                                                               capsys: pytest.CaptureFixture) -> None:
+    """Its default runtime is auto: the master's verified ONNX export (before, onnx was the default and
+    the master had no export, so the start failed)."""
+    state = tmp_path / "state"
+    assert main(["paper", "start", "--policy", "master-agent-compact-stocks", "--feed", "replay:stocks:AAPL,MSFT,IBM",
+                 "--start", "2011-01-03", "--end", "2011-02-28", "--state", str(state)]) == 0
+    assert "finished after 39 new bar(s)" in capsys.readouterr().out
+    config = json.loads((state / "config.json").read_text())
+    assert config["runtime"] == "onnx" and config["policy"] == "master-agent-compact-stocks"
