@@ -30,8 +30,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/workbench demo
 
-# Retrain the shipped compact policies (reproducible: fixed seed, CPU): the symbol agent, exported to
-# ONNX, then the master agent over it.
+# Retrain the shipped compact policies (reproducible: fixed seed, CPU): the symbol agent, then the
+# master agent over it, each exported to ONNX (its default runtime) with a parity report.
 # Replaces the folders in assets/.
 POLICY_DIR := assets/policies/symbol-agent-compact-stocks
 MASTER_DIR := assets/policies/master-agent-compact-stocks
@@ -45,6 +45,7 @@ policies: $(STAMP)
 	$(BIN)/workbench train master-agent --symbol-agent $(POLICY_DIR) --preset compact --data stocks \
 		--symbols AAPL,MSFT,IBM --train 2000-03-01:2007-12-31 --val 2008-01-01:2010-12-31 --timesteps 65536 \
 		--seed 7 --device cpu --eval-every 16384 --no-progress --out $(MASTER_DIR)
+	$(BIN)/workbench export onnx $(MASTER_DIR) --out $(MASTER_DIR)/model.onnx
 
 # The browser tests (tests/e2e) drive Debian's Chromium; install it when it is missing (root or sudo).
 test: $(STAMP)
