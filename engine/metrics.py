@@ -56,6 +56,7 @@ METRIC_KEYS = (
     "excess_return",
 )
 
+
 def _json_number(x: float) -> float | None:
     x = float(x)
     return x if np.isfinite(x) else None
@@ -149,7 +150,6 @@ def calmar_ratio(returns: np.ndarray, bars_per_year: float, axis: int = 0) -> np
     r = _bars_first(returns, axis)
     growth = np.nancumprod(1.0 + r, axis=0)
     return _ratio(np.asarray(annualized_return(r, bars_per_year)), np.asarray(max_drawdown(growth)), r)
-
 
 
 def equity_returns(equity: np.ndarray, init_cash: np.ndarray) -> np.ndarray:

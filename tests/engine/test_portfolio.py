@@ -249,6 +249,7 @@ def test_metrics_of_the_hand_run():
     assert a["total_return"] == pytest.approx(0.21)
     assert a["annualized_return"] == pytest.approx(0.21)  # 1.21 ** (4 bars/yr / 4 bars) - 1
     assert a["sharpe"] == pytest.approx(0.0555556 / 0.1378853 * 2, rel=1e-6)  # sqrt(4) = 2
+    assert a["annualized_volatility"] == pytest.approx(0.1378853 * 2, rel=1e-6)  # QuantStats' volatility
     # Sortino: mean * 4 / (sqrt(mean(min(r, 0)^2)) * 2) = 0.2222222 / (sqrt(0.01 / 4) * 2) = 2.2222
     assert a["sortino"] == pytest.approx(2.2222222, rel=1e-6)
     assert a["max_drawdown"] == pytest.approx(0.1)  # 110 -> 99
@@ -277,6 +278,7 @@ def test_metrics_of_the_hand_run():
     # C: flat equity: ratios are 0, not NaN or infinity.
     assert c["sharpe"] == 0.0 and c["sortino"] == 0.0 and c["calmar"] == 0.0
     assert c["total_return"] == 0.0 and c["max_drawdown"] == 0.0 and c["n_trades"] == 0
+    assert c["annualized_volatility"] == 0.0
     assert c["exposure"] == 0.0 and c["turnover"] == 0.0
 
 
