@@ -210,8 +210,8 @@ class LiveAccount:
 
 
 def warm_up_kernels(params: ScenarioParams, n_symbols: int) -> None:
-    """Load the bar loop's kernels and the streaming features' smoother for ``n_symbols`` on a
-    scratch account, so that the first live bar does not pay for Numba's cache load (about a
+    """Load the bar loop's kernels and the streaming features' steps for ``n_symbols`` on a scratch
+    account, so that the first live bar does not pay for Numba's cache load (about a
     second) and numpy's first calls."""
     account = LiveAccount(params, n_symbols)
     prices = np.ones(n_symbols)

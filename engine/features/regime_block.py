@@ -26,17 +26,25 @@ volume_zscore       ``T(v - SMA100(v), 2 * std100(v))`` (std ddof 0)            
 standard deviation of an ``h``-bar return (75 and 100 are the age gaps of the moving averages:
 ``(199 - 49) / 2`` and ``199 / 2``, rounded). ``T(x, d) = tanh(x / d)``, and ``sign(x)`` where
 ``d = 0`` (the limit of ``tanh`` as ``d`` shrinks to 0). Every row from ``REGIME_WARMUP`` on is finite.
+
+Like the technical block, the block is one per-bar step, :func:`regime_step_nb`, over a
+:data:`regime_state_dt` record per symbol, run over a whole path by :func:`regime_features` and bar by bar by
+:class:`~engine.features.streaming.StreamingFeatures`.
 """
 from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import pandas as pd
 
 from engine.errors import InvalidParameterError
-from engine.features import rolling
 from engine.features._ohlcv import ohlcv_arrays
+from engine.features.indicators import (
+    adx_dt, adx_step_nb, log_return_nb, realized_vol_nb, safe_ratio_nb, tanh_ratio_nb,
+)
+from engine.features.tail import lag_nb, mean_nb, push_nb, rank_nb, std_nb, tail_dt
 
 REGIME_COLUMNS: tuple[str, ...] = (
     "vol_level",
@@ -58,6 +66,18 @@ REGIME_WARMUP = 271
 VOL_LEVEL_REFERENCE = 0.40
 """Annualized volatility that ``vol_level`` maps to ``tanh(1) = 0.76``."""
 
+_PERCENTILE_WINDOW = 252  # values of s20 that vol_percentile ranks against
+
+
+regime_state_dt = np.dtype([
+    ("close", tail_dt(200)),  # SMA200; returns over 20 and 60 bars
+    ("volume", tail_dt(100)),
+    ("log_return", tail_dt(100)),  # s20, s100
+    ("vol_20", tail_dt(_PERCENTILE_WINDOW)),  # s20 for vol_percentile
+    ("adx", adx_dt),
+])
+"""What the next regime row of one symbol needs (a zeroed record: before its first bar)."""
+
 
 def regime_features(bars: pd.DataFrame, bars_per_year: float = 252.0) -> pd.DataFrame:
     """The 10 regime indicators of one symbol's bars.
@@ -75,44 +95,60 @@ def regime_features(bars: pd.DataFrame, bars_per_year: float = 252.0) -> pd.Data
         InvalidParameterError: ``bars_per_year`` is not a positive finite number, or a bars column is
             missing.
     """
+    bars_per_year = check_bars_per_year(bars_per_year)
+    arrays = ohlcv_arrays(bars, "regime_features")
+    values = np.empty((len(bars), len(REGIME_COLUMNS)))
+    _regime_path_nb(np.zeros(1, regime_state_dt), *(arrays[f] for f in ("high", "low", "close", "volume")),
+                    bars_per_year, values)
+    return pd.DataFrame(values, index=bars.index, columns=list(REGIME_COLUMNS))
+
+
+def check_bars_per_year(bars_per_year: float) -> float:
+    """``bars_per_year`` as a float if it is a positive finite number, else raise InvalidParameterError."""
     if isinstance(bars_per_year, bool) or not isinstance(bars_per_year, (int, float)) or not (
         math.isfinite(bars_per_year) and bars_per_year > 0
     ):
         raise InvalidParameterError(
             f"bars_per_year must be a positive number (252 for daily bars), got {bars_per_year!r}"
         )
-    arrays = ohlcv_arrays(bars, "regime_features")
-    high, low, close, volume = (arrays[f] for f in ("high", "low", "close", "volume"))
-    vol_20 = rolling.realized_vol(close, 20)
-    vol_100 = rolling.realized_vol(close, 100)
-    sma_200 = rolling.sma(close, 200)
-    volume_mean = rolling.sma(volume, 100)
-
-    def vol_scaled(move: np.ndarray, horizon: int) -> np.ndarray:
-        return tanh_ratio(move, 2.0 * vol_100 * math.sqrt(horizon))
-
-    with np.errstate(divide="ignore"):  # log(0) = -inf is wanted: tanh maps it to -1
-        columns = {
-            "vol_level": np.tanh(vol_20 * math.sqrt(bars_per_year) / VOL_LEVEL_REFERENCE),
-            "vol_ratio": np.tanh(np.log(rolling.safe_divide(vol_20, vol_100, fill=1.0))),
-            "vol_percentile": rolling.percentile_rank(vol_20, 252),
-            "trend_sma_spread": vol_scaled(np.log(rolling.sma(close, 50) / sma_200), 75),
-            "trend_adx": rolling.adx(high, low, 14) / 100.0,
-            "trend_price_sma200": vol_scaled(np.log(close / sma_200), 100),
-            "momentum_20": vol_scaled(rolling.log_return(close, 20), 20),
-            "momentum_60": vol_scaled(rolling.log_return(close, 60), 60),
-            "volume_trend": np.tanh(
-                np.log(rolling.safe_divide(rolling.sma(volume, 20), volume_mean, fill=1.0))
-            ),
-            "volume_zscore": tanh_ratio(
-                volume - volume_mean, 2.0 * rolling.rolling_std(volume, 100, ddof=0)
-            ),
-        }
-    return pd.DataFrame(columns, index=bars.index, columns=list(REGIME_COLUMNS), dtype=np.float64)
+    return float(bars_per_year)
 
 
-def tanh_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """``tanh(num / den)`` for ``den >= 0``, ``sign(num)`` where ``den == 0``; NaN propagates."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(den == 0, np.sign(num), np.tanh(num / den))
-    return np.where(np.isnan(num) | np.isnan(den), np.nan, out)
+@numba.njit(cache=True, error_model="numpy")
+def regime_step_nb(state, h, l, c, v, bars_per_year, out):
+    """Take a symbol's next bar into its ``state`` record and write its regime row (``[10]``) to ``out``."""
+    push_nb(state.log_return, log_return_nb(c, lag_nb(state.close, 0)))
+    push_nb(state.close, c)
+    push_nb(state.volume, v)
+    vol_20 = realized_vol_nb(state.log_return, 20)
+    push_nb(state.vol_20, vol_20)
+    vol_100 = realized_vol_nb(state.log_return, 100)
+    sma_200 = mean_nb(state.close, 200)
+    volume_mean = mean_nb(state.volume, 100)
+    # log(0) = -inf is wanted in volume_trend: tanh maps it to -1.
+    row = (
+        math.tanh(vol_20 * math.sqrt(bars_per_year) / VOL_LEVEL_REFERENCE),  # vol_level
+        math.tanh(math.log(safe_ratio_nb(vol_20, vol_100, 1.0))),  # vol_ratio
+        rank_nb(state.vol_20, _PERCENTILE_WINDOW),  # vol_percentile
+        _vol_scaled_nb(math.log(mean_nb(state.close, 50) / sma_200), vol_100, 75),  # trend_sma_spread
+        adx_step_nb(state.adx, h, l, 14) / 100.0,  # trend_adx
+        _vol_scaled_nb(math.log(c / sma_200), vol_100, 100),  # trend_price_sma200
+        _vol_scaled_nb(log_return_nb(c, lag_nb(state.close, 20)), vol_100, 20),  # momentum_20
+        _vol_scaled_nb(log_return_nb(c, lag_nb(state.close, 60)), vol_100, 60),  # momentum_60
+        math.tanh(math.log(safe_ratio_nb(mean_nb(state.volume, 20), volume_mean, 1.0))),  # volume_trend
+        tanh_ratio_nb(v - volume_mean, 2.0 * std_nb(state.volume, 100, 0)),  # volume_zscore
+    )
+    for j in range(len(row)):
+        out[j] = row[j]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _vol_scaled_nb(move, vol_100, horizon):
+    """``V(move, horizon)`` of the module docstring."""
+    return tanh_ratio_nb(move, 2.0 * vol_100 * math.sqrt(horizon))
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _regime_path_nb(state, h, l, c, v, bars_per_year, out):
+    for t in range(c.shape[0]):
+        regime_step_nb(state[0], h[t], l[t], c[t], v[t], bars_per_year, out[t])

@@ -1,15 +1,12 @@
-"""Causal rolling and smoothing helpers shared by the feature families.
+"""Causal rolling and smoothing helpers over whole arrays, shared by the feature families.
 
 Every helper takes 1-D float64 arrays and returns a float64 array of the same length whose value at
-index ``t`` depends on inputs ``0..t`` only. Warm-up positions are NaN. Window statistics are computed
-window by window (not by running sums), so a value never carries rounding from earlier bars and
-changing later bars cannot change it by even one bit.
-
-The reductions of one window are named functions over a ``[rows, window]`` matrix (``mean_rows``,
-``std_rows``, ...), applied here to a sliding-window view and by :mod:`engine.features.streaming` to
-the newest window only, so both do the same arithmetic. The
-recursive smoothers advance one value at a time through :func:`smoothing_step_nb`, which the
-batch loop and the streaming state both call.
+index ``t`` depends on inputs ``0..t`` only. Warm-up positions are NaN. The helpers are batch drivers:
+they run the window statistics of :mod:`engine.features.tail` and the per-bar steps of
+:mod:`engine.features.indicators` (smoothers, RSI, ADX, ...) over every bar in a compiled loop, the
+same code the technical and regime blocks run bar by bar, so each formula is written once. Window
+statistics are computed window by window (not by running sums), so a value never carries rounding
+from earlier bars and changing later bars cannot change it by even one bit.
 
 NaN rules:
     * window helpers (``sma``, ``wma``, ``rolling_*``, ``percentile_rank``): NaN when any value in the
@@ -24,6 +21,10 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from engine.errors import InvalidParameterError
+from engine.features import indicators, tail
+from engine.features.indicators import adx_dt, rsi_dt, smoothing_dt
+
+_SUM, _MEAN, _STD, _SAMPLE_STD, _MAX, _MIN, _RANK = range(7)  # statistics of _window_statistic_path_nb
 
 
 def sma(x: np.ndarray, window: int) -> np.ndarray:
@@ -31,7 +32,7 @@ def sma(x: np.ndarray, window: int) -> np.ndarray:
 
     A constant window returns its value exactly (a float mean of equal values can be off by an ulp).
     """
-    return _window_reduce(x, window, mean_rows)
+    return _window_statistic(x, window, _MEAN)
 
 
 def wma(x: np.ndarray, window: int) -> np.ndarray:
@@ -42,7 +43,7 @@ def wma(x: np.ndarray, window: int) -> np.ndarray:
 
 def rolling_sum(x: np.ndarray, window: int) -> np.ndarray:
     """Sum of the last ``window`` values."""
-    return _window_reduce(x, window, sum_rows)
+    return _window_statistic(x, window, _SUM)
 
 
 def rolling_std(x: np.ndarray, window: int, ddof: int = 0) -> np.ndarray:
@@ -54,17 +55,17 @@ def rolling_std(x: np.ndarray, window: int, ddof: int = 0) -> np.ndarray:
         raise InvalidParameterError(
             f"rolling_std: ddof must be 0 or 1 and smaller than window, got ddof={ddof}, window={window}"
         )
-    return _window_reduce(x, window, std_rows if ddof == 0 else sample_std_rows)
+    return _window_statistic(x, window, _STD if ddof == 0 else _SAMPLE_STD)
 
 
 def rolling_max(x: np.ndarray, window: int) -> np.ndarray:
     """Largest of the last ``window`` values."""
-    return _window_reduce(x, window, max_rows)
+    return _window_statistic(x, window, _MAX)
 
 
 def rolling_min(x: np.ndarray, window: int) -> np.ndarray:
     """Smallest of the last ``window`` values."""
-    return _window_reduce(x, window, min_rows)
+    return _window_statistic(x, window, _MIN)
 
 
 def rolling_median(x: np.ndarray, window: int) -> np.ndarray:
@@ -80,53 +81,7 @@ def percentile_rank(x: np.ndarray, window: int) -> np.ndarray:
     """
     if _check_window(window) < 2:
         raise InvalidParameterError(f"percentile_rank needs window >= 2, got {window}")
-    return _window_reduce(x, window, rank_rows)
-
-
-def mean_rows(w: np.ndarray) -> np.ndarray:
-    """Mean of each window row; a constant row returns its value exactly (a float mean of equal values
-    can be off by an ulp)."""
-    return np.where(_constant(w), w[:, -1], w.mean(axis=1))
-
-
-def sum_rows(w: np.ndarray) -> np.ndarray:
-    """Sum of each window row."""
-    return w.sum(axis=1)
-
-
-def std_rows(w: np.ndarray) -> np.ndarray:
-    """Population standard deviation (ddof 0) of each window row; exactly 0 on a constant row."""
-    return _std(w, 0)
-
-
-def sample_std_rows(w: np.ndarray) -> np.ndarray:
-    """Sample standard deviation (ddof 1) of each window row; exactly 0 on a constant row."""
-    return _std(w, 1)
-
-
-def max_rows(w: np.ndarray) -> np.ndarray:
-    """Largest value of each window row."""
-    return w.max(axis=1)
-
-
-def min_rows(w: np.ndarray) -> np.ndarray:
-    """Smallest value of each window row."""
-    return w.min(axis=1)
-
-
-def rank_rows(w: np.ndarray) -> np.ndarray:
-    """Mid-rank of each row's last value among the row (see :func:`percentile_rank`); NaN rows give NaN."""
-    current = w[:, -1:]
-    below = (w < current).sum(axis=1)
-    equal = (w == current).sum(axis=1)
-    ranks = (below + (equal - 1) / 2.0) / (w.shape[1] - 1)
-    return np.where(np.isnan(w).any(axis=1), np.nan, ranks)
-
-
-def _std(w: np.ndarray, ddof: int) -> np.ndarray:
-    # Exactly 0 on a constant window: otherwise the ulp error of the mean leaves ~1e-19, and ratios
-    # over the std (Bollinger position, z-scores) would turn rounding noise into O(1) values.
-    return np.where(_constant(w), 0.0, w.std(axis=1, ddof=ddof))
+    return _window_statistic(x, window, _RANK)
 
 
 def ema(x: np.ndarray, span: int) -> np.ndarray:
@@ -135,121 +90,148 @@ def ema(x: np.ndarray, span: int) -> np.ndarray:
     Seeded with the simple mean of the first ``span`` values (first output at index ``span - 1`` of a
     run), then ``e_t = e_{t-1} + alpha * (x_t - e_{t-1})``.
     """
-    span = _check_window(span)
-    return seeded_smoothing_nb(_as_array(x), 2.0 / (span + 1.0), span)
+    return _smoothing_path_nb(np.zeros(1, smoothing_dt), _as_array(x), _check_window(span), False)
 
 
 def wilder(x: np.ndarray, period: int) -> np.ndarray:
     """Wilder's smoothing (RMA): an :func:`ema` with ``alpha = 1 / period``, same seeding."""
-    period = _check_window(period)
-    return seeded_smoothing_nb(_as_array(x), 1.0 / period, period)
+    return _smoothing_path_nb(np.zeros(1, smoothing_dt), _as_array(x), _check_window(period), True)
 
 
 def log_return(close: np.ndarray, lag: int = 1) -> np.ndarray:
     """``log(close_t / close_{t-lag})``; the first ``lag`` values are NaN."""
-    close = _as_array(close)
-    lag = _check_window(lag)
-    out = np.full(close.shape, np.nan)
-    out[lag:] = np.log(close[lag:] / close[:-lag])
-    return out
+    return _log_return_path_nb(_as_array(close), _check_window(lag))
 
 
 def realized_vol(close: np.ndarray, window: int) -> np.ndarray:
     """Sample standard deviation (ddof 1) of the last ``window`` one-bar log returns; per bar, not annualized.
 
-    The first value is at index ``window`` (the first return needs a previous close).
+    The batch form of :func:`~engine.features.indicators.realized_vol_nb`. The first value is at index
+    ``window`` (the first return needs a previous close).
     """
     return rolling_std(log_return(close, 1), window, ddof=1)
 
 
 def true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
     """``max(high - low, |high - close_{t-1}|, |low - close_{t-1}|)``; NaN at index 0 (no previous close)."""
-    high, low, close = _as_array(high), _as_array(low), _as_array(close)
-    prev = np.concatenate(([np.nan], close[:-1]))
-    return np.maximum(high - low, np.maximum(np.abs(high - prev), np.abs(low - prev)))
+    return _true_range_path_nb(*_same_length(high, low, close))
 
 
 def rsi(close: np.ndarray, period: int = 14) -> np.ndarray:
-    """Wilder's relative strength index in ``[0, 100]``.
+    """Wilder's relative strength index in ``[0, 100]`` (:func:`~engine.features.indicators.rsi_step_nb`).
 
-    Gains ``max(dc, 0)`` and losses ``max(-dc, 0)`` of the one-bar close change are smoothed with
-    :func:`wilder`; ``RSI = 100 * G / (G + L)`` (equal to ``100 - 100 / (1 + G / L)``), 100 when only
-    gains, 50 when the window is flat (``G = L = 0``). First value at index ``period``.
+    ``RSI = 100 * G / (G + L)`` of the Wilder-smoothed gains and losses of the one-bar close change;
+    100 when only gains, 50 when the window is flat. First value at index ``period``.
     """
-    close = _as_array(close)
-    change = np.concatenate(([np.nan], np.diff(close)))
-    gain = wilder(np.maximum(change, 0.0), period)  # np.maximum keeps the NaN at index 0
-    loss = wilder(np.maximum(-change, 0.0), period)
-    return 100.0 * safe_divide(gain, gain + loss, fill=0.5)
+    return _rsi_path_nb(np.zeros(1, rsi_dt), _as_array(close), _check_window(period))
 
 
 def adx(high: np.ndarray, low: np.ndarray, period: int = 14) -> np.ndarray:
-    """Wilder's average directional index in ``[0, 100]``; first value at index ``2 * period - 1``.
+    """Wilder's average directional index in ``[0, 100]`` (:func:`~engine.features.indicators.adx_step_nb`).
 
-    ``up = high_t - high_{t-1}``, ``down = low_{t-1} - low_t``; ``+DM = up`` where ``up > down`` and
-    ``up > 0`` else 0, ``-DM`` symmetrically. With ``S+ = wilder(+DM)``, ``S- = wilder(-DM)`` (the ATR
-    in ``+DI = 100 S+ / ATR`` and ``-DI`` cancels), ``DX = 100 |S+ - S-| / (S+ + S-)`` (0 when both are
-    0) and ``ADX = wilder(DX)``. Needs no close: the true range only enters through the cancelled ATR.
+    First value at index ``2 * period - 1``. Needs no close: the true range only enters through the
+    ATR of ``+DI`` and ``-DI``, which cancels in ``DX``.
     """
-    high, low = _as_array(high), _as_array(low)
-    up = np.concatenate(([np.nan], np.diff(high)))
-    down = np.concatenate(([np.nan], -np.diff(low)))
-    plus_dm = np.where((up > down) & (up > 0), up, 0.0)
-    minus_dm = np.where((down > up) & (down > 0), down, 0.0)
-    plus_dm[0] = minus_dm[0] = np.nan
-    plus, minus = wilder(plus_dm, period), wilder(minus_dm, period)
-    dx = 100.0 * safe_divide(np.abs(plus - minus), plus + minus, fill=0.0)
-    return wilder(dx, period)
+    return _adx_path_nb(np.zeros(1, adx_dt), *_same_length(high, low), _check_window(period))
 
 
 def safe_divide(num: np.ndarray, den: np.ndarray, fill: float) -> np.ndarray:
     """``num / den``, with ``fill`` where ``den == 0``; NaN wherever ``num`` or ``den`` is NaN.
 
     The feature families use it for ratios whose denominator is zero on flat prices or zero volume,
-    so such bars get a documented neutral value instead of inf.
+    so such bars get a documented neutral value instead of inf
+    (:func:`~engine.features.indicators.safe_ratio_nb` per element).
     """
-    num, den = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(den == 0, fill, num / den)
-    return np.where(np.isnan(num) | np.isnan(den), np.nan, out)
+    num, den = np.broadcast_arrays(np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64))
+    out = _safe_divide_nb(num.ravel(), den.ravel(), float(fill))
+    return out.reshape(num.shape)
 
 
-@numba.njit(cache=True, inline="always")
-def smoothing_step_nb(value, alpha, window, run, acc, state):
-    """One input of a seeded smoothing: ``(run, acc, state, out)`` after ``value``.
-
-    ``run`` counts the finite values of the current run, ``acc`` sums them until the seed, ``state`` is
-    the smoothed value; ``out`` is NaN until the run's ``window``-th value. A NaN input ends the run.
-    """
-    if np.isnan(value):
-        return 0, 0.0, state, np.nan
-    run += 1
-    if run < window:
-        return run, acc + value, state, np.nan
-    if run == window:
-        state = (acc + value) / window
-    else:
-        state = state + alpha * (value - state)
-    return run, acc, state, state
-
-
-@numba.njit(cache=True)
-def seeded_smoothing_nb(x, alpha, window):
-    """Exponential smoothing seeded with the mean of each finite run's first ``window`` values."""
+@numba.njit(cache=True, error_model="numpy")
+def _window_statistic_path_nb(x, window, statistic):
     out = np.full(x.shape[0], np.nan)
-    run = 0
-    acc = 0.0
-    state = 0.0
+    equal_run = 0
     for t in range(x.shape[0]):
-        run, acc, state, out[t] = smoothing_step_nb(x[t], alpha, window, run, acc, state)
+        equal_run = tail.equal_run_nb(equal_run, x[t - 1], x[t]) if t else 1
+        if t >= window - 1:
+            out[t] = _statistic_nb(x[t + 1 - window:t + 1], equal_run >= window, statistic)
     return out
 
 
-@numba.njit(cache=True)
-def smoothing_steps_nb(values, alpha, window, run, acc, state, out):
-    """:func:`smoothing_step_nb` on one new value per series (``[K]`` arrays, state updated in place)."""
-    for k in range(values.shape[0]):
-        run[k], acc[k], state[k], out[k] = smoothing_step_nb(values[k], alpha, window, run[k], acc[k], state[k])
+@numba.njit(cache=True, error_model="numpy")
+def _statistic_nb(window, constant, statistic):
+    if statistic == _SUM:
+        return tail.window_sum_nb(window)
+    if statistic == _MEAN:
+        return tail.window_mean_nb(window, constant)
+    if statistic == _STD:
+        return tail.window_std_nb(window, 0, constant)
+    if statistic == _SAMPLE_STD:
+        return tail.window_std_nb(window, 1, constant)
+    if statistic == _MAX:
+        return tail.window_max_nb(window)
+    if statistic == _MIN:
+        return tail.window_min_nb(window)
+    return tail.window_rank_nb(window)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _smoothing_path_nb(state, x, window, wilders):
+    out = np.empty(x.shape[0])
+    for t in range(x.shape[0]):
+        if wilders:
+            out[t] = indicators.wilder_step_nb(state[0], x[t], window)
+        else:
+            out[t] = indicators.ema_step_nb(state[0], x[t], window)
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _log_return_path_nb(close, lag):
+    out = np.full(close.shape[0], np.nan)
+    for t in range(lag, close.shape[0]):
+        out[t] = indicators.log_return_nb(close[t], close[t - lag])
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _true_range_path_nb(high, low, close):
+    out = np.empty(close.shape[0])
+    prev_close = np.nan
+    for t in range(close.shape[0]):
+        out[t] = indicators.true_range_nb(high[t], low[t], prev_close)
+        prev_close = close[t]
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _rsi_path_nb(state, close, period):
+    out = np.empty(close.shape[0])
+    prev_close = np.nan
+    for t in range(close.shape[0]):
+        out[t] = indicators.rsi_step_nb(state[0], close[t] - prev_close, period)
+        prev_close = close[t]
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _adx_path_nb(state, high, low, period):
+    out = np.empty(high.shape[0])
+    for t in range(high.shape[0]):
+        out[t] = indicators.adx_step_nb(state[0], high[t], low[t], period)
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _safe_divide_nb(num, den, fill):
+    out = np.empty(num.shape[0])
+    for i in range(num.shape[0]):
+        out[i] = indicators.safe_ratio_nb(num[i], den[i], fill)
+    return out
+
+
+def _window_statistic(x: np.ndarray, window: int, statistic: int) -> np.ndarray:
+    return _window_statistic_path_nb(_as_array(x), _check_window(window), statistic)
 
 
 def _window_reduce(x: np.ndarray, window: int, reduce) -> np.ndarray:
@@ -261,9 +243,11 @@ def _window_reduce(x: np.ndarray, window: int, reduce) -> np.ndarray:
     return out
 
 
-def _constant(windows: np.ndarray) -> np.ndarray:
-    """Rows of a sliding-window view whose values are all equal (False when a NaN is present)."""
-    return windows.max(axis=1) == windows.min(axis=1)
+def _same_length(*arrays: np.ndarray) -> list[np.ndarray]:
+    out = [_as_array(a) for a in arrays]
+    if len({a.shape[0] for a in out}) > 1:
+        raise InvalidParameterError(f"rolling helpers take arrays of one length, got {[a.shape[0] for a in out]}")
+    return out
 
 
 def _as_array(x: np.ndarray) -> np.ndarray:
