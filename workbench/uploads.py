@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from engine.data.io import read_ohlcv
+from engine.data.store import DATASET_NAME, NAME_RULE, check_dataset_name
 from engine.errors import InvalidParameterError, WorkbenchError
 from engine.paths import workbench_home
 from models.checkpoint import CARD_FILE, NORMALIZER_FILE, WEIGHTS_FILE
@@ -28,8 +29,7 @@ MAX_DATA_BYTES = 50 * 1024 * 1024
 MAX_POLICY_BYTES = 50 * 1024 * 1024
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 POLICY_FILES = (WEIGHTS_FILE, CARD_FILE, NORMALIZER_FILE, ONNX_FILE)
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+SYMBOL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 
 
 def policies_dir() -> Path:
@@ -66,7 +66,7 @@ def import_data_upload(filename: str, content: bytes, name: str, symbol: str | N
     Args:
         filename: The name the browser sent (for its suffix and messages only).
         content: The file's bytes (at most :data:`MAX_DATA_BYTES`).
-        name: Dataset name (letters, digits, ``-``, ``_``).
+        name: Dataset name (:data:`engine.data.store.DATASET_NAME`).
         symbol: Symbol of a file without a symbol column (default: the uploaded name's stem, uppercased).
         tz: IANA zone of naive intraday timestamps.
 
@@ -78,11 +78,9 @@ def import_data_upload(filename: str, content: bytes, name: str, symbol: str | N
     """
     _check_size(filename, content, MAX_DATA_BYTES)
     suffix = data_suffix(filename)
-    if not NAME.match(str(name or "")):
-        raise InvalidParameterError(
-            f"dataset name {name!r} must be 1-64 letters, digits, '-' or '_' (starting with a letter or digit)")
+    check_dataset_name(name)
     symbol = (symbol or "").strip() or None
-    if symbol is not None and not SYMBOL.match(symbol):
+    if symbol is not None and not SYMBOL.fullmatch(symbol):
         raise InvalidParameterError(f"symbol {symbol!r} must be 1-32 letters, digits, '.', '-' or '_'")
     with tempfile.TemporaryDirectory(prefix="workbench-upload-") as folder:
         path = Path(folder) / f"upload{suffix}"
@@ -114,9 +112,8 @@ def install_policy_upload(filename: str, content: bytes, name: str) -> Path:
     if not str(filename or "").lower().endswith(".zip"):
         raise InvalidParameterError(f"{_shown(filename)}: upload a .zip of a checkpoint folder "
                                     f"({', '.join(POLICY_FILES)})")
-    if not NAME.match(str(name or "")):
-        raise InvalidParameterError(
-            f"policy name {name!r} must be 1-64 letters, digits, '-' or '_' (starting with a letter or digit)")
+    if not isinstance(name, str) or not DATASET_NAME.fullmatch(name):  # policies share the dataset name rule
+        raise InvalidParameterError(f"policy name {name!r} is not valid: use {NAME_RULE}")
     target = policies_dir() / name
     if target.exists():
         raise InvalidParameterError(f"a policy named {name!r} is already installed; choose another name")
@@ -168,7 +165,7 @@ def _checkpoint_members(filename: str, content: bytes) -> dict[str, bytes]:
 
 def _default_symbol(filename: str, suffix: str) -> str:
     stem = _shown(filename)[: -len(suffix)].upper()
-    return stem if SYMBOL.match(stem) else "UPLOAD"
+    return stem if SYMBOL.fullmatch(stem) else "UPLOAD"
 
 
 def _check_size(filename: str, content: bytes, limit: int) -> None:

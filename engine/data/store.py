@@ -37,8 +37,17 @@ logger = logging.getLogger(__name__)
 BARS_FILE = "bars.parquet"
 META_FILE = "meta.json"
 FORMAT_VERSION = 1
-_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# One rule for every dataset name (CLI, app uploads, store): a leading letter or digit keeps a name
+# from reading as a command-line option (``--data -rf``) or a hidden file.
+DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+NAME_RULE = "1 to 64 letters, digits, '-' or '_', starting with a letter or digit"
 _TEMP_PREFIX = ".tmp-"
+
+
+def check_dataset_name(name: object) -> None:
+    """Raise :class:`InvalidParameterError` unless ``name`` follows :data:`DATASET_NAME`."""
+    if not isinstance(name, str) or not DATASET_NAME.fullmatch(name):
+        raise InvalidParameterError(f"dataset name {name!r} is not valid: use {NAME_RULE}")
 
 
 def write_bars(frame: pd.DataFrame, path: Path) -> None:
@@ -62,7 +71,8 @@ class DatasetStore:
         """Store ``data`` as dataset ``name``; return its folder.
 
         Args:
-            name: Letters, digits, ``-`` and ``_``; 1 to 64 characters; not a reserved name.
+            name: 1 to 64 letters, digits, ``-`` and ``_``, starting with a letter or digit; not a
+                reserved name.
             data: The bars to store (regimes, if any, are not stored).
             source: Where the data came from (the imported file), kept in the metadata.
             overwrite: Replace an existing dataset of that name.
@@ -71,7 +81,7 @@ class DatasetStore:
             InvalidParameterError: The name is malformed or reserved.
             DatasetExistsError: The name is taken and ``overwrite`` is false.
         """
-        self._check_name(name)
+        check_dataset_name(name)
         if data.n_bars == 0:
             raise InvalidParameterError(f"dataset {name!r} has no bars; there is nothing to store")
         if name.lower() in self.reserved:
@@ -133,6 +143,11 @@ class DatasetStore:
         for folder in sorted(self.root.iterdir()):
             if folder.name.startswith(".") or not (folder / META_FILE).is_file():
                 continue
+            if not DATASET_NAME.fullmatch(folder.name):
+                # Older versions stored names such as "-rf" that no command can name again.
+                logger.warning("skipping dataset folder %s: its name breaks the rule (%s); rename the "
+                               "folder to use it", folder, NAME_RULE)
+                continue
             try:
                 metas.append(self._meta(folder.name))
             except DatasetCorruptError as exc:
@@ -141,7 +156,7 @@ class DatasetStore:
 
     def exists(self, name: str) -> bool:
         """Whether a dataset of that name is stored (a malformed name is never stored)."""
-        return bool(_NAME.fullmatch(name)) and (self.root / name / META_FILE).is_file()
+        return bool(DATASET_NAME.fullmatch(name)) and (self.root / name / META_FILE).is_file()
 
     def delete(self, name: str) -> None:
         """Remove dataset ``name``; it disappears at once (renamed away, then removed).
@@ -149,7 +164,7 @@ class DatasetStore:
         Raises:
             UnknownDatasetError: No dataset of that name.
         """
-        self._check_name(name)
+        check_dataset_name(name)
         folder = self.root / name
         if not folder.is_dir():
             raise UnknownDatasetError(self._unknown(name))
@@ -160,7 +175,7 @@ class DatasetStore:
         logger.info("deleted dataset %r", name)
 
     def _meta(self, name: str) -> dict:
-        self._check_name(name)
+        check_dataset_name(name)
         path = self.root / name / META_FILE
         if not path.is_file():
             raise UnknownDatasetError(self._unknown(name))
@@ -195,12 +210,6 @@ class DatasetStore:
         names = [m["name"] for m in self.list()]
         known = ", ".join(names) if names else "none yet"
         return f"no imported dataset named {name!r} (imported datasets: {known})"
-
-    @staticmethod
-    def _check_name(name: str) -> None:
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise InvalidParameterError(
-                f"dataset name {name!r} is not valid: use 1 to 64 letters, digits, '-' or '_'")
 
 
 def _from_long(name: str, bars: pd.DataFrame, symbols: list[str], frequency: str) -> MarketData:

@@ -93,3 +93,16 @@ def test_policy_upload_refuses_non_zip() -> None:
         uploads.install_policy_upload("agent.zip", b"not a zip", "x")
     with pytest.raises(InvalidParameterError, match="upload a .zip"):
         uploads.install_policy_upload("agent.tar", b"x", "x")
+
+
+@pytest.mark.parametrize("name", ["-rf", "_x", "ok\n"])
+def test_issue16_upload_and_cli_share_one_dataset_name_rule(tmp_path, capsys, name) -> None:
+    from workbench.cli import main
+
+    with pytest.raises(InvalidParameterError, match="starting with a letter or digit"):
+        uploads.import_data_upload("prices.csv", CSV.encode(), name)
+    path = tmp_path / "prices.csv"
+    path.write_text(CSV)
+    assert main(["data", "import", str(path), f"--name={name}"]) == 2
+    assert "starting with a letter or digit" in capsys.readouterr().err
+    assert dataset_store().list() == []

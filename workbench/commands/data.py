@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.data.io import read_ohlcv
+from engine.data.store import NAME_RULE, check_dataset_name
 from workbench.commands.output import abbreviate, print_json, print_table
 from workbench.datasets import dataset_store, list_datasets
 
@@ -36,7 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                          description="Validate a CSV or Parquet OHLCV file and store it under "
                                      "WORKBENCH_HOME/datasets/NAME; nothing is stored if it fails.")
     imp.add_argument("path", type=Path, help="CSV (.csv, .csv.gz) or Parquet file")
-    imp.add_argument("--name", required=True, help="dataset name (letters, digits, - and _)")
+    imp.add_argument("--name", required=True, help=f"dataset name ({NAME_RULE})")
     imp.add_argument("--symbol", help="symbol for a file without a symbol column (default: file stem)")
     imp.add_argument("--tz", help="IANA zone of naive timestamps, e.g. America/New_York")
     imp.add_argument("--adjusted", action="store_true",
@@ -69,6 +70,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    check_dataset_name(args.name)  # before the file is read, which can take a while
     data, _ = read_ohlcv(args.path, symbol=args.symbol, tz=args.tz, adjusted=args.adjusted)
     target = dataset_store().save(args.name, data, source=str(args.path), overwrite=args.overwrite)
     print(f"imported {args.path} as dataset {args.name!r} ({data.n_symbols} symbol(s), "

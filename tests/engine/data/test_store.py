@@ -160,3 +160,21 @@ def test_unknown_names_raise_unknown_dataset(store):
         store.load("other")
     with pytest.raises(UnknownDatasetError):
         store.delete("other")
+
+
+@pytest.mark.parametrize("name", ["-rf", "_x", "-", "--data", "a\n"])
+def test_issue16_names_start_with_a_letter_or_digit(store, name):
+    # "--name=-rf" was stored, and then "--data -rf" read as an option: no command could use it.
+    with pytest.raises(InvalidParameterError, match="starting with a letter or digit"):
+        store.save(name, _data(), source="x.csv")
+    assert not store.root.exists() or list(store.root.iterdir()) == []
+    assert not store.exists(name)
+
+
+def test_issue16_a_legacy_folder_with_a_bad_name_is_skipped_by_list(store, caplog):
+    store.save("good", _data(), source="x.csv")
+    (store.root / "good").rename(store.root / "-rf")
+    store.save("good", _data(), source="x.csv")
+    with caplog.at_level("WARNING", logger="engine.data.store"):
+        assert [m["name"] for m in store.list()] == ["good"]
+    assert "rename the folder" in caplog.text
