@@ -8,7 +8,9 @@ Layout under the store's root (``WORKBENCH_HOME/datasets`` in the app)::
 
 A save writes both files into a hidden temporary folder inside the root, fsyncs them, then renames
 the folder into place, so a reader sees either the whole dataset or none of it. Hidden folders
-(``.tmp-*``) are never listed.
+(``.tmp-*``) are never listed. A temporary folder carries its process id (``.tmp-PID-...``); one
+left behind by a killed process (its process is gone, or it is older than
+:data:`STALE_TEMP_SECONDS`) is removed by the next save.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -42,6 +45,10 @@ FORMAT_VERSION = 1
 DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 NAME_RULE = "1 to 64 letters, digits, '-' or '_', starting with a letter or digit"
 _TEMP_PREFIX = ".tmp-"
+_TEMP_OWNER = re.compile(r"\.tmp-([0-9]+)-")
+# A save or delete takes seconds to minutes; a temporary folder a day old is a leftover even if its
+# process id has been reused since (and one without an id, from older versions, has only its age).
+STALE_TEMP_SECONDS = 24 * 3600
 
 
 def check_dataset_name(name: object) -> None:
@@ -93,7 +100,8 @@ class DatasetStore:
                 f"dataset {name!r} already exists in {self.root}; choose another name or pass "
                 "overwrite=True (--overwrite) to replace it")
         self.root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{name}-", dir=self.root))
+        self._sweep_stale_temporary()
+        staging = Path(tempfile.mkdtemp(prefix=_temp_prefix(name), dir=self.root))
         try:
             staging.chmod(0o755)  # mkdtemp makes it private; a dataset folder is an ordinary one
             bars = data.to_long()
@@ -168,7 +176,7 @@ class DatasetStore:
         folder = self.root / name
         if not folder.is_dir():
             raise UnknownDatasetError(self._unknown(name))
-        trash = Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{name}-deleted-", dir=self.root))
+        trash = Path(tempfile.mkdtemp(prefix=_temp_prefix(f"{name}-deleted"), dir=self.root))
         os.rename(folder, trash / name)
         shutil.rmtree(trash)
         _fsync(self.root)
@@ -195,7 +203,7 @@ class DatasetStore:
             _fsync(self.root)
             return
         # A directory cannot be renamed over a non-empty one, so the old one steps aside first.
-        aside = Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{target.name}-old-", dir=self.root))
+        aside = Path(tempfile.mkdtemp(prefix=_temp_prefix(f"{target.name}-old"), dir=self.root))
         os.rename(target, aside / target.name)
         try:
             os.rename(staging, target)
@@ -205,6 +213,19 @@ class DatasetStore:
             raise
         _fsync(self.root)
         shutil.rmtree(aside, ignore_errors=True)
+
+    def _sweep_stale_temporary(self) -> None:
+        """Remove temporary folders left by a killed save or delete; a running one's are kept."""
+        now = time.time()
+        for folder in self.root.glob(f"{_TEMP_PREFIX}*"):
+            owner = _TEMP_OWNER.match(folder.name)
+            try:
+                age = now - folder.stat().st_mtime
+            except OSError:
+                continue  # its owner finished and removed it meanwhile
+            if (owner is not None and not _process_alive(int(owner.group(1)))) or age > STALE_TEMP_SECONDS:
+                logger.warning("removing %s, left by an interrupted import", folder)
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _unknown(self, name: str) -> str:
         names = [m["name"] for m in self.list()]
@@ -240,6 +261,25 @@ def _meta(name: str, data: MarketData, bars: pd.DataFrame, source: str) -> dict:
         "fingerprint": data.fingerprint(),
         "format_version": FORMAT_VERSION,
     }
+
+
+def _temp_prefix(label: str) -> str:
+    return f"{_TEMP_PREFIX}{os.getpid()}-{label}-"
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (on Windows: assumed, only age decides)."""
+    if os.name == "nt":
+        return True  # os.kill(pid, 0) would send CTRL_C_EVENT there
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    except OverflowError:
+        return False  # not a pid at all
+    return True
 
 
 def _fsync(path: Path) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pandas as pd
@@ -178,3 +179,25 @@ def test_issue16_a_legacy_folder_with_a_bad_name_is_skipped_by_list(store, caplo
     with caplog.at_level("WARNING", logger="engine.data.store"):
         assert [m["name"] for m in store.list()] == ["good"]
     assert "rename the folder" in caplog.text
+
+
+def test_issue16_a_killed_imports_temporary_folders_are_swept_but_a_running_ones_kept(store):
+    import os
+    import subprocess
+    import sys
+
+    store.save("first", _data(), source="x.csv")
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    dead = store.root / f".tmp-{int(finished.stdout)}-killed-abc123"  # a SIGKILLed import's folder
+    running = store.root / f".tmp-{os.getpid()}-running-abc123"  # a concurrent import in progress
+    legacy = store.root / ".tmp-old-layout-abc123"  # no process id: only its age tells
+    fresh_legacy = store.root / ".tmp-new-layout-abc123"
+    for folder in (dead, running, legacy, fresh_legacy):
+        folder.mkdir()
+        (folder / "bars.parquet").write_bytes(b"partial")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(legacy, (two_days_ago, two_days_ago))
+    store.save("second", _data(), source="x.csv")
+    assert sorted(p.name for p in store.root.iterdir()) == sorted(
+        ["first", "second", running.name, fresh_legacy.name])
