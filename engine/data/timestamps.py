@@ -34,7 +34,8 @@ from engine.errors import DataValidationError, InvalidParameterError
 
 # Plain string patterns (inline flags only) let pandas run them vectorised in pyarrow's RE2
 # (no \d or \s: pandas falls back to Python's re for those).
-_ISO = (r"[0-9]{4}[-/][0-9]{2}[-/][0-9]{2}"
+_DATE = r"[0-9]{4}[-/][0-9]{2}[-/][0-9]{2}"
+_ISO = (_DATE +
         r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
         r" *(?:(?i:Z|UTC|GMT)|[+-][0-9]{2}(?::?[0-9]{2})?)?)?")
 # An offset follows a time of day (":MM", ":SS" or a fraction), never a bare date's "-DD".
@@ -106,12 +107,17 @@ def parse_timestamps(values: pd.Series, locate: RowLocator, tz: str | None = Non
         raise _bad_timestamp(str(text.iloc[i]), i, locate, "it is not a real calendar date or time")
     if has_offset.all():
         return pd.DatetimeIndex(parsed).tz_convert("UTC").as_unit("ns")
-    return _localize(pd.DatetimeIndex(parsed), zone_info, locate)
+    date_only = text.str.fullmatch(_DATE).to_numpy(dtype=bool)
+    return _localize(pd.DatetimeIndex(parsed), zone_info, locate, date_only)
 
 
-def _localize(naive: pd.DatetimeIndex, zone_info: zoneinfo.ZoneInfo | None,
-              locate: RowLocator) -> pd.DatetimeIndex:
-    """UTC instants of naive values: midnight-only files are dates in UTC, others need a zone."""
+def _localize(naive: pd.DatetimeIndex, zone_info: zoneinfo.ZoneInfo | None, locate: RowLocator,
+              date_only: np.ndarray | None = None) -> pd.DatetimeIndex:
+    """UTC instants of naive values: midnight-only files are dates in UTC, others need a zone.
+
+    ``date_only`` marks values written without a time of day: they stay 00:00 UTC of their date
+    even where other rows (another symbol's intraday bars) are localized to the zone.
+    """
     naive = naive.as_unit("ns")
     with_time = (naive != naive.normalize())
     if not with_time.any():
@@ -124,12 +130,19 @@ def _localize(naive: pd.DatetimeIndex, zone_info: zoneinfo.ZoneInfo | None,
             "pass the zone the times were recorded in (tz='America/New_York', an IANA name), or "
             "write timestamps with offsets such as 2024-03-01T09:30:00-05:00",
             locate.at(i, "timestamp"))
+    if date_only is None:
+        date_only = np.zeros(len(naive), dtype=bool)
     local = naive.tz_localize(zone_info, ambiguous="NaT", nonexistent="NaT")
-    unresolved = local.isna()
+    # A date's midnight may not exist in the zone (some zones change clocks at 00:00): not an error.
+    unresolved = local.isna() & ~date_only
     if unresolved.any():
         i = int(np.argmax(unresolved))
         raise _dst_error(naive[i].to_pydatetime(), zone_info, i, locate)
-    return local.tz_convert("UTC")
+    utc = local.tz_convert("UTC")
+    if not date_only.any():
+        return utc
+    return pd.DatetimeIndex(np.where(date_only, naive.to_numpy(), utc.tz_localize(None).to_numpy())
+                            ).tz_localize("UTC").as_unit("ns")
 
 
 def _dst_error(value: dt.datetime, zone_info: zoneinfo.ZoneInfo, i: int,

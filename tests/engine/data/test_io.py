@@ -168,6 +168,19 @@ def test_date_only_values_are_midnight_utc_whatever_tz(tmp_path):
     assert list(read_ohlcv(path, tz="Asia/Tokyo")[0].index) == _utc("2024-01-02", "2024-01-03")
 
 
+def test_issue16_date_only_rows_stay_midnight_utc_beside_localized_times(tmp_path):
+    # A daily symbol and an intraday one in one long file: --tz localizes the times of day only;
+    # "2024-01-02" used to become 05:00 UTC with tz America/New_York.
+    text = ("timestamp,symbol,open,high,low,close,volume\n"
+            "2024-01-02,DAY,10,11,9,10.5,100\n"
+            "2024-01-02 09:30,MIN,10,11,9,10.5,100\n"
+            "2024-01-02 09:31,MIN,10,11,9,10.5,100\n"
+            "2024/01/03,DAY,10,11,9,10.5,100\n")
+    data, _ = read_ohlcv(_write(tmp_path / "x.csv", text), tz=NY)
+    assert list(data.symbol_frame("DAY").index) == _utc("2024-01-02", "2024-01-03")
+    assert list(data.symbol_frame("MIN").index) == _utc("2024-01-02 14:30", "2024-01-02 14:31")
+
+
 def test_naive_times_are_localized_to_tz(tmp_path):
     path = _write(tmp_path / "x.csv", _bars(["2024-01-02 09:30", "2024-07-01 09:30"]))
     data, _ = read_ohlcv(path, tz=NY)
