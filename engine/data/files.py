@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow
 
 from engine.data.validation import (
+    DUPLICATE_COLUMN,
     EMPTY_FILE,
     UNREADABLE_FILE,
     WRONG_DELIMITER,
@@ -100,6 +101,12 @@ def _read_parquet(data: bytes, where: Location) -> RawTable:
         # df.to_parquet keeps a DatetimeIndex as the index: make it a column like any other.
         if frame.index.name is None and isinstance(frame.index, pd.DatetimeIndex):
             frame.index.name = "timestamp"
+        taken = [str(n) for n in frame.index.names if n is not None and str(n) in map(str, frame.columns)]
+        if taken:
+            raise DataValidationError(
+                DUPLICATE_COLUMN, f"the file's index and one of its columns are both named {taken[0]!r}",
+                "keep one of them (pandas: df.reset_index(drop=True).to_parquet(path) drops the index)",
+                Location(path=where.path, column=taken[0]))
         frame = frame.reset_index()
     if frame.empty:
         raise DataValidationError(EMPTY_FILE, "the Parquet file has no rows",

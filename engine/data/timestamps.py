@@ -41,6 +41,12 @@ _ISO = (_DATE +
 # An offset follows a time of day (":MM", ":SS" or a fraction), never a bare date's "-DD".
 _OFFSET_AT_END = r"[:.][0-9]+ *(?:(?i:Z|UTC|GMT)|[+-][0-9]{2}(?::?[0-9]{2})?)$"
 _UTC_WORD_AT_END = r" *(?i:Z|UTC|GMT)$"
+# Timestamps are nanosecond int64 (pandas' range: 1677-09-21 to 2262-04-11). Whole years well
+# inside it leave room for any UTC offset, so localizing a value never overflows.
+FIRST_YEAR = 1678
+LAST_YEAR = 2261
+_FIRST = pd.Timestamp(f"{FIRST_YEAR}-01-01")
+_END = pd.Timestamp(f"{LAST_YEAR + 1}-01-01")  # exclusive
 _ISO_FIX = ("write timestamps in ISO 8601: 2004-08-19 for daily bars, 2024-03-01T09:30:00-05:00 "
             "or 2024-03-01T14:30:00Z for intraday bars")
 
@@ -75,9 +81,12 @@ def parse_timestamps(values: pd.Series, locate: RowLocator, tz: str | None = Non
     zone_info = zone(tz) if tz is not None else None
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         _raise_if_missing(values.isna().to_numpy(), locate)
-        return pd.DatetimeIndex(values).tz_convert("UTC").as_unit("ns")
+        utc = pd.DatetimeIndex(values).tz_convert("UTC")
+        _check_years(utc.tz_localize(None), values.astype("str"), locate)
+        return utc.as_unit("ns")
     if pd.api.types.is_datetime64_dtype(values.dtype):
         _raise_if_missing(values.isna().to_numpy(), locate)
+        _check_years(pd.DatetimeIndex(values), values.astype("str"), locate)
         return _localize(pd.DatetimeIndex(values), zone_info, locate)
     text = values.astype("str").fillna("").str.strip()
     if time_of_day is not None:
@@ -106,7 +115,10 @@ def parse_timestamps(values: pd.Series, locate: RowLocator, tz: str | None = Non
         i = int(np.argmax(invalid))
         raise _bad_timestamp(str(text.iloc[i]), i, locate, "it is not a real calendar date or time")
     if has_offset.all():
-        return pd.DatetimeIndex(parsed).tz_convert("UTC").as_unit("ns")
+        utc = pd.DatetimeIndex(parsed).tz_convert("UTC")
+        _check_years(utc.tz_localize(None), text, locate)
+        return utc.as_unit("ns")
+    _check_years(pd.DatetimeIndex(parsed), text, locate)
     date_only = text.str.fullmatch(_DATE).to_numpy(dtype=bool)
     return _localize(pd.DatetimeIndex(parsed), zone_info, locate, date_only)
 
@@ -143,6 +155,18 @@ def _localize(naive: pd.DatetimeIndex, zone_info: zoneinfo.ZoneInfo | None, loca
         return utc
     return pd.DatetimeIndex(np.where(date_only, naive.to_numpy(), utc.tz_localize(None).to_numpy())
                             ).tz_localize("UTC").as_unit("ns")
+
+
+def _check_years(naive: pd.DatetimeIndex, text: pd.Series, locate: RowLocator) -> None:
+    """Raise ``bad-timestamp`` at the first value outside the years ``FIRST_YEAR``-``LAST_YEAR``."""
+    outside = ((naive < _FIRST) | (naive >= _END))
+    if outside.any():
+        i = int(np.argmax(outside))
+        raise DataValidationError(
+            BAD_TIMESTAMP, f"{str(text.iloc[i])!r}: the year is outside {FIRST_YEAR}-{LAST_YEAR}",
+            f"correct the date (a typo in the year?): timestamps are stored in nanoseconds, which "
+            f"cover the years {FIRST_YEAR} to {LAST_YEAR}",
+            locate.at(i, "timestamp"))
 
 
 def _dst_error(value: dt.datetime, zone_info: zoneinfo.ZoneInfo, i: int,
