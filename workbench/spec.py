@@ -17,11 +17,10 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
-import yaml
-
 from engine.errors import InvalidParameterError
 from engine.scenarios import ScenarioParams
 from engine.scenarios.params import DOMAINS
+from workbench.yaml_files import read_text, read_yaml
 
 RUNTIMES = ("auto", "onnx", "torch")
 KINDS = ("backtest", "stress", "sweep", "compare", "walkforward")
@@ -165,11 +164,13 @@ class RunSpec:
         path = Path(path)
         if not path.is_file():
             raise InvalidParameterError(f"{path}: no such spec file")
-        try:
-            text = path.read_text()
-            values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as error:
-            raise InvalidParameterError(f"{path}: not valid YAML/JSON ({error}); fix the syntax") from None
+        if path.suffix == ".json":
+            try:
+                values = json.loads(read_text(path))
+            except json.JSONDecodeError as error:
+                raise InvalidParameterError(f"{path}: not valid JSON ({error}); fix the syntax") from None
+        else:
+            values = read_yaml(path)
         return cls.from_dict(values, source=str(path))
 
     def replace(self, **changes: Any) -> "RunSpec":

@@ -18,11 +18,10 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from engine.errors import InvalidParameterError
 from engine.scenarios import ScenarioParams
 from workbench.spec import RISK_KEYS
+from workbench.yaml_files import read_yaml
 
 CONFIG_FILE = "config.json"
 JOURNAL_FILE = "journal.sqlite"
@@ -133,10 +132,7 @@ def load_risk_file(path: str | Path) -> tuple[tuple[str, Any], ...]:
     path = Path(path)
     if not path.is_file():
         raise InvalidParameterError(f"{path}: no such risk file")
-    try:
-        values = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise InvalidParameterError(f"{path}: not valid YAML ({error}); fix the syntax") from None
+    values = read_yaml(path)
     if values is None:
         return ()
     if not isinstance(values, Mapping):
