@@ -22,7 +22,7 @@ from engine.data.validation import (
     TOO_FEW_BARS,
     DataWarning,
     RowLocator,
-    check_finite_positive,
+    check_prices,
     check_table,
     find_warnings,
     parse_numbers,
@@ -144,7 +144,8 @@ def _symbols(cells: pd.DataFrame, columns: dict[str, str], symbol: str | None, p
 
 def _adjust(table: pd.DataFrame, adj_close: np.ndarray, locate: RowLocator) -> None:
     """Scale prices by ``Adj Close / Close`` in place; one positive factor keeps high >= close exact."""
-    check_finite_positive(adj_close, "adj_close", locate)
+    check_prices(adj_close, "adj_close", locate)
     factor = adj_close / table["close"].to_numpy()
     for field in ("open", "high", "low", "close"):
         table[field] = table[field].to_numpy() * factor
+        check_prices(table[field].to_numpy(), field, locate, " once scaled by Adj Close / Close")

@@ -46,7 +46,9 @@ NONEXISTENT_TIME = "nonexistent-time"
 NON_NUMERIC = "non-numeric"
 NOT_FINITE = "not-finite"
 NON_POSITIVE_PRICE = "non-positive-price"
+PRICE_OUT_OF_RANGE = "price-out-of-range"
 NEGATIVE_VOLUME = "negative-volume"
+VOLUME_OUT_OF_RANGE = "volume-out-of-range"
 HIGH_BELOW_OPEN_CLOSE = "high-below-open-close"
 LOW_ABOVE_OPEN_CLOSE = "low-above-open-close"
 DUPLICATE_TIMESTAMP = "duplicate-timestamp"
@@ -55,9 +57,20 @@ TOO_FEW_BARS = "too-few-bars"
 RULES: tuple[str, ...] = (
     UNREADABLE_FILE, WRONG_DELIMITER, WRONG_FIELD_COUNT, EMPTY_FILE, MISSING_COLUMN, DUPLICATE_COLUMN,
     MISSING_SYMBOL, BAD_TIMESTAMP, MISSING_TIMEZONE, MIXED_TIMEZONES, AMBIGUOUS_TIME, NONEXISTENT_TIME,
-    NON_NUMERIC, NOT_FINITE, NON_POSITIVE_PRICE, NEGATIVE_VOLUME, HIGH_BELOW_OPEN_CLOSE,
+    NON_NUMERIC, NOT_FINITE, NON_POSITIVE_PRICE, PRICE_OUT_OF_RANGE, NEGATIVE_VOLUME, VOLUME_OUT_OF_RANGE,
+    HIGH_BELOW_OPEN_CLOSE,
     LOW_ABOVE_OPEN_CLOSE, DUPLICATE_TIMESTAMP, UNSORTED_TIMESTAMPS, TOO_FEW_BARS,
 )
+
+# Money is float64. Prices in [MIN_PRICE, MAX_PRICE] and volumes up to MAX_VOLUME keep every
+# product the engine forms (units = cash / price up to ~1e20, units x price x fees, volume x price,
+# sums and squares over long windows) between about 1e-30 and 1e45: far from overflow (1.8e308)
+# and from subnormals (below 2.2e-308), where precision is lost without a sign. The same walk
+# scaled by 1e306 made sma_cross trade 0 times instead of 10. A price outside the range is a wrong
+# unit or a corrupt file, not a market: quote it per 1,000 units (or per 1e-3) instead.
+MIN_PRICE = 1e-8
+MAX_PRICE = 1e12
+MAX_VOLUME = 1e18
 
 # Warning ids.
 LARGE_GAP = "large-gap"
@@ -169,14 +182,18 @@ def parse_numbers(raw: pd.Series, column: str, locate: RowLocator) -> np.ndarray
     return values
 
 
-def check_finite_positive(values: np.ndarray, column: str, locate: RowLocator) -> None:
-    """Raise ``not-finite`` or ``non-positive-price`` for the first bad value of one price column."""
+def check_prices(values: np.ndarray, column: str, locate: RowLocator, context: str = "") -> None:
+    """Raise ``not-finite``, ``non-positive-price`` or ``price-out-of-range`` for the first bad value
+    of one price column; ``context`` ends the detail (e.g. how the values were derived)."""
     hit = _first_hit(~np.isfinite(values)[:, None])
     if hit:
         raise _not_finite_error(values[hit[0]], locate.at(hit[0], column))
     hit = _first_hit((values <= 0)[:, None])
     if hit:
         raise _non_positive_error(values[hit[0]], locate.at(hit[0], column))
+    hit = _first_hit(((values < MIN_PRICE) | (values > MAX_PRICE))[:, None])
+    if hit:
+        raise _price_range_error(values[hit[0]], locate.at(hit[0], column), context)
 
 
 def validate_table(table: pd.DataFrame, locate: RowLocator) -> list[DataWarning]:
@@ -200,8 +217,9 @@ def check_table(table: pd.DataFrame, locate: RowLocator) -> None:
     """Raise at the first broken value or ordering rule.
 
     Each rule reports the earliest row in the file that breaks it; rules are checked in this
-    order: ``not-finite``, ``non-positive-price``, ``negative-volume``, ``high-below-open-close``,
-    ``low-above-open-close``, ``duplicate-timestamp``, ``unsorted-timestamps``.
+    order: ``not-finite``, ``non-positive-price``, ``price-out-of-range``, ``negative-volume``,
+    ``volume-out-of-range``, ``high-below-open-close``, ``low-above-open-close``,
+    ``duplicate-timestamp``, ``unsorted-timestamps``.
 
     Raises:
         DataValidationError: At the first broken rule.
@@ -213,11 +231,20 @@ def check_table(table: pd.DataFrame, locate: RowLocator) -> None:
     hit = _first_hit(values[:, :4] <= 0)
     if hit:
         raise _non_positive_error(values[hit], locate.at(hit[0], FIELDS[hit[1]]))
+    hit = _first_hit((values[:, :4] < MIN_PRICE) | (values[:, :4] > MAX_PRICE))
+    if hit:
+        raise _price_range_error(values[hit], locate.at(hit[0], FIELDS[hit[1]]))
     hit = _first_hit(values[:, 4:] < 0)
     if hit:
         raise DataValidationError(
             NEGATIVE_VOLUME, f"volume {_num(values[hit[0], 4])} is negative",
             "volume must be >= 0: correct the bar or drop the row", locate.at(hit[0], "volume"))
+    hit = _first_hit(values[:, 4:] > MAX_VOLUME)
+    if hit:
+        raise DataValidationError(
+            VOLUME_OUT_OF_RANGE, f"volume {_num(values[hit[0], 4])} is above {MAX_VOLUME:g}",
+            f"volume must be at most {MAX_VOLUME:g} so that money stays exact in float64: correct the "
+            "bar, or count the volume in larger lots", locate.at(hit[0], "volume"))
     open_, high, low, close = (values[:, k] for k in range(4))
     hit = _first_hit((high < np.maximum(open_, close))[:, None])
     if hit:
@@ -272,6 +299,14 @@ def _non_positive_error(value: float, location: Location) -> DataValidationError
         NON_POSITIVE_PRICE, f"price {_num(value)} is not positive",
         "prices must be > 0: correct the bar or drop the row (spreads and other series that can "
         "go negative are not OHLCV prices)",
+        location)
+
+
+def _price_range_error(value: float, location: Location, context: str = "") -> DataValidationError:
+    return DataValidationError(
+        PRICE_OUT_OF_RANGE, f"price {_num(value)} is outside [{MIN_PRICE:g}, {MAX_PRICE:g}]{context}",
+        f"prices must lie between {MIN_PRICE:g} and {MAX_PRICE:g} so that money stays exact in float64: "
+        "correct the bar, or quote the asset in another unit (per 1,000 units, or per 0.001)",
         location)
 
 

@@ -27,6 +27,10 @@ CASES = [
     ("non-positive-price.csv", None, v.NON_POSITIVE_PRICE, 2, "2024-01-03", "low", None,
      "prices must be > 0"),
     ("negative-volume.csv", None, v.NEGATIVE_VOLUME, 3, "2024-01-04", "volume", None, "volume must be >= 0"),
+    ("price-out-of-range.csv", None, v.PRICE_OUT_OF_RANGE, 2, "2024-01-03", "high", None,
+     "prices must lie between 1e-08 and 1e+12"),
+    ("volume-out-of-range.csv", None, v.VOLUME_OUT_OF_RANGE, 3, "2024-01-04", "volume", None,
+     "volume must be at most 1e+18"),
     # Row 2: high 10.9 < max(open 10.5, close 11.0) = 11.0.
     ("high-below-open-close.csv", None, v.HIGH_BELOW_OPEN_CLOSE, 2, "2024-01-03", "high", None,
      "the high must be >= open and close"),
@@ -291,3 +295,47 @@ def test_warnings_beyond_the_cap_are_summarised(tmp_path):
     assert len(warnings) == v.MAX_WARNINGS_PER_RULE + 1
     assert warnings[-1].detail == "5 more extreme moves not listed"
     assert warnings[-1].location.row is None
+
+
+def _walk(scale: float, n: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, n)))
+    open_ = np.r_[close[0], close[:-1]]
+    return pd.DataFrame({"timestamp": pd.bdate_range("2020-01-02", periods=n).strftime("%Y-%m-%d"),
+                         "open": open_ * scale, "high": np.maximum(open_, close) * 1.01 * scale,
+                         "low": np.minimum(open_, close) * 0.99 * scale, "close": close * scale,
+                         "volume": 1000.0})
+
+
+@pytest.mark.parametrize("scale", [1e306, 1e11, 5e-324, 1e-11])
+def test_issue16_prices_near_the_float_limits_are_refused(tmp_path, scale):
+    # The same walk scaled by 1e306 made sma_cross trade 0 times; 5e-324 failed in the vectorbt bridge.
+    frame = _walk(1.0)
+    frame[["open", "high", "low", "close"]] *= scale  # 5e-324 x ~100 is still 5e-324 or 0
+    frame.loc[frame["low"] <= 0, ["open", "high", "low", "close"]] = 5e-324
+    path = tmp_path / "walk.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataValidationError) as caught:
+        read_ohlcv(path)
+    error = caught.value
+    assert (error.rule, error.location.row, error.location.column) == (v.PRICE_OUT_OF_RANGE, 1, "open")
+    assert f"price {float(frame['open'].iloc[0])!r} is outside [1e-08, 1e+12]" in str(error)
+
+
+def test_issue16_prices_and_volumes_at_the_bounds_are_accepted(tmp_path):
+    path = tmp_path / "edges.csv"
+    path.write_text("timestamp,open,high,low,close,volume\n"
+                    "2024-01-02,1e-08,1e-08,1e-08,1e-08,0\n"
+                    "2024-01-03,1e12,1e12,1e12,1e12,1e18\n")
+    data, _ = read_ohlcv(path)
+    assert data.close[:, 0].tolist() == [1e-08, 1e12] and data.volume[-1, 0] == 1e18
+
+
+def test_issue16_adjusted_prices_must_stay_in_range(tmp_path):
+    path = tmp_path / "adj.csv"
+    path.write_text("timestamp,open,high,low,close,adj_close,volume\n"
+                    "2024-01-02,10,11,9,10,1e-09,100\n2024-01-03,10,11,9,10,1,100\n")
+    with pytest.raises(DataValidationError, match="outside") as caught:
+        read_ohlcv(path, adjusted=True)
+    assert (caught.value.rule, caught.value.location.row, caught.value.location.column) == \
+        (v.PRICE_OUT_OF_RANGE, 1, "adj_close")
