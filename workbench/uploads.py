@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from engine.data.io import read_ohlcv
+from engine.data.limits import ReadLimits
 from engine.data.store import DATASET_NAME, NAME_RULE, check_dataset_name
 from engine.errors import InvalidParameterError, WorkbenchError
 from engine.paths import workbench_home
@@ -26,6 +27,10 @@ from workbench.datasets import dataset_store
 from workbench.policies import ONNX_FILE, load_symbol_policy
 
 MAX_DATA_BYTES = 50 * 1024 * 1024
+# What an uploaded data file may unpack to: a 50 MB .csv.gz is about 250 MB of CSV, and one of
+# 2 MB could unpack to 2 GB. Lower environment bounds (WORKBENCH_DATA_MAX_*) win.
+MAX_DATA_UNPACKED_BYTES = 256 * 1024 * 1024
+MAX_DATA_ROWS = 2_500_000
 MAX_POLICY_BYTES = 50 * 1024 * 1024
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 POLICY_FILES = (WEIGHTS_FILE, CARD_FILE, NORMALIZER_FILE, ONNX_FILE)
@@ -65,7 +70,8 @@ def import_data_upload(filename: str, content: bytes, name: str, symbol: str | N
 
     Args:
         filename: The name the browser sent (for its suffix and messages only).
-        content: The file's bytes (at most :data:`MAX_DATA_BYTES`).
+        content: The file's bytes (at most :data:`MAX_DATA_BYTES`, unpacking to at most
+            :data:`MAX_DATA_UNPACKED_BYTES` and :data:`MAX_DATA_ROWS` rows).
         name: Dataset name (:data:`engine.data.store.DATASET_NAME`).
         symbol: Symbol of a file without a symbol column (default: the uploaded name's stem, uppercased).
         tz: IANA zone of naive intraday timestamps.
@@ -82,20 +88,28 @@ def import_data_upload(filename: str, content: bytes, name: str, symbol: str | N
     symbol = (symbol or "").strip() or None
     if symbol is not None and not SYMBOL.fullmatch(symbol):
         raise InvalidParameterError(f"symbol {symbol!r} must be 1-32 letters, digits, '.', '-' or '_'")
+    limits = upload_limits()
     with tempfile.TemporaryDirectory(prefix="workbench-upload-") as folder:
         path = Path(folder) / f"upload{suffix}"
         path.write_bytes(content)
         try:
-            data, warnings = read_ohlcv(path, symbol=symbol, tz=tz or None)
+            data, warnings = read_ohlcv(path, symbol=symbol, tz=tz or None, limits=limits)
             if symbol is None and data.symbols == (path.name[: -len(suffix)].upper(),):
                 # No symbol column: read_ohlcv named the symbol after our fixed file name.
-                data, warnings = read_ohlcv(path, symbol=_default_symbol(filename, suffix), tz=tz or None)
+                data, warnings = read_ohlcv(path, symbol=_default_symbol(filename, suffix), tz=tz or None,
+                                            limits=limits)
         except WorkbenchError as error:
             raise type(error)(*_renamed(error, str(path), _shown(filename))) from None
         dataset_store().save(name, data, source=f"upload {_shown(filename)}")
     return {"name": name, "symbols": list(data.symbols), "bars": data.n_bars,
             "start": data.index[0].isoformat(), "end": data.index[-1].isoformat(),
             "frequency": data.frequency, "warnings": len(warnings)}
+
+
+def upload_limits() -> ReadLimits:
+    """Bounds on an uploaded data file: the environment's, but never above the upload's own."""
+    limits = ReadLimits.resolve()
+    return ReadLimits(min(limits.max_bytes, MAX_DATA_UNPACKED_BYTES), min(limits.max_rows, MAX_DATA_ROWS))
 
 
 def install_policy_upload(filename: str, content: bytes, name: str) -> Path:

@@ -69,8 +69,9 @@ class UploadPanel(pn.viewable.Viewer):
         data_button.on_click(lambda event: self.upload_data(self.data_file.filename, self.data_file.value))
         policy_button = pn.widgets.Button(label="Verify and install policy", color="primary")
         policy_button.on_click(lambda event: self.upload_policy(self.policy_file.filename, self.policy_file.value))
-        limits = (f"Data: {', '.join(uploads.DATA_SUFFIXES)}, at most {uploads.MAX_DATA_BYTES // 2**20} MB, checked "
-                  f"like `workbench data check`. Policy: a .zip of a checkpoint folder "
+        limits = (f"Data: {', '.join(uploads.DATA_SUFFIXES)}, at most {uploads.MAX_DATA_BYTES // 2**20} MB "
+                  f"(unpacked: {uploads.MAX_DATA_UNPACKED_BYTES // 2**20} MB, {uploads.MAX_DATA_ROWS:,} rows), "
+                  f"checked like `workbench data check`. Policy: a .zip of a checkpoint folder "
                   f"({', '.join(uploads.POLICY_FILES)}), at most {uploads.MAX_POLICY_BYTES // 2**20} MB, verified "
                   "before it is installed.")
         return pn.Column(

@@ -15,6 +15,7 @@ import pandas as pd
 
 from engine.data.columns import TIME_OF_DAY, resolve_columns
 from engine.data.files import read_cells
+from engine.data.limits import ReadLimits
 from engine.data.market import FIELDS, MarketData
 from engine.data.timestamps import parse_timestamps
 from engine.data.validation import (
@@ -39,7 +40,8 @@ _UNITS: tuple[tuple[str, int], ...] = (
 
 
 def read_ohlcv(path: str | Path, symbol: str | None = None, tz: str | None = None, *,
-               adjusted: bool = False) -> tuple[MarketData, list[DataWarning]]:
+               adjusted: bool = False, limits: ReadLimits | None = None
+               ) -> tuple[MarketData, list[DataWarning]]:
     """Read and validate an OHLCV file.
 
     Args:
@@ -48,6 +50,8 @@ def read_ohlcv(path: str | Path, symbol: str | None = None, tz: str | None = Non
         tz: IANA zone of naive timestamps that have a time of day (e.g. ``"America/New_York"``).
         adjusted: Scale open, high, low and close by ``Adj Close / Close`` (the column is ignored
             otherwise).
+        limits: Bounds on the file's size and rows (default: :meth:`ReadLimits.resolve`, the
+            environment's or the defaults).
 
     Returns:
         The bars (UTC index, frequency inferred from the median spacing) and the warnings.
@@ -58,7 +62,7 @@ def read_ohlcv(path: str | Path, symbol: str | None = None, tz: str | None = Non
             symbol column.
     """
     path = Path(path)
-    raw = read_cells(path)
+    raw = read_cells(path, limits if limits is not None else ReadLimits.resolve())
     cells = raw.cells
     columns = resolve_columns(list(cells.columns), str(path), adjusted)
     stamp_cells = cells[columns["timestamp"]]

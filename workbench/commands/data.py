@@ -7,6 +7,15 @@ from pathlib import Path
 import numpy as np
 
 from engine.data.io import read_ohlcv
+from engine.data.limits import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_ROWS,
+    MAX_BYTES_ENV,
+    MAX_ROWS_ENV,
+    ReadLimits,
+    parse_count,
+    parse_size,
+)
 from engine.data.store import NAME_RULE, check_dataset_name
 from workbench.commands.output import abbreviate, print_json, print_table
 from workbench.datasets import dataset_store, list_datasets
@@ -31,6 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--tz", help="IANA zone of naive timestamps, e.g. America/New_York")
     check.add_argument("--adjusted", action="store_true",
                         help="scale open/high/low/close by the file's 'Adj Close' / close")
+    _add_limit_options(check)
     check.set_defaults(handler=run_check)
 
     imp = sub.add_parser("import", help="validate a file and store it as a named dataset",
@@ -43,7 +53,24 @@ def register(commands: argparse._SubParsersAction) -> None:
     imp.add_argument("--adjusted", action="store_true",
                         help="scale open/high/low/close by the file's 'Adj Close' / close")
     imp.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that name")
+    _add_limit_options(imp)
     imp.set_defaults(handler=run_import)
+
+
+def _add_limit_options(parser: argparse.ArgumentParser) -> None:
+    # Parsed in the handler (not by argparse's type=), so a bad value is a one-line error.
+    parser.add_argument("--max-bytes", metavar="SIZE",
+                        help=f"refuse a file holding more than SIZE bytes once decompressed, e.g. 2G "
+                             f"(default: ${MAX_BYTES_ENV} or {DEFAULT_MAX_BYTES // 2**20}M)")
+    parser.add_argument("--max-rows", metavar="N",
+                        help=f"refuse a file with more than N data rows "
+                             f"(default: ${MAX_ROWS_ENV} or {DEFAULT_MAX_ROWS:_})")
+
+
+def _limits(args: argparse.Namespace) -> ReadLimits:
+    return ReadLimits.resolve(
+        parse_size(args.max_bytes, "--max-bytes") if args.max_bytes is not None else None,
+        parse_count(args.max_rows, "--max-rows") if args.max_rows is not None else None)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -60,7 +87,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    data, warnings = read_ohlcv(args.path, symbol=args.symbol, tz=args.tz, adjusted=args.adjusted)
+    data, warnings = read_ohlcv(args.path, symbol=args.symbol, tz=args.tz, adjusted=args.adjusted,
+                                limits=_limits(args))
     print(
         f"{args.path}: valid, {data.n_symbols} symbol(s) ({abbreviate(data.symbols)}), "
         f"{int(np.isfinite(data.close).sum())} bars, frequency {data.frequency}, "
@@ -71,7 +99,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_import(args: argparse.Namespace) -> int:
     check_dataset_name(args.name)  # before the file is read, which can take a while
-    data, _ = read_ohlcv(args.path, symbol=args.symbol, tz=args.tz, adjusted=args.adjusted)
+    data, _ = read_ohlcv(args.path, symbol=args.symbol, tz=args.tz, adjusted=args.adjusted,
+                         limits=_limits(args))
     target = dataset_store().save(args.name, data, source=str(args.path), overwrite=args.overwrite)
     print(f"imported {args.path} as dataset {args.name!r} ({data.n_symbols} symbol(s), "
           f"{data.n_bars} timestamps) into {target}")
