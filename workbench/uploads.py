@@ -65,7 +65,7 @@ def data_suffix(filename: str) -> str:
 
 
 def import_data_upload(filename: str, content: bytes, name: str, symbol: str | None = None,
-                       tz: str | None = None) -> dict[str, object]:
+                       tz: str | None = None, adjusted: bool = False) -> dict[str, object]:
     """Validate an uploaded OHLCV file and store it as dataset ``name``.
 
     Args:
@@ -75,6 +75,7 @@ def import_data_upload(filename: str, content: bytes, name: str, symbol: str | N
         name: Dataset name (:data:`engine.data.store.DATASET_NAME`).
         symbol: Symbol of a file without a symbol column (default: the uploaded name's stem, uppercased).
         tz: IANA zone of naive intraday timestamps.
+        adjusted: Scale open, high, low and close by the file's ``Adj Close / Close``.
 
     Returns:
         ``name``, ``symbols``, ``bars``, ``start``, ``end``, ``frequency``, ``warnings``.
@@ -93,11 +94,11 @@ def import_data_upload(filename: str, content: bytes, name: str, symbol: str | N
         path = Path(folder) / f"upload{suffix}"
         path.write_bytes(content)
         try:
-            data, warnings = read_ohlcv(path, symbol=symbol, tz=tz or None, limits=limits)
+            data, warnings = read_ohlcv(path, symbol=symbol, tz=tz or None, adjusted=adjusted, limits=limits)
             if symbol is None and data.symbols == (path.name[: -len(suffix)].upper(),):
                 # No symbol column: read_ohlcv named the symbol after our fixed file name.
                 data, warnings = read_ohlcv(path, symbol=_default_symbol(filename, suffix), tz=tz or None,
-                                            limits=limits)
+                                            adjusted=adjusted, limits=limits)
         except WorkbenchError as error:
             raise type(error)(*_renamed(error, str(path), _shown(filename))) from None
         dataset_store().save(name, data, source=f"upload {_shown(filename)}")

@@ -22,6 +22,7 @@ class UploadPanel(pn.viewable.Viewer):
     dataset_name = param.String(default="", label="Dataset name")
     symbol = param.String(default="", label="Symbol (files without a symbol column)")
     timezone = param.String(default="", label="Time zone of naive intraday times (e.g. America/New_York)")
+    adjusted = param.Boolean(default=False, label="Scale prices by Adj Close / Close (like --adjusted)")
     policy_name = param.String(default="", label="Policy name")
     message = param.String(default="", precedence=-1)
     message_kind = param.String(default="info", precedence=-1)
@@ -36,7 +37,7 @@ class UploadPanel(pn.viewable.Viewer):
         """Validate and store an uploaded data file; the outcome goes to ``message``."""
         try:
             result = uploads.import_data_upload(filename or "", content or b"", self.dataset_name,
-                                                self.symbol or None, self.timezone or None)
+                                                self.symbol or None, self.timezone or None, self.adjusted)
         except WorkbenchError as error:
             self.param.update(message=str(error), message_kind="danger")
             return False
@@ -78,6 +79,7 @@ class UploadPanel(pn.viewable.Viewer):
             note(html.escape(limits)),
             pn.Row(pn.Column(self.data_file, pn.widgets.TextInput.from_param(self.param.dataset_name),
                              pn.widgets.TextInput.from_param(self.param.symbol),
-                             pn.widgets.TextInput.from_param(self.param.timezone), data_button),
+                             pn.widgets.TextInput.from_param(self.param.timezone),
+                             pn.widgets.Checkbox.from_param(self.param.adjusted), data_button),
                    pn.Column(self.policy_file, pn.widgets.TextInput.from_param(self.param.policy_name), policy_button)),
             self._message, sizing_mode="stretch_width")

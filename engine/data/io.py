@@ -13,7 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.data.columns import TIME_OF_DAY, resolve_columns
+from engine.data.columns import (
+    TIME_OF_DAY,
+    column_warnings,
+    ignored_adj_close,
+    resolve_columns,
+    shown_header,
+)
 from engine.data.files import read_cells
 from engine.data.limits import ReadLimits
 from engine.data.market import FIELDS, MarketData
@@ -73,7 +79,8 @@ def read_ohlcv(path: str | Path, symbol: str | None = None, tz: str | None = Non
     symbols = _symbols(cells, columns, symbol, path, raw.rows, stamp_text)
     # Errors name the symbol only where the file has a symbol column.
     shown = symbols if "symbol" in columns else np.full(len(symbols), "", dtype=object)
-    locate = RowLocator(str(path), raw.rows, stamp_text.to_numpy(dtype=object), shown, columns)
+    locate = RowLocator(str(path), raw.rows, stamp_text.to_numpy(dtype=object), shown,
+                        {name: shown_header(header) for name, header in columns.items()})
     stamps = parse_timestamps(stamp_cells, locate, tz, time_cells)
     values = {f: parse_numbers(cells[columns[f]], f, locate) for f in FIELDS}
     table = pd.DataFrame({"row": raw.rows, "timestamp_text": locate.timestamp_text,
@@ -81,7 +88,10 @@ def read_ohlcv(path: str | Path, symbol: str | None = None, tz: str | None = Non
     check_table(table, locate)
     if adjusted:
         _adjust(table, parse_numbers(cells[columns["adj_close"]], "adj_close", locate), locate)
-    warnings = find_warnings(table, locate)
+    unused = ignored_adj_close(list(cells.columns), adjusted)
+    hint = (f" (the file's {unused!r} column is ignored: import with --adjusted, or adjusted=True, to "
+            "scale prices by it)" if unused else "")
+    warnings = column_warnings(columns, str(path)) + find_warnings(table, locate, hint)
     frequency = infer_frequency(table, str(path))
     frames = {
         name: group.set_index("timestamp")[list(FIELDS)]

@@ -117,3 +117,15 @@ def test_issue16_check_refuses_a_fifo_and_a_folder(tmp_path: Path, capsys: pytes
     assert "unreadable-file: the path is a FIFO (named pipe), not a file" in capsys.readouterr().err
     assert main(["data", "import", str(tmp_path), "--name", "x"]) == 2
     assert "the path is a folder, not a file" in capsys.readouterr().err
+
+
+def test_issue16_check_accepts_pandas_default_csv_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    frame = pd.read_csv(write_valid_csv(tmp_path / "acme.csv"), index_col="Date", parse_dates=True)
+    frame.index.name = None
+    frame.to_csv(tmp_path / "default.csv")  # what df.to_csv(path) writes: an unnamed first column
+    assert main(["data", "check", str(tmp_path / "default.csv")]) == 0
+    captured = capsys.readouterr()
+    assert "valid, 1 symbol(s) (DEFAULT), 30 bars" in captured.out
+    assert "1 warning(s) (unnamed-timestamp-column x1)" in captured.out
+    assert "is read as the timestamps" in caplog.text  # logged on stderr by the CLI

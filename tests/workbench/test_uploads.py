@@ -128,3 +128,10 @@ def test_issue16_upload_bounds_never_exceed_the_environments(monkeypatch) -> Non
         uploads.import_data_upload("prices.csv", CSV.encode(), "small")
     monkeypatch.setenv("WORKBENCH_DATA_MAX_ROWS", str(10 * uploads.MAX_DATA_ROWS))
     assert uploads.upload_limits().max_rows == uploads.MAX_DATA_ROWS
+
+
+def test_issue16_an_upload_can_use_its_adjusted_close() -> None:
+    text = ("Date,Open,High,Low,Close,Adj Close,Volume\n"
+            "2024-01-02,10,11,9,10,5,100\n2024-01-03,10,12,10,11,5.5,100\n")
+    uploads.import_data_upload("acme.csv", text.encode(), "acme", adjusted=True)
+    assert load_dataset("acme").close[:, 0].tolist() == [5.0, 5.5]

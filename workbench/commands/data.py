@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -89,10 +90,13 @@ def run_list(args: argparse.Namespace) -> int:
 def run_check(args: argparse.Namespace) -> int:
     data, warnings = read_ohlcv(args.path, symbol=args.symbol, tz=args.tz, adjusted=args.adjusted,
                                 limits=_limits(args))
+    # The warnings themselves went to stderr (logging); the summary names their rules.
+    rules = Counter(w.rule for w in warnings)
+    listed = f" ({', '.join(f'{rule} x{count}' for rule, count in rules.items())})" if rules else ""
     print(
         f"{args.path}: valid, {data.n_symbols} symbol(s) ({abbreviate(data.symbols)}), "
         f"{int(np.isfinite(data.close).sum())} bars, frequency {data.frequency}, "
-        f"{data.index[0].isoformat()} to {data.index[-1].isoformat()}, {len(warnings)} warning(s)"
+        f"{data.index[0].isoformat()} to {data.index[-1].isoformat()}, {len(warnings)} warning(s){listed}"
     )
     return 0
 
