@@ -129,3 +129,12 @@ def test_issue16_check_accepts_pandas_default_csv_and_says_so(tmp_path: Path, ca
     assert "valid, 1 symbol(s) (DEFAULT), 30 bars" in captured.out
     assert "1 warning(s) (unnamed-timestamp-column x1)" in captured.out
     assert "is read as the timestamps" in caplog.text  # logged on stderr by the CLI
+
+
+def test_issue16_usage_errors_are_one_line_too(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["data", "import", "x.csv", "--name", "-rf"])  # argparse reads -rf as an option
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert err == ("error: workbench data import: argument --name: expected one argument "
+                   "(see workbench data import --help)\n")
