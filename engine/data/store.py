@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 BARS_FILE = "bars.parquet"
 META_FILE = "meta.json"
 FORMAT_VERSION = 1
+MAX_META_BYTES = 16 * 1024**2  # 5,000 symbols take about 60 KB
+# Text fields of meta.json that readers use (data list shows them, load needs frequency).
+_META_TEXT = ("name", "frequency", "start", "end", "source", "imported_at", "fingerprint")
 # One rule for every dataset name (CLI, app uploads, store): a leading letter or digit keeps a name
 # from reading as a command-line option (``--data -rf``) or a hidden file.
 DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -188,12 +191,18 @@ class DatasetStore:
         if not path.is_file():
             raise UnknownDatasetError(self._unknown(name))
         try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
+            with open(path, "rb") as handle:
+                text = handle.read(MAX_META_BYTES + 1)
+            if len(text) > MAX_META_BYTES:
+                raise ValueError(f"larger than {MAX_META_BYTES // 2**20} MiB")
+            meta = json.loads(text.decode("utf-8"))
         except (OSError, ValueError) as exc:
-            raise DatasetCorruptError(f"dataset {name!r}: {path} cannot be read ({exc})") from None
-        missing = [k for k in ("name", "symbols", "frequency", "fingerprint") if k not in meta]
-        if missing:
-            raise DatasetCorruptError(f"dataset {name!r}: {path} lacks {', '.join(missing)}")
+            raise DatasetCorruptError(f"dataset {name!r}: {path} cannot be read ({exc}); import the source "
+                                      "file again with overwrite") from None
+        problem = _meta_problem(meta, name)
+        if problem:
+            raise DatasetCorruptError(f"dataset {name!r}: {path} {problem}; import the source file again "
+                                      "with overwrite")
         return meta
 
     def _swap_in(self, staging: Path, target: Path) -> None:
@@ -231,6 +240,28 @@ class DatasetStore:
         names = [m["name"] for m in self.list()]
         known = ", ".join(names) if names else "none yet"
         return f"no imported dataset named {name!r} (imported datasets: {known})"
+
+
+def _meta_problem(meta: object, name: str) -> str | None:
+    """What is wrong with a parsed ``meta.json`` (hand-edited, truncated, another tool's), or None."""
+    if not isinstance(meta, dict):
+        return f"holds {type(meta).__name__}, not an object"
+    missing = [k for k in _META_TEXT + ("symbols",) if k not in meta]
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    wrong = [k for k in _META_TEXT if not isinstance(meta[k], str)]
+    if wrong:
+        return f"has a {wrong[0]} that is not text"
+    symbols = meta["symbols"]
+    if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) and s for s in symbols):
+        return "has symbols that are not a list of names"
+    if meta["name"] != name:
+        return f"names the dataset {meta['name']!r}, not its folder's name"
+    try:
+        pd.tseries.frequencies.to_offset(meta["frequency"])
+    except ValueError:
+        return f"has frequency {meta['frequency']!r}, which is not a pandas frequency"
+    return None
 
 
 def _from_long(name: str, bars: pd.DataFrame, symbols: list[str], frequency: str) -> MarketData:

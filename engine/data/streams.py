@@ -37,6 +37,9 @@ def open_regular(path: os.PathLike | str, where: Location) -> BinaryIO:
     except OSError as exc:
         raise DataValidationError(UNREADABLE_FILE, f"cannot read the file ({exc.strerror or exc})",
                                   "check the path and the file's permissions", where) from None
+    except ValueError:  # a NUL character in the path
+        raise DataValidationError(UNREADABLE_FILE, "the path holds a NUL character",
+                                  "check the path", where) from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)

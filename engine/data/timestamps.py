@@ -22,6 +22,7 @@ import zoneinfo
 import numpy as np
 import pandas as pd
 
+from engine.data.market import FIRST_YEAR, LAST_YEAR
 from engine.data.validation import (
     AMBIGUOUS_TIME,
     BAD_TIMESTAMP,
@@ -41,10 +42,6 @@ _ISO = (_DATE +
 # An offset follows a time of day (":MM", ":SS" or a fraction), never a bare date's "-DD".
 _OFFSET_AT_END = r"[:.][0-9]+ *(?:(?i:Z|UTC|GMT)|[+-][0-9]{2}(?::?[0-9]{2})?)$"
 _UTC_WORD_AT_END = r" *(?i:Z|UTC|GMT)$"
-# Timestamps are nanosecond int64 (pandas' range: 1677-09-21 to 2262-04-11). Whole years well
-# inside it leave room for any UTC offset, so localizing a value never overflows.
-FIRST_YEAR = 1678
-LAST_YEAR = 2261
 _FIRST = pd.Timestamp(f"{FIRST_YEAR}-01-01")
 _END = pd.Timestamp(f"{LAST_YEAR + 1}-01-01")  # exclusive
 _ISO_FIX = ("write timestamps in ISO 8601: 2004-08-19 for daily bars, 2024-03-01T09:30:00-05:00 "
