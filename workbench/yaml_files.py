@@ -57,7 +57,7 @@ def read_yaml(path: Path, error: type[InvalidParameterError] = InvalidParameterE
     """
     text = read_text(path, error)
     try:
-        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader subclass)
+        return yaml.load(text, Loader=_NoAliasLoader)  # safe: a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise error(f"{path}: not valid YAML ({describe_yaml_error(exc)}); fix the syntax") from None
 

@@ -3,6 +3,10 @@
 What comes out is every column as written (CSV cells as text, Parquet columns with their types)
 plus the 1-based data row number of each row as the user sees it in the file: for CSV, the line
 number minus the header's line number, so blank lines keep the numbering of an editor.
+
+Only regular files are read (:mod:`engine.data.streams`), and only up to the bounds of
+:class:`~engine.data.limits.ReadLimits`: CSV is decompressed and parsed in chunks, Parquet's size is
+taken from its footer before any column is read.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import pyarrow
 import pyarrow.parquet as pq
 
 from engine.data.limits import ReadLimits
-from engine.data.streams import BoundedReader, open_regular, too_large_error
+from engine.data.streams import NOT_TEXT_FIX, BoundedReader, open_regular, too_large_error
 from engine.data.validation import (
     DUPLICATE_COLUMN,
     EMPTY_FILE,
@@ -41,7 +45,6 @@ _BLANK = b" \t\r\n"
 _CHUNK_BYTES = 1024 * 1024
 _CHUNK_ROWS = 100_000  # CSV lines parsed at a time
 _MAX_HEADER_BYTES = 64 * 1024  # a header line of OHLCV column names is far shorter
-_NOT_TEXT_FIX = "export the data as a UTF-8 CSV file or as Parquet"
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def _read_parquet(handle: BinaryIO, where: Location, limits: ReadLimits) -> RawT
         raise _corrupt_parquet(exc, where) from None
     # The footer tells the size before any column is read: a small file can unpack to gigabytes.
     if metadata.num_rows > limits.max_rows:
-        raise too_many_rows_error(limits.max_rows, where)
+        raise _too_many_rows(limits.max_rows, where)
     if unpacked > limits.max_bytes:
         raise too_large_error(limits.max_bytes, where, "of column data once decompressed")
     try:
@@ -157,7 +160,7 @@ def _read_csv(stream: BoundedReader, where: Location, limits: ReadLimits) -> Raw
                 rows = np.arange(line, line + len(frame))
                 line += len(frame)
                 if rows[-1] > limits.max_rows:
-                    raise too_many_rows_error(limits.max_rows, where)
+                    raise _too_many_rows(limits.max_rows, where)
                 # Blank lines keep their number and are then dropped.
                 keep = (frame != "").any(axis=1).to_numpy().copy()
                 if headers is None:
@@ -204,12 +207,11 @@ def _from_header_line(stream: BoundedReader, where: Location) -> bytes:
     if b"\n" not in head[:_MAX_HEADER_BYTES + 1] and len(head) > _MAX_HEADER_BYTES:
         raise DataValidationError(
             UNREADABLE_FILE, f"the first line is longer than {_MAX_HEADER_BYTES // 1024} KiB, so it is "
-            "not a header of OHLCV columns", _NOT_TEXT_FIX, where)
+            "not a header of OHLCV columns", NOT_TEXT_FIX, where)
     return head
 
 
-def too_many_rows_error(limit: int, where: Location) -> DataValidationError:
-    """``too-many-rows``: more than ``limit`` data rows."""
+def _too_many_rows(limit: int, where: Location) -> DataValidationError:
     return DataValidationError(
         TOO_MANY_ROWS, f"the file has more than {limit:,} data rows",
         "split the file, or raise the bound with --max-rows N (or the environment variable "
@@ -217,7 +219,7 @@ def too_many_rows_error(limit: int, where: Location) -> DataValidationError:
 
 
 def _not_utf8(where: Location) -> DataValidationError:
-    return DataValidationError(UNREADABLE_FILE, "the file is binary or not UTF-8 text", _NOT_TEXT_FIX, where)
+    return DataValidationError(UNREADABLE_FILE, "the file is binary or not UTF-8 text", NOT_TEXT_FIX, where)
 
 
 def _check_delimiter(header_line: str, where: Location) -> None:

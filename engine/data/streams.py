@@ -20,7 +20,7 @@ _KINDS = (
     (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
     (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
 )
-_NOT_TEXT_FIX = "export the data as a UTF-8 CSV file or as Parquet"
+NOT_TEXT_FIX = "export the data as a UTF-8 CSV file or as Parquet"
 
 
 def open_regular(path: os.PathLike | str, where: Location) -> BinaryIO:
@@ -103,7 +103,7 @@ class BoundedReader(io.RawIOBase):
             raise too_large_error(self._limit, self._where, "once decompressed" if self._compressed else "")
         if b"\x00" in data:
             raise DataValidationError(UNREADABLE_FILE, "the file holds binary data (NUL bytes), not text",
-                                      _NOT_TEXT_FIX, self._where)
+                                      NOT_TEXT_FIX, self._where)
         return data
 
 

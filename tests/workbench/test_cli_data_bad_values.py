@@ -241,7 +241,7 @@ def test_issue16_a_real_process_prints_one_line_and_no_traceback(tmp_path: Path)
     frame.to_csv(path, index=False)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "workbench.cli", "data", "check", str(path)],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, check=False)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"error: {path}, row 1")
     assert "price-out-of-range" in done.stderr and "Traceback" not in done.stderr
