@@ -24,7 +24,7 @@ from engine.data.market import FIELDS, bars_per_year
 from engine.features.regime_block import regime_features
 from engine.features.streaming import StreamingFeatures
 from engine.features.technical import technical_features
-from workbench.datasets import load_dataset
+from workbench.services.datasets import load_dataset
 
 
 def batch_seconds(frames, per_year: float, repeats: int) -> float:

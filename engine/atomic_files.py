@@ -15,13 +15,19 @@ feature matrices):
 A folder published by a rename (an imported dataset, a checkpoint, an uploaded policy) is staged in
 :func:`staging_folder`, made with mode ``0o777`` less the umask (``0o755`` under umask ``022``): the
 ordinary permissions of a new folder, like its files'. Its owner writes the files, flushes them and
-the folder with :func:`fsync_path`, and :func:`publish_folder` renames it into place.
+the folder with :func:`fsync_path`, and :func:`publish_folder` renames it into place. A staging
+folder carries its process id (``.<name>.<pid>-<random>.tmp``), so one left behind by a killed
+process can be told from one in use: :func:`sweep_stale_staging` removes those whose process is gone
+from this machine, or that are older than :data:`STALE_STAGING_SECONDS`.
 """
 from __future__ import annotations
 
+import logging
 import os
+import re
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +36,13 @@ FILE_MODE = 0o666
 """Mode requested for a new file; the umask takes its bits away (``0o644`` under umask ``022``)."""
 FOLDER_MODE = 0o777
 """Mode requested for a new folder; the umask takes its bits away (``0o755`` under umask ``022``)."""
+STALE_STAGING_SECONDS = 24 * 3600
+"""Age after which a staging folder is a leftover even if its process id was reused since (a save
+takes seconds to minutes)."""
+
+logger = logging.getLogger(__name__)
+_STAGING = re.compile(r"\..*\.(?P<pid>[0-9]+)-[0-9a-f]+\.tmp")
+_LEGACY_STAGING = ".tmp-"  # folders of versions that named staging folders .tmp-NAME-RANDOM
 
 
 def fsync_path(path: Path) -> None:
@@ -52,12 +65,51 @@ def fsync_path(path: Path) -> None:
 
 
 def staging_folder(target: str | Path) -> Path:
-    """A new empty folder ``.<name>.<random>.tmp`` beside ``target`` (whose parent must exist), with
-    the ordinary permissions ``0o777 & ~umask``; hidden, so listings skip it."""
+    """A new empty folder ``.<name>.<pid>-<random>.tmp`` beside ``target`` (whose parent must exist),
+    with the ordinary permissions ``0o777 & ~umask``; hidden, so listings skip it."""
     target = Path(target)
-    folder = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    folder = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
     folder.mkdir(mode=FOLDER_MODE)
     return folder
+
+
+def sweep_stale_staging(root: str | Path, max_age: float = STALE_STAGING_SECONDS) -> list[Path]:
+    """Remove the staging folders in ``root`` that a killed process left behind; returns them.
+
+    A folder whose process is gone from this machine goes, and any older than ``max_age`` (its
+    process id may have been reused). A folder of a process still running stays: a concurrent save
+    is not broken. Two machines sharing ``root`` see each other's processes as gone; ``max_age``
+    alone would keep their folders.
+    """
+    now, removed = time.time(), []
+    for folder in Path(root).iterdir():
+        match = _STAGING.fullmatch(folder.name)
+        if not folder.is_dir() or (match is None and not folder.name.startswith(_LEGACY_STAGING)):
+            continue
+        try:
+            age = now - folder.stat().st_mtime
+        except OSError:
+            continue  # its owner finished and removed it meanwhile
+        if (match is not None and not _process_alive(int(match["pid"]))) or age > max_age:
+            logger.warning("removing %s, left by an interrupted save", folder)
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (on Windows: assumed; only the age decides)."""
+    if os.name == "nt":
+        return True  # os.kill(pid, 0) would send CTRL_C_EVENT there
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    except OverflowError:
+        return False  # not a pid at all
+    return True
 
 
 def publish_folder(staging: str | Path, target: str | Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import NoReturn
 
 from engine.errors import WorkbenchError
 from workbench import __version__
@@ -22,8 +23,15 @@ from workbench.commands import app
 EXIT_USER_ERROR = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, with its usage errors on one line like every other user error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="workbench",
         description="Backtest, stress and paper-trade reinforcement-learning trading policies.",
         epilog="Files are written under WORKBENCH_HOME (default ~/.workbench).",

@@ -22,6 +22,7 @@ class UploadPanel(pn.viewable.Viewer):
     dataset_name = param.String(default="", label="Dataset name")
     symbol = param.String(default="", label="Symbol (files without a symbol column)")
     timezone = param.String(default="", label="Time zone of naive intraday times (e.g. America/New_York)")
+    adjusted = param.Boolean(default=False, label="Scale prices by Adj Close / Close (like --adjusted)")
     policy_name = param.String(default="", label="Policy name")
     message = param.String(default="", precedence=-1)
     message_kind = param.String(default="info", precedence=-1)
@@ -36,7 +37,7 @@ class UploadPanel(pn.viewable.Viewer):
         """Validate and store an uploaded data file; the outcome goes to ``message``."""
         try:
             result = uploads.import_data_upload(filename or "", content or b"", self.dataset_name,
-                                                self.symbol or None, self.timezone or None)
+                                                self.symbol or None, self.timezone or None, self.adjusted)
         except WorkbenchError as error:
             self.param.update(message=str(error), message_kind="danger")
             return False
@@ -69,14 +70,16 @@ class UploadPanel(pn.viewable.Viewer):
         data_button.on_click(lambda event: self.upload_data(self.data_file.filename, self.data_file.value))
         policy_button = pn.widgets.Button(label="Verify and install policy", color="primary")
         policy_button.on_click(lambda event: self.upload_policy(self.policy_file.filename, self.policy_file.value))
-        limits = (f"Data: {', '.join(uploads.DATA_SUFFIXES)}, at most {uploads.MAX_DATA_BYTES // 2**20} MB, checked "
-                  f"like `workbench data check`. Policy: a .zip of a checkpoint folder "
+        limits = (f"Data: {', '.join(uploads.DATA_SUFFIXES)}, at most {uploads.MAX_DATA_BYTES // 2**20} MB "
+                  f"(unpacked: {uploads.MAX_DATA_UNPACKED_BYTES // 2**20} MB, {uploads.MAX_DATA_ROWS:,} rows), "
+                  f"checked like `workbench data check`. Policy: a .zip of a checkpoint folder "
                   f"({', '.join(uploads.POLICY_FILES)}), at most {uploads.MAX_POLICY_BYTES // 2**20} MB, verified "
                   "before it is installed.")
         return pn.Column(
             note(html.escape(limits)),
             pn.Row(pn.Column(self.data_file, pn.widgets.TextInput.from_param(self.param.dataset_name),
                              pn.widgets.TextInput.from_param(self.param.symbol),
-                             pn.widgets.TextInput.from_param(self.param.timezone), data_button),
+                             pn.widgets.TextInput.from_param(self.param.timezone),
+                             pn.widgets.Checkbox.from_param(self.param.adjusted), data_button),
                    pn.Column(self.policy_file, pn.widgets.TextInput.from_param(self.param.policy_name), policy_button)),
             self._message, sizing_mode="stretch_width")

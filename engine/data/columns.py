@@ -11,7 +11,7 @@ import re
 from typing import Mapping, Sequence
 
 from engine.data.market import FIELDS
-from engine.data.validation import DUPLICATE_COLUMN, MISSING_COLUMN
+from engine.data.validation import DUPLICATE_COLUMN, MISSING_COLUMN, UNNAMED_TIMESTAMP_COLUMN, DataWarning
 from engine.errors import DataValidationError, Location
 from engine.names import closest_name
 
@@ -33,6 +33,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
 _HEADERS_SHOWN = 12  # a missing-column message lists at most this many of the file's headers
 # The column holding the time of day when a file splits it from the date ("Date", "Time").
 TIME_OF_DAY = "time_of_day"
+# Headers of an index written without a name: df.to_csv(path) writes "" (backtesting.py's GOOG.csv
+# too), and a file read back with its index as a column and written again says "Unnamed: 0".
+_UNNAMED_HEADERS = ("", "unnamed_0")
+UNNAMED_LABEL = "(unnamed first column)"
 
 
 def normalize_header(header: str) -> str:
@@ -47,6 +51,9 @@ def resolve_columns(headers: Sequence[str], path: str, adjusted: bool = False) -
         headers: The headers as written in the file.
         path: The file, for error messages.
         adjusted: Whether an adjusted-close column is required (it is ignored otherwise).
+
+    Without a timestamp header, an unnamed first column (pandas' default index column) is the
+    timestamp column; :func:`column_warnings` reports it.
 
     Returns:
         ``{canonical: header}`` for ``timestamp``, the OHLCV fields, and ``symbol`` / ``adj_close``
@@ -74,6 +81,8 @@ def resolve_columns(headers: Sequence[str], path: str, adjusted: bool = False) -
             )
         else:
             columns[canonical] = matches[0]
+    if "timestamp" not in columns and _unnamed_first(headers):
+        columns["timestamp"] = headers[0]
     required = REQUIRED_COLUMNS + (("adj_close",) if adjusted else ())
     missing = [c for c in required if c not in columns]
     if missing:
@@ -82,6 +91,35 @@ def resolve_columns(headers: Sequence[str], path: str, adjusted: bool = False) -
         logger.info("%s: ignoring column %r (pass adjusted=True to use it)", path, columns["adj_close"])
         del columns["adj_close"]
     return columns
+
+
+def column_warnings(columns: Mapping[str, str], path: str) -> list[DataWarning]:
+    """``unnamed-timestamp-column`` when the timestamps come from an unnamed first column; logged."""
+    if normalize_header(columns["timestamp"]) not in _UNNAMED_HEADERS:
+        return []
+    warning = DataWarning(
+        UNNAMED_TIMESTAMP_COLUMN,
+        "the file has no timestamp header, so its unnamed first column (pandas' index) is read as the "
+        "timestamps", Location(path=path, column=shown_header(columns["timestamp"])))
+    logger.warning("%s", warning.message)
+    return [warning]
+
+
+def ignored_adj_close(headers: Sequence[str], adjusted: bool) -> str | None:
+    """The adjusted-close header of a file read without ``adjusted``, else None."""
+    if adjusted:
+        return None
+    return next((h for h in headers if normalize_header(h) in ALIASES["adj_close"]), None)
+
+
+def shown_header(header: str) -> str:
+    """A header as messages name it: an empty one is :data:`UNNAMED_LABEL`."""
+    return header if header.strip() else UNNAMED_LABEL
+
+
+def _unnamed_first(headers: Sequence[str]) -> bool:
+    # Only a unique one: a trailing comma also makes an empty header.
+    return bool(headers) and normalize_header(headers[0]) in _UNNAMED_HEADERS and list(headers).count(headers[0]) == 1
 
 
 def _resolve_timestamp(matches: list[str], path: str) -> dict[str, str]:

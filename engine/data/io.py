@@ -13,8 +13,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.data.columns import TIME_OF_DAY, resolve_columns
+from engine.data.columns import (
+    TIME_OF_DAY,
+    column_warnings,
+    ignored_adj_close,
+    resolve_columns,
+    shown_header,
+)
 from engine.data.files import read_cells
+from engine.data.limits import ReadLimits
 from engine.data.market import FIELDS, MarketData
 from engine.data.timestamps import parse_timestamps
 from engine.data.validation import (
@@ -22,7 +29,7 @@ from engine.data.validation import (
     TOO_FEW_BARS,
     DataWarning,
     RowLocator,
-    check_finite_positive,
+    check_prices,
     check_table,
     find_warnings,
     parse_numbers,
@@ -39,7 +46,8 @@ _UNITS: tuple[tuple[str, int], ...] = (
 
 
 def read_ohlcv(path: str | Path, symbol: str | None = None, tz: str | None = None, *,
-               adjusted: bool = False) -> tuple[MarketData, list[DataWarning]]:
+               adjusted: bool = False, limits: ReadLimits | None = None
+               ) -> tuple[MarketData, list[DataWarning]]:
     """Read and validate an OHLCV file.
 
     Args:
@@ -48,6 +56,8 @@ def read_ohlcv(path: str | Path, symbol: str | None = None, tz: str | None = Non
         tz: IANA zone of naive timestamps that have a time of day (e.g. ``"America/New_York"``).
         adjusted: Scale open, high, low and close by ``Adj Close / Close`` (the column is ignored
             otherwise).
+        limits: Bounds on the file's size and rows (default: :meth:`ReadLimits.resolve`, the
+            environment's or the defaults).
 
     Returns:
         The bars (UTC index, frequency inferred from the median spacing) and the warnings.
@@ -58,7 +68,7 @@ def read_ohlcv(path: str | Path, symbol: str | None = None, tz: str | None = Non
             symbol column.
     """
     path = Path(path)
-    raw = read_cells(path)
+    raw = read_cells(path, limits if limits is not None else ReadLimits.resolve())
     cells = raw.cells
     columns = resolve_columns(list(cells.columns), str(path), adjusted)
     stamp_cells = cells[columns["timestamp"]]
@@ -69,7 +79,8 @@ def read_ohlcv(path: str | Path, symbol: str | None = None, tz: str | None = Non
     symbols = _symbols(cells, columns, symbol, path, raw.rows, stamp_text)
     # Errors name the symbol only where the file has a symbol column.
     shown = symbols if "symbol" in columns else np.full(len(symbols), "", dtype=object)
-    locate = RowLocator(str(path), raw.rows, stamp_text.to_numpy(dtype=object), shown, columns)
+    locate = RowLocator(str(path), raw.rows, stamp_text.to_numpy(dtype=object), shown,
+                        {name: shown_header(header) for name, header in columns.items()})
     stamps = parse_timestamps(stamp_cells, locate, tz, time_cells)
     values = {f: parse_numbers(cells[columns[f]], f, locate) for f in FIELDS}
     table = pd.DataFrame({"row": raw.rows, "timestamp_text": locate.timestamp_text,
@@ -77,7 +88,10 @@ def read_ohlcv(path: str | Path, symbol: str | None = None, tz: str | None = Non
     check_table(table, locate)
     if adjusted:
         _adjust(table, parse_numbers(cells[columns["adj_close"]], "adj_close", locate), locate)
-    warnings = find_warnings(table, locate)
+    unused = ignored_adj_close(list(cells.columns), adjusted)
+    hint = (f" (the file's {unused!r} column is ignored: import with --adjusted, or adjusted=True, to "
+            "scale prices by it)" if unused else "")
+    warnings = column_warnings(columns, str(path)) + find_warnings(table, locate, hint)
     frequency = infer_frequency(table, str(path))
     frames = {
         name: group.set_index("timestamp")[list(FIELDS)]
@@ -144,7 +158,8 @@ def _symbols(cells: pd.DataFrame, columns: dict[str, str], symbol: str | None, p
 
 def _adjust(table: pd.DataFrame, adj_close: np.ndarray, locate: RowLocator) -> None:
     """Scale prices by ``Adj Close / Close`` in place; one positive factor keeps high >= close exact."""
-    check_finite_positive(adj_close, "adj_close", locate)
+    check_prices(adj_close, "adj_close", locate)
     factor = adj_close / table["close"].to_numpy()
     for field in ("open", "high", "low", "close"):
         table[field] = table[field].to_numpy() * factor
+        check_prices(table[field].to_numpy(), field, locate, " once scaled by Adj Close / Close")

@@ -16,6 +16,12 @@ import pandas as pd
 from engine.errors import InvalidParameterError
 
 FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+# Timestamps are nanosecond int64 (pandas' range: 1677-09-21 to 2262-04-11). Whole years well
+# inside it leave room for any UTC offset and a day's end, so no conversion overflows.
+FIRST_YEAR = 1678
+LAST_YEAR = 2261
+_FIRST = pd.Timestamp(f"{FIRST_YEAR}-01-01", tz="UTC")
+_END = pd.Timestamp(f"{LAST_YEAR + 1}-01-01", tz="UTC")  # exclusive
 TRADING_DAYS_PER_YEAR = 252
 SESSION_MINUTES = 390  # a US equity session, 09:30-16:00
 
@@ -166,14 +172,25 @@ class MarketData:
 
 
 def to_utc(value: str | pd.Timestamp) -> pd.Timestamp:
-    """A user's date or timestamp as a UTC Timestamp (naive values are read as UTC)."""
+    """A user's date or timestamp as a UTC Timestamp (naive values are read as UTC).
+
+    Raises:
+        InvalidParameterError: ``value`` is not a date (also ``""`` and ``"nan"``, which pandas
+            reads as NaT), or lies outside the years ``FIRST_YEAR``-``LAST_YEAR``.
+    """
     try:
         ts = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
         raise InvalidParameterError(
             f"cannot read {value!r} as a date ({exc}); use YYYY-MM-DD or an ISO timestamp"
         ) from None
-    return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+    if pd.isna(ts):
+        raise InvalidParameterError(f"{value!r} is not a date; use YYYY-MM-DD or an ISO timestamp")
+    ts = ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+    if not _FIRST <= ts < _END:
+        raise InvalidParameterError(
+            f"date {value!r} is outside the years {FIRST_YEAR}-{LAST_YEAR} that timestamps cover")
+    return ts
 
 
 def period_mask(index: pd.DatetimeIndex, start: str | pd.Timestamp | None,

@@ -9,7 +9,8 @@ Layout under the store's root (``WORKBENCH_HOME/datasets`` in the app)::
 A save writes both files into a hidden temporary folder inside the root, fsyncs them, then renames
 the folder into place, so a reader sees either the whole dataset or none of it. Hidden folders
 (names starting with ``.``) are never listed. Folders and files get the ordinary permissions of
-``engine.atomic_files``.
+``engine.atomic_files``; a staging folder left by a killed import (its process is gone, or it is a
+day old) is removed by the next save (``engine.atomic_files.sweep_stale_staging``).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow
 
-from engine.atomic_files import fsync_path, publish_folder, staging_folder
+from engine.atomic_files import fsync_path, publish_folder, staging_folder, sweep_stale_staging
 from engine.data.market import FIELDS, MarketData
 from engine.errors import (
     DatasetCorruptError,
@@ -38,7 +39,19 @@ logger = logging.getLogger(__name__)
 BARS_FILE = "bars.parquet"
 META_FILE = "meta.json"
 FORMAT_VERSION = 1
-_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_META_BYTES = 16 * 1024**2  # 5,000 symbols take about 60 KB
+# Text fields of meta.json that readers use (data list shows them, load needs frequency).
+_META_TEXT = ("name", "frequency", "start", "end", "source", "imported_at", "fingerprint")
+# One rule for every dataset name (CLI, app uploads, store): a leading letter or digit keeps a name
+# from reading as a command-line option (``--data -rf``) or a hidden file.
+DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+NAME_RULE = "1 to 64 letters, digits, '-' or '_', starting with a letter or digit"
+
+
+def check_dataset_name(name: object) -> None:
+    """Raise :class:`InvalidParameterError` unless ``name`` follows :data:`DATASET_NAME`."""
+    if not isinstance(name, str) or not DATASET_NAME.fullmatch(name):
+        raise InvalidParameterError(f"dataset name {name!r} is not valid: use {NAME_RULE}")
 
 
 def write_bars(frame: pd.DataFrame, path: Path) -> None:
@@ -62,7 +75,8 @@ class DatasetStore:
         """Store ``data`` as dataset ``name``; return its folder.
 
         Args:
-            name: Letters, digits, ``-`` and ``_``; 1 to 64 characters; not a reserved name.
+            name: 1 to 64 letters, digits, ``-`` and ``_``, starting with a letter or digit; not a
+                reserved name.
             data: The bars to store (regimes, if any, are not stored).
             source: Where the data came from (the imported file), kept in the metadata.
             overwrite: Replace an existing dataset of that name.
@@ -71,7 +85,7 @@ class DatasetStore:
             InvalidParameterError: The name is malformed or reserved.
             DatasetExistsError: The name is taken and ``overwrite`` is false.
         """
-        self._check_name(name)
+        check_dataset_name(name)
         if data.n_bars == 0:
             raise InvalidParameterError(f"dataset {name!r} has no bars; there is nothing to store")
         if name.lower() in self.reserved:
@@ -83,6 +97,7 @@ class DatasetStore:
                 f"dataset {name!r} already exists in {self.root}; choose another name or pass "
                 "overwrite=True (--overwrite) to replace it")
         self.root.mkdir(parents=True, exist_ok=True)
+        sweep_stale_staging(self.root)
         staging = staging_folder(target)
         try:
             bars = data.to_long()
@@ -132,6 +147,11 @@ class DatasetStore:
         for folder in sorted(self.root.iterdir()):
             if folder.name.startswith(".") or not (folder / META_FILE).is_file():
                 continue
+            if not DATASET_NAME.fullmatch(folder.name):
+                # Older versions stored names such as "-rf" that no command can name again.
+                logger.warning("skipping dataset folder %s: its name breaks the rule (%s); rename the "
+                               "folder to use it", folder, NAME_RULE)
+                continue
             try:
                 metas.append(self._meta(folder.name))
             except DatasetCorruptError as exc:
@@ -140,7 +160,7 @@ class DatasetStore:
 
     def exists(self, name: str) -> bool:
         """Whether a dataset of that name is stored (a malformed name is never stored)."""
-        return bool(_NAME.fullmatch(name)) and (self.root / name / META_FILE).is_file()
+        return bool(DATASET_NAME.fullmatch(name)) and (self.root / name / META_FILE).is_file()
 
     def delete(self, name: str) -> None:
         """Remove dataset ``name``; it disappears at once (renamed away, then removed).
@@ -148,7 +168,7 @@ class DatasetStore:
         Raises:
             UnknownDatasetError: No dataset of that name.
         """
-        self._check_name(name)
+        check_dataset_name(name)
         folder = self.root / name
         if not folder.is_dir():
             raise UnknownDatasetError(self._unknown(name))
@@ -159,17 +179,23 @@ class DatasetStore:
         logger.info("deleted dataset %r", name)
 
     def _meta(self, name: str) -> dict:
-        self._check_name(name)
+        check_dataset_name(name)
         path = self.root / name / META_FILE
         if not path.is_file():
             raise UnknownDatasetError(self._unknown(name))
         try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
+            with open(path, "rb") as handle:
+                text = handle.read(MAX_META_BYTES + 1)
+            if len(text) > MAX_META_BYTES:
+                raise ValueError(f"larger than {MAX_META_BYTES // 2**20} MiB")
+            meta = json.loads(text.decode("utf-8"))
         except (OSError, ValueError) as exc:
-            raise DatasetCorruptError(f"dataset {name!r}: {path} cannot be read ({exc})") from None
-        missing = [k for k in ("name", "symbols", "frequency", "fingerprint") if k not in meta]
-        if missing:
-            raise DatasetCorruptError(f"dataset {name!r}: {path} lacks {', '.join(missing)}")
+            raise DatasetCorruptError(f"dataset {name!r}: {path} cannot be read ({exc}); import the source "
+                                      "file again with overwrite") from None
+        problem = _meta_problem(meta, name)
+        if problem:
+            raise DatasetCorruptError(f"dataset {name!r}: {path} {problem}; import the source file again "
+                                      "with overwrite")
         return meta
 
     def _unknown(self, name: str) -> str:
@@ -177,11 +203,27 @@ class DatasetStore:
         known = ", ".join(names) if names else "none yet"
         return f"no imported dataset named {name!r} (imported datasets: {known})"
 
-    @staticmethod
-    def _check_name(name: str) -> None:
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise InvalidParameterError(
-                f"dataset name {name!r} is not valid: use 1 to 64 letters, digits, '-' or '_'")
+
+def _meta_problem(meta: object, name: str) -> str | None:
+    """What is wrong with a parsed ``meta.json`` (hand-edited, truncated, another tool's), or None."""
+    if not isinstance(meta, dict):
+        return f"holds {type(meta).__name__}, not an object"
+    missing = [k for k in _META_TEXT + ("symbols",) if k not in meta]
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    wrong = [k for k in _META_TEXT if not isinstance(meta[k], str)]
+    if wrong:
+        return f"has a {wrong[0]} that is not text"
+    symbols = meta["symbols"]
+    if not isinstance(symbols, list) or not symbols or not all(isinstance(s, str) and s for s in symbols):
+        return "has symbols that are not a list of names"
+    if meta["name"] != name:
+        return f"names the dataset {meta['name']!r}, not its folder's name"
+    try:
+        pd.tseries.frequencies.to_offset(meta["frequency"])
+    except ValueError:
+        return f"has frequency {meta['frequency']!r}, which is not a pandas frequency"
+    return None
 
 
 def _from_long(name: str, bars: pd.DataFrame, symbols: list[str], frequency: str) -> MarketData:
@@ -212,3 +254,4 @@ def _meta(name: str, data: MarketData, bars: pd.DataFrame, source: str) -> dict:
         "fingerprint": data.fingerprint(),
         "format_version": FORMAT_VERSION,
     }
+

@@ -21,6 +21,7 @@ import zoneinfo
 import numpy as np
 import pandas as pd
 
+from engine.data.market import FIRST_YEAR, LAST_YEAR
 from engine.data.validation import (
     AMBIGUOUS_TIME,
     BAD_TIMESTAMP,
@@ -34,12 +35,15 @@ from engine.names import did_you_mean
 
 # Plain string patterns (inline flags only) let pandas run them vectorised in pyarrow's RE2
 # (no \d or \s: pandas falls back to Python's re for those).
-_ISO = (r"[0-9]{4}[-/][0-9]{2}[-/][0-9]{2}"
+_DATE = r"[0-9]{4}[-/][0-9]{2}[-/][0-9]{2}"
+_ISO = (_DATE +
         r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
         r" *(?:(?i:Z|UTC|GMT)|[+-][0-9]{2}(?::?[0-9]{2})?)?)?")
 # An offset follows a time of day (":MM", ":SS" or a fraction), never a bare date's "-DD".
 _OFFSET_AT_END = r"[:.][0-9]+ *(?:(?i:Z|UTC|GMT)|[+-][0-9]{2}(?::?[0-9]{2})?)$"
 _UTC_WORD_AT_END = r" *(?i:Z|UTC|GMT)$"
+_FIRST = pd.Timestamp(f"{FIRST_YEAR}-01-01")
+_END = pd.Timestamp(f"{LAST_YEAR + 1}-01-01")  # exclusive
 _ISO_FIX = ("write timestamps in ISO 8601: 2004-08-19 for daily bars, 2024-03-01T09:30:00-05:00 "
             "or 2024-03-01T14:30:00Z for intraday bars")
 
@@ -73,9 +77,12 @@ def parse_timestamps(values: pd.Series, locate: RowLocator, tz: str | None = Non
     zone_info = zone(tz) if tz is not None else None
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         _raise_if_missing(values.isna().to_numpy(), locate)
-        return pd.DatetimeIndex(values).tz_convert("UTC").as_unit("ns")
+        utc = pd.DatetimeIndex(values).tz_convert("UTC")
+        _check_years(utc.tz_localize(None), values.astype("str"), locate)
+        return utc.as_unit("ns")
     if pd.api.types.is_datetime64_dtype(values.dtype):
         _raise_if_missing(values.isna().to_numpy(), locate)
+        _check_years(pd.DatetimeIndex(values), values.astype("str"), locate)
         return _localize(pd.DatetimeIndex(values), zone_info, locate)
     text = values.astype("str").fillna("").str.strip()
     if time_of_day is not None:
@@ -104,13 +111,21 @@ def parse_timestamps(values: pd.Series, locate: RowLocator, tz: str | None = Non
         i = int(np.argmax(invalid))
         raise _bad_timestamp(str(text.iloc[i]), i, locate, "it is not a real calendar date or time")
     if has_offset.all():
-        return pd.DatetimeIndex(parsed).tz_convert("UTC").as_unit("ns")
-    return _localize(pd.DatetimeIndex(parsed), zone_info, locate)
+        utc = pd.DatetimeIndex(parsed).tz_convert("UTC")
+        _check_years(utc.tz_localize(None), text, locate)
+        return utc.as_unit("ns")
+    _check_years(pd.DatetimeIndex(parsed), text, locate)
+    date_only = text.str.fullmatch(_DATE).to_numpy(dtype=bool)
+    return _localize(pd.DatetimeIndex(parsed), zone_info, locate, date_only)
 
 
-def _localize(naive: pd.DatetimeIndex, zone_info: zoneinfo.ZoneInfo | None,
-              locate: RowLocator) -> pd.DatetimeIndex:
-    """UTC instants of naive values: midnight-only files are dates in UTC, others need a zone."""
+def _localize(naive: pd.DatetimeIndex, zone_info: zoneinfo.ZoneInfo | None, locate: RowLocator,
+              date_only: np.ndarray | None = None) -> pd.DatetimeIndex:
+    """UTC instants of naive values: midnight-only files are dates in UTC, others need a zone.
+
+    ``date_only`` marks values written without a time of day: they stay 00:00 UTC of their date
+    even where other rows (another symbol's intraday bars) are localized to the zone.
+    """
     naive = naive.as_unit("ns")
     with_time = (naive != naive.normalize())
     if not with_time.any():
@@ -123,12 +138,31 @@ def _localize(naive: pd.DatetimeIndex, zone_info: zoneinfo.ZoneInfo | None,
             "pass the zone the times were recorded in (tz='America/New_York', an IANA name), or "
             "write timestamps with offsets such as 2024-03-01T09:30:00-05:00",
             locate.at(i, "timestamp"))
+    if date_only is None:
+        date_only = np.zeros(len(naive), dtype=bool)
     local = naive.tz_localize(zone_info, ambiguous="NaT", nonexistent="NaT")
-    unresolved = local.isna()
+    # A date's midnight may not exist in the zone (some zones change clocks at 00:00): not an error.
+    unresolved = local.isna() & ~date_only
     if unresolved.any():
         i = int(np.argmax(unresolved))
         raise _dst_error(naive[i].to_pydatetime(), zone_info, i, locate)
-    return local.tz_convert("UTC")
+    utc = local.tz_convert("UTC")
+    if not date_only.any():
+        return utc
+    return pd.DatetimeIndex(np.where(date_only, naive.to_numpy(), utc.tz_localize(None).to_numpy())
+                            ).tz_localize("UTC").as_unit("ns")
+
+
+def _check_years(naive: pd.DatetimeIndex, text: pd.Series, locate: RowLocator) -> None:
+    """Raise ``bad-timestamp`` at the first value outside the years ``FIRST_YEAR``-``LAST_YEAR``."""
+    outside = ((naive < _FIRST) | (naive >= _END))
+    if outside.any():
+        i = int(np.argmax(outside))
+        raise DataValidationError(
+            BAD_TIMESTAMP, f"{str(text.iloc[i])!r}: the year is outside {FIRST_YEAR}-{LAST_YEAR}",
+            f"correct the date (a typo in the year?): timestamps are stored in nanoseconds, which "
+            f"cover the years {FIRST_YEAR} to {LAST_YEAR}",
+            locate.at(i, "timestamp"))
 
 
 def _dst_error(value: dt.datetime, zone_info: zoneinfo.ZoneInfo, i: int,

@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 # Rule ids: stable strings that tests, docs and users can search for.
 UNREADABLE_FILE = "unreadable-file"
+FILE_TOO_LARGE = "file-too-large"
+TOO_MANY_ROWS = "too-many-rows"
 WRONG_DELIMITER = "wrong-delimiter"
 WRONG_FIELD_COUNT = "wrong-field-count"
 EMPTY_FILE = "empty-file"
@@ -46,22 +48,37 @@ NONEXISTENT_TIME = "nonexistent-time"
 NON_NUMERIC = "non-numeric"
 NOT_FINITE = "not-finite"
 NON_POSITIVE_PRICE = "non-positive-price"
+PRICE_OUT_OF_RANGE = "price-out-of-range"
 NEGATIVE_VOLUME = "negative-volume"
+VOLUME_OUT_OF_RANGE = "volume-out-of-range"
 HIGH_BELOW_OPEN_CLOSE = "high-below-open-close"
 LOW_ABOVE_OPEN_CLOSE = "low-above-open-close"
 DUPLICATE_TIMESTAMP = "duplicate-timestamp"
 UNSORTED_TIMESTAMPS = "unsorted-timestamps"
 TOO_FEW_BARS = "too-few-bars"
 RULES: tuple[str, ...] = (
-    UNREADABLE_FILE, WRONG_DELIMITER, WRONG_FIELD_COUNT, EMPTY_FILE, MISSING_COLUMN, DUPLICATE_COLUMN,
+    UNREADABLE_FILE, FILE_TOO_LARGE, TOO_MANY_ROWS, WRONG_DELIMITER, WRONG_FIELD_COUNT, EMPTY_FILE, MISSING_COLUMN, DUPLICATE_COLUMN,
     MISSING_SYMBOL, BAD_TIMESTAMP, MISSING_TIMEZONE, MIXED_TIMEZONES, AMBIGUOUS_TIME, NONEXISTENT_TIME,
-    NON_NUMERIC, NOT_FINITE, NON_POSITIVE_PRICE, NEGATIVE_VOLUME, HIGH_BELOW_OPEN_CLOSE,
+    NON_NUMERIC, NOT_FINITE, NON_POSITIVE_PRICE, PRICE_OUT_OF_RANGE, NEGATIVE_VOLUME, VOLUME_OUT_OF_RANGE,
+    HIGH_BELOW_OPEN_CLOSE,
     LOW_ABOVE_OPEN_CLOSE, DUPLICATE_TIMESTAMP, UNSORTED_TIMESTAMPS, TOO_FEW_BARS,
 )
+
+# Money is float64. Prices in [MIN_PRICE, MAX_PRICE] and volumes up to MAX_VOLUME keep every
+# product the engine forms (units = cash / price up to ~1e20, units x price x fees, volume x price,
+# sums and squares over long windows) between about 1e-30 and 1e45: far from overflow (1.8e308)
+# and from subnormals (below 2.2e-308), where precision is lost without a sign. The same walk
+# scaled by 1e306 made sma_cross trade 0 times instead of 10. A price outside the range is a wrong
+# unit or a corrupt file, not a market: quote it per 1,000 units (or per 1e-3) instead.
+MIN_PRICE = 1e-8
+MAX_PRICE = 1e12
+MAX_VOLUME = 1e18
 
 # Warning ids.
 LARGE_GAP = "large-gap"
 EXTREME_MOVE = "extreme-move"
+POSSIBLE_SPLIT = "possible-split"
+UNNAMED_TIMESTAMP_COLUMN = "unnamed-timestamp-column"
 
 # A gap warns when it is longer than both of these: 10x the typical spacing keeps intraday
 # overnight and weekend gaps quiet only together with the 7-day floor, and the floor keeps daily
@@ -71,6 +88,12 @@ GAP_SPACING_MULTIPLE = 10
 GAP_MIN_DAYS = 7
 # A close-to-close move above 50% in one bar is rare outside unadjusted splits and bad ticks.
 EXTREME_MOVE_FRACTION = 0.5
+# Price factor from a close to the next open across a split: 2:1, 3:2 and 3:1 splits and their reverse.
+SPLIT_FACTORS: dict[str, float] = {"2:1": 1 / 2, "3:2": 2 / 3, "3:1": 1 / 3, "1:2": 2.0, "2:3": 3 / 2, "1:3": 3.0}
+# Unadjusted AAPL (2000-06-21, 2005-02-28) and MSFT (2003-02-18) open within 2% of half the close
+# before (-45%, -50% and -48% close to close, so a 50% move rule missed two of them); no other day of
+# their 2000-2013 Quandl WIKI prices comes within 3% of any factor.
+SPLIT_TOLERANCE = 0.03
 # Beyond this many warnings of one rule for one symbol, the rest are summarised in one warning.
 MAX_WARNINGS_PER_RULE = 10
 _NS_PER_DAY = 86_400 * 10**9
@@ -168,22 +191,27 @@ def parse_numbers(raw: pd.Series, column: str, locate: RowLocator) -> np.ndarray
     return values
 
 
-def check_finite_positive(values: np.ndarray, column: str, locate: RowLocator) -> None:
-    """Raise ``not-finite`` or ``non-positive-price`` for the first bad value of one price column."""
+def check_prices(values: np.ndarray, column: str, locate: RowLocator, context: str = "") -> None:
+    """Raise ``not-finite``, ``non-positive-price`` or ``price-out-of-range`` for the first bad value
+    of one price column; ``context`` ends the detail (e.g. how the values were derived)."""
     hit = _first_hit(~np.isfinite(values)[:, None])
     if hit:
         raise _not_finite_error(values[hit[0]], locate.at(hit[0], column))
     hit = _first_hit((values <= 0)[:, None])
     if hit:
         raise _non_positive_error(values[hit[0]], locate.at(hit[0], column))
+    hit = _first_hit(((values < MIN_PRICE) | (values > MAX_PRICE))[:, None])
+    if hit:
+        raise _price_range_error(values[hit[0]], locate.at(hit[0], column), context)
 
 
 def check_table(table: pd.DataFrame, locate: RowLocator) -> None:
     """Raise at the first broken value or ordering rule.
 
     Each rule reports the earliest row in the file that breaks it; rules are checked in this
-    order: ``not-finite``, ``non-positive-price``, ``negative-volume``, ``high-below-open-close``,
-    ``low-above-open-close``, ``duplicate-timestamp``, ``unsorted-timestamps``.
+    order: ``not-finite``, ``non-positive-price``, ``price-out-of-range``, ``negative-volume``,
+    ``volume-out-of-range``, ``high-below-open-close``, ``low-above-open-close``,
+    ``duplicate-timestamp``, ``unsorted-timestamps``.
 
     Raises:
         DataValidationError: At the first broken rule.
@@ -195,11 +223,20 @@ def check_table(table: pd.DataFrame, locate: RowLocator) -> None:
     hit = _first_hit(values[:, :4] <= 0)
     if hit:
         raise _non_positive_error(values[hit], locate.at(hit[0], FIELDS[hit[1]]))
+    hit = _first_hit((values[:, :4] < MIN_PRICE) | (values[:, :4] > MAX_PRICE))
+    if hit:
+        raise _price_range_error(values[hit], locate.at(hit[0], FIELDS[hit[1]]))
     hit = _first_hit(values[:, 4:] < 0)
     if hit:
         raise DataValidationError(
             NEGATIVE_VOLUME, f"volume {_num(values[hit[0], 4])} is negative",
             "volume must be >= 0: correct the bar or drop the row", locate.at(hit[0], "volume"))
+    hit = _first_hit(values[:, 4:] > MAX_VOLUME)
+    if hit:
+        raise DataValidationError(
+            VOLUME_OUT_OF_RANGE, f"volume {_num(values[hit[0], 4])} is above {MAX_VOLUME:g}",
+            f"volume must be at most {MAX_VOLUME:g} so that money stays exact in float64: correct the "
+            "bar, or count the volume in larger lots", locate.at(hit[0], "volume"))
     open_, high, low, close = (values[:, k] for k in range(4))
     hit = _first_hit((high < np.maximum(open_, close))[:, None])
     if hit:
@@ -220,13 +257,20 @@ def check_table(table: pd.DataFrame, locate: RowLocator) -> None:
     _check_order(table, locate)
 
 
-def find_warnings(table: pd.DataFrame, locate: RowLocator) -> list[DataWarning]:
-    """The ``large-gap`` and ``extreme-move`` warnings of a checked table, logged at WARNING level."""
+def find_warnings(table: pd.DataFrame, locate: RowLocator, hint: str = "") -> list[DataWarning]:
+    """The ``large-gap``, ``possible-split`` and ``extreme-move`` warnings of a checked table,
+    logged at WARNING level.
+
+    A bar that looks like a split gets ``possible-split`` only, not also ``extreme-move``; ``hint``
+    ends the detail of both (e.g. how to use the file's adjusted close).
+    """
     warnings: list[DataWarning] = []
     for _, group in table.groupby("symbol", sort=False):
         positions = group.index.to_numpy()
         warnings += _gap_warnings(group, positions, locate)
-        warnings += _move_warnings(group, positions, locate)
+        splits = _split_steps(group)
+        warnings += _split_warnings(group, positions, locate, splits, hint)
+        warnings += _move_warnings(group, positions, locate, splits, hint)
     for warning in warnings:
         logger.warning("%s", warning.message)
     return warnings
@@ -254,6 +298,14 @@ def _non_positive_error(value: float, location: Location) -> DataValidationError
         NON_POSITIVE_PRICE, f"price {_num(value)} is not positive",
         "prices must be > 0: correct the bar or drop the row (spreads and other series that can "
         "go negative are not OHLCV prices)",
+        location)
+
+
+def _price_range_error(value: float, location: Location, context: str = "") -> DataValidationError:
+    return DataValidationError(
+        PRICE_OUT_OF_RANGE, f"price {_num(value)} is outside [{MIN_PRICE:g}, {MAX_PRICE:g}]{context}",
+        f"prices must lie between {MIN_PRICE:g} and {MAX_PRICE:g} so that money stays exact in float64: "
+        "correct the bar, or quote the asset in another unit (per 1,000 units, or per 0.001)",
         location)
 
 
@@ -305,18 +357,49 @@ def _gap_warnings(group: pd.DataFrame, positions: np.ndarray, locate: RowLocator
     return _capped(found, LARGE_GAP, "large gaps", locate.path, str(group["symbol"].iloc[0]))
 
 
-def _move_warnings(group: pd.DataFrame, positions: np.ndarray, locate: RowLocator) -> list[DataWarning]:
+def _split_steps(group: pd.DataFrame) -> dict[int, str]:
+    """``{k: split}`` for each step ``k -> k + 1`` whose open / previous close is a split's factor."""
+    close, open_ = group["close"].to_numpy(), group["open"].to_numpy()
+    if len(close) < 2:
+        return {}
+    factor = open_[1:] / close[:-1]
+    steps: dict[int, str] = {}
+    for name, split in SPLIT_FACTORS.items():
+        for k in np.flatnonzero(np.abs(factor / split - 1.0) <= SPLIT_TOLERANCE):
+            steps[int(k)] = name
+    return dict(sorted(steps.items()))
+
+
+def _split_warnings(group: pd.DataFrame, positions: np.ndarray, locate: RowLocator,
+                    steps: dict[int, str], hint: str) -> list[DataWarning]:
+    close, open_ = group["close"].to_numpy(), group["open"].to_numpy()
+    found = []
+    for k, name in steps.items():
+        i, before = int(positions[k + 1]), int(positions[k])
+        found.append(DataWarning(
+            POSSIBLE_SPLIT,
+            f"open {_num(open_[k + 1])} is {open_[k + 1] / close[k]:.3f} x the close {_num(close[k])} at row "
+            f"{int(locate.rows[before])}, the price factor of a {name} split; prices before it look "
+            f"unadjusted{hint}",
+            locate.at(i, "open")))
+    return _capped(found, POSSIBLE_SPLIT, "possible splits", locate.path, str(group["symbol"].iloc[0]))
+
+
+def _move_warnings(group: pd.DataFrame, positions: np.ndarray, locate: RowLocator,
+                   splits: dict[int, str], hint: str) -> list[DataWarning]:
     close = group["close"].to_numpy()
     if len(close) < 2:
         return []
     change = close[1:] / close[:-1] - 1.0
     found = []
     for k in np.flatnonzero(np.abs(change) > EXTREME_MOVE_FRACTION):
+        if int(k) in splits:
+            continue
         i, before = int(positions[k + 1]), int(positions[k])
         found.append(DataWarning(
             EXTREME_MOVE,
             f"close moved {change[k]:+.1%} in one bar ({_num(close[k])} at row {int(locate.rows[before])} "
-            f"-> {_num(close[k + 1])}); an unadjusted split or a bad tick?",
+            f"-> {_num(close[k + 1])}); an unadjusted split or a bad tick?{hint}",
             locate.at(i, "close")))
     return _capped(found, EXTREME_MOVE, "extreme moves", locate.path, str(group["symbol"].iloc[0]))
 

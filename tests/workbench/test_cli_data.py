@@ -86,3 +86,55 @@ def test_import_of_a_builtin_name_is_refused(tmp_path: Path, capsys: pytest.Capt
     path = write_valid_csv(tmp_path / "acme.csv")
     assert main(["data", "import", str(path), "--name", "sp500"]) == 2
     assert "sp500" in capsys.readouterr().err
+
+
+def test_issue16_row_and_byte_bounds_are_options_and_environment(tmp_path: Path, monkeypatch,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    path = write_valid_csv(tmp_path / "acme.csv", rows=30)
+    assert main(["data", "check", str(path), "--max-rows", "29"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "too-many-rows: the file has more than 29 data rows" in err
+    assert main(["data", "import", str(path), "--name", "acme", "--max-bytes", "1K"]) == 2
+    assert "file-too-large: the file holds more than 1 KiB" in capsys.readouterr().err
+    monkeypatch.setenv("WORKBENCH_DATA_MAX_ROWS", "10")
+    assert main(["data", "check", str(path)]) == 2
+    assert "more than 10 data rows" in capsys.readouterr().err
+    assert main(["data", "check", str(path), "--max-rows", "30"]) == 0  # the option wins
+    capsys.readouterr()
+    for option, value in (("--max-rows", "0"), ("--max-rows", "lots"), ("--max-bytes", "-1"), ("--max-bytes", "nan")):
+        assert main(["data", "check", str(path), option, value]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {option} ") and err.count("\n") == 1
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs on this platform")
+def test_issue16_check_refuses_a_fifo_and_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    assert main(["data", "check", str(fifo)]) == 2
+    assert "unreadable-file: the path is a FIFO (named pipe), not a file" in capsys.readouterr().err
+    assert main(["data", "import", str(tmp_path), "--name", "x"]) == 2
+    assert "the path is a folder, not a file" in capsys.readouterr().err
+
+
+def test_issue16_check_accepts_pandas_default_csv_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    frame = pd.read_csv(write_valid_csv(tmp_path / "acme.csv"), index_col="Date", parse_dates=True)
+    frame.index.name = None
+    frame.to_csv(tmp_path / "default.csv")  # what df.to_csv(path) writes: an unnamed first column
+    assert main(["data", "check", str(tmp_path / "default.csv")]) == 0
+    captured = capsys.readouterr()
+    assert "valid, 1 symbol(s) (DEFAULT), 30 bars" in captured.out
+    assert "1 warning(s) (unnamed-timestamp-column x1)" in captured.out
+    assert "is read as the timestamps" in caplog.text  # logged on stderr by the CLI
+
+
+def test_issue16_usage_errors_are_one_line_too(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["data", "import", "x.csv", "--name", "-rf"])  # argparse reads -rf as an option
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert err == ("error: workbench data import: argument --name: expected one argument "
+                   "(see workbench data import --help)\n")

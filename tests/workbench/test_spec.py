@@ -54,7 +54,7 @@ def test_yaml_file_with_unknown_key_names_file_and_suggestion(tmp_path: Path) ->
     spec = RunSpec.from_file(path)
     assert spec.symbols == ("AAPL", "MSFT") and spec.fees == (0.0, 0.001) and spec.options == (("n_bootstrap", 5),)
     path.write_text("data: [unclosed\n")
-    with pytest.raises(InvalidParameterError, match="not valid YAML/JSON"):
+    with pytest.raises(InvalidParameterError, match="not valid YAML"):
         RunSpec.from_file(path)
     with pytest.raises(InvalidParameterError, match="no such spec file"):
         RunSpec.from_file(tmp_path / "missing.yaml")

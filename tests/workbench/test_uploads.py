@@ -93,3 +93,45 @@ def test_policy_upload_refuses_non_zip() -> None:
         uploads.install_policy_upload("agent.zip", b"not a zip", "x")
     with pytest.raises(InvalidParameterError, match="upload a .zip"):
         uploads.install_policy_upload("agent.tar", b"x", "x")
+
+
+@pytest.mark.parametrize("name", ["-rf", "_x", "ok\n"])
+def test_issue16_upload_and_cli_share_one_dataset_name_rule(tmp_path, capsys, name) -> None:
+    from workbench.cli import main
+
+    with pytest.raises(InvalidParameterError, match="starting with a letter or digit"):
+        uploads.import_data_upload("prices.csv", CSV.encode(), name)
+    path = tmp_path / "prices.csv"
+    path.write_text(CSV)
+    assert main(["data", "import", str(path), f"--name={name}"]) == 2
+    assert "starting with a letter or digit" in capsys.readouterr().err
+    assert dataset_store().list() == []
+
+
+def test_issue16_an_upload_is_bounded_once_unpacked(monkeypatch) -> None:
+    import gzip
+
+    assert uploads.upload_limits().max_bytes <= uploads.MAX_DATA_UNPACKED_BYTES
+    # A 2 MB .csv.gz that unpacked to 2 GB exhausted memory; here 30 KB unpack to 30 MB over a 1 MB bound.
+    monkeypatch.setattr(uploads, "MAX_DATA_UNPACKED_BYTES", 2**20)
+    bomb = gzip.compress(CSV.encode() + b"\n" * 30_000_000, 9)
+    assert len(bomb) < 2**16
+    with pytest.raises(DataValidationError, match="more than 1 MiB once decompressed") as caught:
+        uploads.import_data_upload("bomb.csv.gz", bomb, "bomb")
+    assert str(caught.value).startswith("bomb.csv.gz: file-too-large")
+    assert not dataset_store().exists("bomb")
+
+
+def test_issue16_upload_bounds_never_exceed_the_environments(monkeypatch) -> None:
+    monkeypatch.setenv("WORKBENCH_DATA_MAX_ROWS", "2")
+    with pytest.raises(DataValidationError, match="more than 2 data rows"):
+        uploads.import_data_upload("prices.csv", CSV.encode(), "small")
+    monkeypatch.setenv("WORKBENCH_DATA_MAX_ROWS", str(10 * uploads.MAX_DATA_ROWS))
+    assert uploads.upload_limits().max_rows == uploads.MAX_DATA_ROWS
+
+
+def test_issue16_an_upload_can_use_its_adjusted_close() -> None:
+    text = ("Date,Open,High,Low,Close,Adj Close,Volume\n"
+            "2024-01-02,10,11,9,10,5,100\n2024-01-03,10,12,10,11,5.5,100\n")
+    uploads.import_data_upload("acme.csv", text.encode(), "acme", adjusted=True)
+    assert load_dataset("acme").close[:, 0].tolist() == [5.0, 5.5]

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from engine.atomic_files import atomic_path
+from engine.data.market import to_utc
 from engine.errors import InvalidParameterError
 from engine.features.build import build_feature_matrix
 from engine.features.normalize import NORMALIZATION_METHODS, FeatureNormalizer
@@ -51,8 +52,17 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidParameterError("--normalize needs --train START:END, the period the statistics are fitted on")
     if args.out.suffix != ".parquet":
         raise InvalidParameterError(f"--out {args.out} must end in .parquet")
-    data = load_dataset(args.dataset, symbols=args.symbol.split(",") if args.symbol else None,
-                        end=args.end, tz=args.tz)
+    for option, value in (("--start", args.start), ("--end", args.end)):
+        if value is not None:  # a bad date is an error before the data is read, not a traceback after
+            try:
+                to_utc(value)
+            except InvalidParameterError as error:
+                raise InvalidParameterError(f"{option}: {error}") from None
+    symbols = [s.strip() for s in args.symbol.split(",")] if args.symbol is not None else None
+    if symbols is not None and not all(symbols):
+        raise InvalidParameterError(f"--symbol {args.symbol!r} names an empty symbol; leave --symbol out "
+                                    "for every symbol")
+    data = load_dataset(args.dataset, symbols=symbols, end=args.end, tz=args.tz)
     train = parse_period("--train", args.train) if args.normalize else None
     frames, statistics = [], {}
     for symbol in tqdm(data.symbols, desc="features", unit="symbol", disable=None):
@@ -74,11 +84,14 @@ def run(args: argparse.Namespace) -> int:
     metadata = {b"workbench.dataset": data.name.encode(), b"workbench.fingerprint": data.fingerprint().encode()}
     if statistics:
         metadata[NORMALIZER_METADATA_KEY] = json.dumps(statistics).encode()
-    if args.start:
-        matrix = matrix[matrix.index >= pd.Timestamp(args.start, tz="UTC")]
+    if args.start is not None:
+        matrix = matrix[matrix.index >= to_utc(args.start)]
     if matrix.empty:
         raise InvalidParameterError(f"no bars left between --start {args.start} and --end {args.end}")
-    _write_parquet_atomically(matrix, args.out, metadata)
+    try:
+        _write_parquet_atomically(matrix, args.out, metadata)
+    except OSError as error:
+        raise InvalidParameterError(f"--out {args.out}: cannot write it ({error.strerror or error})") from None
     print(f"wrote {len(matrix)} rows x {matrix.shape[1]} columns for {abbreviate(data.symbols)} to {args.out}")
     return 0
 

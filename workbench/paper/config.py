@@ -15,13 +15,12 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from engine.atomic_files import write_text_atomically
 from engine.errors import InvalidParameterError
 from engine.names import unknown_name
 from engine.scenarios import ScenarioParams
 from engine.scenarios.params import RISK_KEYS
+from engine.yaml_files import read_yaml
 
 CONFIG_FILE = "config.json"
 JOURNAL_FILE = "journal.sqlite"
@@ -132,10 +131,7 @@ def load_risk_file(path: str | Path) -> tuple[tuple[str, Any], ...]:
     path = Path(path)
     if not path.is_file():
         raise InvalidParameterError(f"{path}: no such risk file")
-    try:
-        values = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise InvalidParameterError(f"{path}: not valid YAML ({error}); fix the syntax") from None
+    values = read_yaml(path)
     if values is None:
         return ()
     if not isinstance(values, Mapping):

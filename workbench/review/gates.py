@@ -28,11 +28,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import yaml
-
 from engine.errors import InvalidParameterError
 from engine.names import unknown_name
 from workbench.review.evidence import METRICS, Evidence, Observation
+from engine.yaml_files import read_yaml
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
@@ -229,10 +228,7 @@ def load_gates(path: str | Path | None = None) -> tuple[Gate, ...]:
     path = Path(path)
     if not path.is_file():
         raise GateFileError(f"{path}: no such gates file; start from {DEFAULT_GATES_FILE}")
-    try:
-        document = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise GateFileError(f"{path}: not valid YAML ({error}); fix the syntax") from None
+    document = read_yaml(path, GateFileError)
     if not isinstance(document, Mapping):
         raise GateFileError(f"{path}: a gates file is a mapping with one key, 'gates'")
     for key in document:

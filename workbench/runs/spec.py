@@ -16,13 +16,12 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
-import yaml
-
 from engine.errors import InvalidParameterError
 from engine.names import unknown_name
 from engine.scenarios import ScenarioParams
 from engine.scenarios.params import RISK_KEYS
 from strategies.family import RUNTIMES
+from engine.yaml_files import read_text, read_yaml
 
 OptionsT = TypeVar("OptionsT")
 DEFAULT_KIND = "backtest"
@@ -166,11 +165,13 @@ class RunSpec:
         path = Path(path)
         if not path.is_file():
             raise InvalidParameterError(f"{path}: no such spec file")
-        try:
-            text = path.read_text()
-            values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as error:
-            raise InvalidParameterError(f"{path}: not valid YAML/JSON ({error}); fix the syntax") from None
+        if path.suffix == ".json":
+            try:
+                values = json.loads(read_text(path))
+            except json.JSONDecodeError as error:
+                raise InvalidParameterError(f"{path}: not valid JSON ({error}); fix the syntax") from None
+        else:
+            values = read_yaml(path)
         return cls.from_dict(values, source=str(path))
 
     def replace(self, **changes: Any) -> "RunSpec":

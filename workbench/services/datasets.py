@@ -58,7 +58,7 @@ def load_dataset(
         data = load_builtin(spec)
     elif dataset_store().exists(spec):
         data = dataset_store().load(spec)
-    elif Path(spec).is_file():
+    elif spec.strip() and Path(spec).exists():  # a folder or a FIFO too: read_ohlcv says what it is
         data, _ = read_ohlcv(Path(spec), tz=tz)  # read_ohlcv logs its warnings
     else:
         names = list(builtin_names()) + [m["name"] for m in dataset_store().list()]

@@ -19,6 +19,8 @@ from pathlib import Path, PurePosixPath
 
 from engine.atomic_files import fsync_path, staging_folder
 from engine.data.io import read_ohlcv
+from engine.data.limits import ReadLimits
+from engine.data.store import DATASET_NAME, NAME_RULE, check_dataset_name
 from engine.errors import InvalidParameterError, WorkbenchError
 from engine.paths import workbench_home
 from models.checkpoint import CARD_FILE, NORMALIZER_FILE, ONNX_FILE, WEIGHTS_FILE
@@ -26,11 +28,14 @@ from workbench.policies import load_policy
 from workbench.services.datasets import dataset_store
 
 MAX_DATA_BYTES = 50 * 1024 * 1024
+# What an uploaded data file may unpack to: a 50 MB .csv.gz is about 250 MB of CSV, and one of
+# 2 MB could unpack to 2 GB. Lower environment bounds (WORKBENCH_DATA_MAX_*) win.
+MAX_DATA_UNPACKED_BYTES = 256 * 1024 * 1024
+MAX_DATA_ROWS = 2_500_000
 MAX_POLICY_BYTES = 50 * 1024 * 1024
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 POLICY_FILES = (WEIGHTS_FILE, CARD_FILE, NORMALIZER_FILE, ONNX_FILE)
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+SYMBOL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 
 
 def policies_dir() -> Path:
@@ -61,15 +66,17 @@ def data_suffix(filename: str) -> str:
 
 
 def import_data_upload(filename: str, content: bytes, name: str, symbol: str | None = None,
-                       tz: str | None = None) -> dict[str, object]:
+                       tz: str | None = None, adjusted: bool = False) -> dict[str, object]:
     """Validate an uploaded OHLCV file and store it as dataset ``name``.
 
     Args:
         filename: The name the browser sent (for its suffix and messages only).
-        content: The file's bytes (at most :data:`MAX_DATA_BYTES`).
-        name: Dataset name (letters, digits, ``-``, ``_``).
+        content: The file's bytes (at most :data:`MAX_DATA_BYTES`, unpacking to at most
+            :data:`MAX_DATA_UNPACKED_BYTES` and :data:`MAX_DATA_ROWS` rows).
+        name: Dataset name (:data:`engine.data.store.DATASET_NAME`).
         symbol: Symbol of a file without a symbol column (default: the uploaded name's stem, uppercased).
         tz: IANA zone of naive intraday timestamps.
+        adjusted: Scale open, high, low and close by the file's ``Adj Close / Close``.
 
     Returns:
         ``name``, ``symbols``, ``bars``, ``start``, ``end``, ``frequency``, ``warnings``.
@@ -79,26 +86,32 @@ def import_data_upload(filename: str, content: bytes, name: str, symbol: str | N
     """
     _check_size(filename, content, MAX_DATA_BYTES)
     suffix = data_suffix(filename)
-    if not NAME.match(str(name or "")):
-        raise InvalidParameterError(
-            f"dataset name {name!r} must be 1-64 letters, digits, '-' or '_' (starting with a letter or digit)")
+    check_dataset_name(name)
     symbol = (symbol or "").strip() or None
-    if symbol is not None and not SYMBOL.match(symbol):
+    if symbol is not None and not SYMBOL.fullmatch(symbol):
         raise InvalidParameterError(f"symbol {symbol!r} must be 1-32 letters, digits, '.', '-' or '_'")
+    limits = upload_limits()
     with tempfile.TemporaryDirectory(prefix="workbench-upload-") as folder:
         path = Path(folder) / f"upload{suffix}"
         path.write_bytes(content)
         try:
-            data, warnings = read_ohlcv(path, symbol=symbol, tz=tz or None)
+            data, warnings = read_ohlcv(path, symbol=symbol, tz=tz or None, adjusted=adjusted, limits=limits)
             if symbol is None and data.symbols == (path.name[: -len(suffix)].upper(),):
                 # No symbol column: read_ohlcv named the symbol after our fixed file name.
-                data, warnings = read_ohlcv(path, symbol=_default_symbol(filename, suffix), tz=tz or None)
+                data, warnings = read_ohlcv(path, symbol=_default_symbol(filename, suffix), tz=tz or None,
+                                            adjusted=adjusted, limits=limits)
         except WorkbenchError as error:
             raise type(error)(*_renamed(error, str(path), _shown(filename))) from None
         dataset_store().save(name, data, source=f"upload {_shown(filename)}")
     return {"name": name, "symbols": list(data.symbols), "bars": data.n_bars,
             "start": data.index[0].isoformat(), "end": data.index[-1].isoformat(),
             "frequency": data.frequency, "warnings": len(warnings)}
+
+
+def upload_limits() -> ReadLimits:
+    """Bounds on an uploaded data file: the environment's, but never above the upload's own."""
+    limits = ReadLimits.resolve()
+    return ReadLimits(min(limits.max_bytes, MAX_DATA_UNPACKED_BYTES), min(limits.max_rows, MAX_DATA_ROWS))
 
 
 def install_policy_upload(filename: str, content: bytes, name: str) -> Path:
@@ -115,9 +128,8 @@ def install_policy_upload(filename: str, content: bytes, name: str) -> Path:
     if not str(filename or "").lower().endswith(".zip"):
         raise InvalidParameterError(f"{_shown(filename)}: upload a .zip of a checkpoint folder "
                                     f"({', '.join(POLICY_FILES)})")
-    if not NAME.match(str(name or "")):
-        raise InvalidParameterError(
-            f"policy name {name!r} must be 1-64 letters, digits, '-' or '_' (starting with a letter or digit)")
+    if not isinstance(name, str) or not DATASET_NAME.fullmatch(name):  # policies share the dataset name rule
+        raise InvalidParameterError(f"policy name {name!r} is not valid: use {NAME_RULE}")
     target = policies_dir() / name
     if target.exists():
         raise InvalidParameterError(f"a policy named {name!r} is already installed; choose another name")
@@ -170,7 +182,7 @@ def _checkpoint_members(filename: str, content: bytes) -> dict[str, bytes]:
 
 def _default_symbol(filename: str, suffix: str) -> str:
     stem = _shown(filename)[: -len(suffix)].upper()
-    return stem if SYMBOL.match(stem) else "UPLOAD"
+    return stem if SYMBOL.fullmatch(stem) else "UPLOAD"
 
 
 def _check_size(filename: str, content: bytes, limit: int) -> None:

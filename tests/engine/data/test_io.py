@@ -168,6 +168,19 @@ def test_date_only_values_are_midnight_utc_whatever_tz(tmp_path):
     assert list(read_ohlcv(path, tz="Asia/Tokyo")[0].index) == _utc("2024-01-02", "2024-01-03")
 
 
+def test_issue16_date_only_rows_stay_midnight_utc_beside_localized_times(tmp_path):
+    # A daily symbol and an intraday one in one long file: --tz localizes the times of day only;
+    # "2024-01-02" used to become 05:00 UTC with tz America/New_York.
+    text = ("timestamp,symbol,open,high,low,close,volume\n"
+            "2024-01-02,DAY,10,11,9,10.5,100\n"
+            "2024-01-02 09:30,MIN,10,11,9,10.5,100\n"
+            "2024-01-02 09:31,MIN,10,11,9,10.5,100\n"
+            "2024/01/03,DAY,10,11,9,10.5,100\n")
+    data, _ = read_ohlcv(_write(tmp_path / "x.csv", text), tz=NY)
+    assert list(data.symbol_frame("DAY").index) == _utc("2024-01-02", "2024-01-03")
+    assert list(data.symbol_frame("MIN").index) == _utc("2024-01-02 14:30", "2024-01-02 14:31")
+
+
 def test_naive_times_are_localized_to_tz(tmp_path):
     path = _write(tmp_path / "x.csv", _bars(["2024-01-02 09:30", "2024-07-01 09:30"]))
     data, _ = read_ohlcv(path, tz=NY)
@@ -324,3 +337,46 @@ def test_valid_tables_round_trip_through_csv_exactly(tmp_path, table):
     assert list(long["symbol"]) == list(table["symbol"])
     assert list(long["timestamp"]) == list(table["timestamp"])
     assert np.array_equal(long[list(FIELDS)].to_numpy(), table[list(FIELDS)].to_numpy())
+
+
+@pytest.mark.parametrize("first, stamp", [
+    ("2024-01-02", "0001-01-02"), ("2024-01-02", "2300-01-02"), ("2024-01-02", "9999-12-31"),
+    ("2024-01-02", "1677-12-31"), ("2024-01-02T10:00:00Z", "9999-12-31T10:00:00Z")])
+def test_issue16_dates_outside_nanosecond_timestamps_are_bad_timestamps(tmp_path, first, stamp):
+    path = _write(tmp_path / "x.csv", _bars([first, stamp]))
+    with pytest.raises(DataValidationError, match="outside 1678-2261") as caught:
+        read_ohlcv(path)
+    assert (caught.value.rule, caught.value.location.row) == (v.BAD_TIMESTAMP, 2)
+    assert caught.value.location.timestamp == stamp
+
+
+@pytest.mark.parametrize("tz", [None, "UTC"])
+def test_issue16_parquet_dates_outside_nanosecond_timestamps_are_bad_timestamps(tmp_path, tz):
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stamps = [dt.datetime(2024, 1, 2), dt.datetime(9999, 1, 1)]
+    table = pa.table({"timestamp": pa.array(stamps, pa.timestamp("us", tz=tz)),
+                      **{f: [10.0, 10.0] for f in FIELDS}})
+    path = tmp_path / "x.parquet"
+    pq.write_table(table, path)
+    with pytest.raises(DataValidationError, match="outside 1678-2261") as caught:
+        read_ohlcv(path)
+    assert (caught.value.rule, caught.value.location.row) == (v.BAD_TIMESTAMP, 2)
+
+
+def test_issue16_years_at_the_edges_of_the_range_are_read(tmp_path):
+    data, _ = read_ohlcv(_write(tmp_path / "x.csv", _bars(["1678-01-01", "2261-12-31"])))
+    assert list(data.index) == _utc("1678-01-01", "2261-12-31")
+
+
+def test_issue16_parquet_index_named_like_a_column_is_duplicate_column(tmp_path):
+    frame = _frame(pd.date_range("2024-01-02", periods=3, freq="D", tz="UTC", name="timestamp"))
+    frame["timestamp"] = frame.index
+    path = tmp_path / "x.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(DataValidationError, match="index and one of its columns") as caught:
+        read_ohlcv(path)
+    assert (caught.value.rule, caught.value.location.column) == (v.DUPLICATE_COLUMN, "timestamp")

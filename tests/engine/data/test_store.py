@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pandas as pd
@@ -160,3 +161,43 @@ def test_unknown_names_raise_unknown_dataset(store):
         store.load("other")
     with pytest.raises(UnknownDatasetError):
         store.delete("other")
+
+
+@pytest.mark.parametrize("name", ["-rf", "_x", "-", "--data", "a\n"])
+def test_issue16_names_start_with_a_letter_or_digit(store, name):
+    # "--name=-rf" was stored, and then "--data -rf" read as an option: no command could use it.
+    with pytest.raises(InvalidParameterError, match="starting with a letter or digit"):
+        store.save(name, _data(), source="x.csv")
+    assert not store.root.exists() or list(store.root.iterdir()) == []
+    assert not store.exists(name)
+
+
+def test_issue16_a_legacy_folder_with_a_bad_name_is_skipped_by_list(store, caplog):
+    store.save("good", _data(), source="x.csv")
+    (store.root / "good").rename(store.root / "-rf")
+    store.save("good", _data(), source="x.csv")
+    with caplog.at_level("WARNING", logger="engine.data.store"):
+        assert [m["name"] for m in store.list()] == ["good"]
+    assert "rename the folder" in caplog.text
+
+
+def test_issue16_a_killed_imports_temporary_folders_are_swept_but_a_running_ones_kept(store):
+    import os
+    import subprocess
+    import sys
+
+    store.save("first", _data(), source="x.csv")
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    dead = store.root / f".killed.{int(finished.stdout)}-abc123.tmp"  # a SIGKILLed import's folder
+    running = store.root / f".running.{os.getpid()}-abc123.tmp"  # a concurrent import in progress
+    legacy = store.root / ".tmp-old-layout-abc123"  # an older version's name, no process id: only its age tells
+    fresh_legacy = store.root / ".tmp-new-layout-abc123"
+    for folder in (dead, running, legacy, fresh_legacy):
+        folder.mkdir()
+        (folder / "bars.parquet").write_bytes(b"partial")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(legacy, (two_days_ago, two_days_ago))
+    store.save("second", _data(), source="x.csv")
+    assert sorted(p.name for p in store.root.iterdir()) == sorted(
+        ["first", "second", running.name, fresh_legacy.name])

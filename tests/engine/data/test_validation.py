@@ -27,6 +27,10 @@ CASES = [
     ("non-positive-price.csv", None, v.NON_POSITIVE_PRICE, 2, "2024-01-03", "low", None,
      "prices must be > 0"),
     ("negative-volume.csv", None, v.NEGATIVE_VOLUME, 3, "2024-01-04", "volume", None, "volume must be >= 0"),
+    ("price-out-of-range.csv", None, v.PRICE_OUT_OF_RANGE, 2, "2024-01-03", "high", None,
+     "prices must lie between 1e-08 and 1e+12"),
+    ("volume-out-of-range.csv", None, v.VOLUME_OUT_OF_RANGE, 3, "2024-01-04", "volume", None,
+     "volume must be at most 1e+18"),
     # Row 2: high 10.9 < max(open 10.5, close 11.0) = 11.0.
     ("high-below-open-close.csv", None, v.HIGH_BELOW_OPEN_CLOSE, 2, "2024-01-03", "high", None,
      "the high must be >= open and close"),
@@ -82,7 +86,8 @@ def test_corpus_file_names_rule_row_timestamp_column_and_fix(name, tz, rule, row
 
 
 def test_every_rule_id_has_a_corpus_file_or_a_generated_case():
-    covered = {case[2] for case in CASES} | {v.UNREADABLE_FILE}  # unreadable bytes: generated below
+    # Unreadable bytes are generated below; bounds on size and rows in test_limits.py.
+    covered = {case[2] for case in CASES} | {v.UNREADABLE_FILE, v.FILE_TOO_LARGE, v.TOO_MANY_ROWS}
     assert set(v.RULES) == covered
     assert len(set(v.RULES)) == len(v.RULES)
 
@@ -171,8 +176,9 @@ def test_thousands_separator_gets_a_hint(tmp_path):
 
 
 def test_unnamed_index_column_hint(tmp_path):
+    # An empty first header is read as the timestamps (test_issue16_...); an 'index' column is hinted.
     path = tmp_path / "x.csv"
-    path.write_text(",open,high,low,close,volume\n2024-01-02,1,2,1,2,5\n")
+    path.write_text("index,open,high,low,close,volume\n2024-01-02,1,2,1,2,5\n")
     with pytest.raises(DataValidationError, match="index_label='timestamp'") as caught:
         read_ohlcv(path)
     assert caught.value.location.column == "timestamp"
@@ -205,11 +211,12 @@ def test_valid_file_passes_and_round_trips_values_exactly(tmp_path):
     assert [w.rule for w in warnings] == [v.EXTREME_MOVE, v.EXTREME_MOVE]
 
 
-def _daily_csv(path: Path, dates, closes=None) -> Path:
+def _daily_csv(path: Path, dates, closes=None, opens=None) -> Path:
     closes = np.full(len(dates), 100.0) if closes is None else np.asarray(closes, dtype=float)
+    opens = closes if opens is None else np.asarray(opens, dtype=float)
     frame = pd.DataFrame({"timestamp": [pd.Timestamp(d).strftime("%Y-%m-%d") for d in dates],
-                          "open": closes, "high": closes * 1.01, "low": closes * 0.99,
-                          "close": closes, "volume": 1000.0})
+                          "open": opens, "high": np.maximum(opens, closes) * 1.01,
+                          "low": np.minimum(opens, closes) * 0.99, "close": closes, "volume": 1000.0})
     frame.to_csv(path, index=False)
     return path
 
@@ -274,9 +281,11 @@ def test_gap_warning_on_a_missing_week_of_intraday_data(tmp_path):
 
 
 def test_extreme_move_warns_above_fifty_percent_only(tmp_path, caplog):
-    # 100 -> 149 is +49% (quiet), 149 -> 74 is -50.3% (warns), 74 -> 112 is +51.4% (warns).
+    # 100 -> 149 is +49% (quiet), 149 -> 74 is -50.3% (warns), 74 -> 112 is +51.4% (warns). Each bar
+    # opens at the close before it: no gap that looks like a split.
     days = pd.bdate_range("2024-01-02", periods=4)
-    path = _daily_csv(tmp_path / "x.csv", days, [100.0, 149.0, 74.0, 112.0])
+    closes = [100.0, 149.0, 74.0, 112.0]
+    path = _daily_csv(tmp_path / "x.csv", days, closes, opens=[100.0] + closes[:-1])
     with caplog.at_level(logging.WARNING, logger="engine.data.validation"):
         _, warnings = read_ohlcv(path)
     assert [(w.rule, w.location.row, w.location.column) for w in warnings] == [
@@ -291,3 +300,123 @@ def test_warnings_beyond_the_cap_are_summarised(tmp_path):
     assert len(warnings) == v.MAX_WARNINGS_PER_RULE + 1
     assert warnings[-1].detail == "5 more extreme moves not listed"
     assert warnings[-1].location.row is None
+
+
+def _walk(scale: float, n: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, n)))
+    open_ = np.r_[close[0], close[:-1]]
+    return pd.DataFrame({"timestamp": pd.bdate_range("2020-01-02", periods=n).strftime("%Y-%m-%d"),
+                         "open": open_ * scale, "high": np.maximum(open_, close) * 1.01 * scale,
+                         "low": np.minimum(open_, close) * 0.99 * scale, "close": close * scale,
+                         "volume": 1000.0})
+
+
+@pytest.mark.parametrize("scale", [1e306, 1e11, 5e-324, 1e-11])
+def test_issue16_prices_near_the_float_limits_are_refused(tmp_path, scale):
+    # The same walk scaled by 1e306 made sma_cross trade 0 times; 5e-324 failed in the vectorbt bridge.
+    frame = _walk(1.0)
+    frame[["open", "high", "low", "close"]] *= scale  # 5e-324 x ~100 is still 5e-324 or 0
+    frame.loc[frame["low"] <= 0, ["open", "high", "low", "close"]] = 5e-324
+    path = tmp_path / "walk.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataValidationError) as caught:
+        read_ohlcv(path)
+    error = caught.value
+    assert (error.rule, error.location.row, error.location.column) == (v.PRICE_OUT_OF_RANGE, 1, "open")
+    assert f"price {float(frame['open'].iloc[0])!r} is outside [1e-08, 1e+12]" in str(error)
+
+
+def test_issue16_prices_and_volumes_at_the_bounds_are_accepted(tmp_path):
+    path = tmp_path / "edges.csv"
+    path.write_text("timestamp,open,high,low,close,volume\n"
+                    "2024-01-02,1e-08,1e-08,1e-08,1e-08,0\n"
+                    "2024-01-03,1e12,1e12,1e12,1e12,1e18\n")
+    data, _ = read_ohlcv(path)
+    assert data.close[:, 0].tolist() == [1e-08, 1e12] and data.volume[-1, 0] == 1e18
+
+
+def test_issue16_adjusted_prices_must_stay_in_range(tmp_path):
+    path = tmp_path / "adj.csv"
+    path.write_text("timestamp,open,high,low,close,adj_close,volume\n"
+                    "2024-01-02,10,11,9,10,1e-09,100\n2024-01-03,10,11,9,10,1,100\n")
+    with pytest.raises(DataValidationError, match="outside") as caught:
+        read_ohlcv(path, adjusted=True)
+    assert (caught.value.rule, caught.value.location.row, caught.value.location.column) == \
+        (v.PRICE_OUT_OF_RANGE, 1, "adj_close")
+
+
+# --- issue 16 item 11: pandas' default CSV, split factors, the ignored Adj Close ----------------------
+
+def test_issue16_pandas_default_csv_reads_its_unnamed_index_as_timestamps(tmp_path, caplog):
+    frame = pd.DataFrame({"Open": [10.0, 10.5], "High": [11.0, 11.5], "Low": [9.0, 10.0],
+                          "Close": [10.5, 11.0], "Volume": [100, 200]},
+                         index=pd.DatetimeIndex(["2004-08-19", "2004-08-20"]))
+    path = tmp_path / "goog.csv"
+    frame.to_csv(path)  # header ",Open,High,...": backtesting.py's GOOG.csv has it too
+    assert path.read_text().startswith(",Open,High")
+    with caplog.at_level(logging.WARNING):
+        data, warnings = read_ohlcv(path)
+    assert list(data.index) == [pd.Timestamp("2004-08-19", tz="UTC"), pd.Timestamp("2004-08-20", tz="UTC")]
+    assert data.close[:, 0].tolist() == [10.5, 11.0]
+    assert [w.rule for w in warnings] == [v.UNNAMED_TIMESTAMP_COLUMN]
+    assert "unnamed first column" in caplog.text
+
+
+def test_issue16_unnamed_zero_is_read_but_two_empty_headers_are_not(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("Unnamed: 0,open,high,low,close,volume\n2024-01-02,1,2,1,2,5\n2024-01-03,1,2,1,2,5\n")
+    assert read_ohlcv(path)[0].n_bars == 2
+    path.write_text(",open,high,low,close,volume,\n2024-01-02,1,2,1,2,5,\n2024-01-03,1,2,1,2,5,\n")
+    with pytest.raises(DataValidationError, match="index_label='timestamp'") as caught:
+        read_ohlcv(path)  # which empty header holds the timestamps is a guess: refused, with the hint
+    assert caught.value.rule == v.MISSING_COLUMN
+
+
+def test_issue16_errors_in_an_unnamed_timestamp_column_name_it(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text(",open,high,low,close,volume\n2024-01-02,1,2,1,2,5\n01/03/2024,1,2,1,2,5\n")
+    with pytest.raises(DataValidationError) as caught:
+        read_ohlcv(path)
+    assert (caught.value.rule, caught.value.location.column) == (v.BAD_TIMESTAMP, "(unnamed first column)")
+
+
+@pytest.mark.parametrize("name, factor", list(v.SPLIT_FACTORS.items()))
+def test_issue16_a_split_factor_between_a_close_and_the_next_open_warns(tmp_path, name, factor):
+    # The close after the split moves away from the open, as AAPL's did in 2000 (-45% close to close).
+    closes = [100.0, 101.0, 101.0 * factor * 1.1, 101.0 * factor * 1.12]
+    opens = [100.0, 100.0, 101.0 * factor * 1.01, closes[2]]
+    path = _daily_csv(tmp_path / "x.csv", pd.bdate_range("2024-01-02", periods=4), closes, opens)
+    _, warnings = read_ohlcv(path)
+    assert [(w.rule, w.location.row, w.location.column) for w in warnings] == [(v.POSSIBLE_SPLIT, 3, "open")]
+    assert f"the price factor of a {name} split" in warnings[0].detail
+    assert "--adjusted" not in warnings[0].detail  # no Adj Close column to use
+
+
+@pytest.mark.parametrize("gap", [0.8, 0.55, 0.6, 0.72, 1.3, 1.7, 2.5, 3.5])
+def test_other_gaps_are_not_splits(tmp_path, gap):
+    closes = [100.0, 100.0 * gap, 100.0 * gap]
+    path = _daily_csv(tmp_path / "x.csv", pd.bdate_range("2024-01-02", periods=3), closes, [100.0] + closes[1:])
+    _, warnings = read_ohlcv(path)
+    assert v.POSSIBLE_SPLIT not in [w.rule for w in warnings]
+
+
+def test_issue16_unadjusted_aapl_and_msft_splits_are_flagged_with_an_adjusted_hint(tmp_path):
+    from bokeh_sampledata.stocks import data as raw
+
+    expected = {"AAPL": ["2000-06-21", "2005-02-28"], "MSFT": ["2003-02-18"]}
+    for symbol, dates in expected.items():
+        rows = raw[raw["ticker"] == symbol].sort_values("date")
+        path = tmp_path / f"{symbol.lower()}.csv"
+        rows.rename(columns={"adj_close": "Adj Close"})[
+            ["date", "open", "high", "low", "close", "Adj Close", "volume"]].to_csv(path, index=False)
+        _, warnings = read_ohlcv(path)
+        splits = [w for w in warnings if w.rule == v.POSSIBLE_SPLIT]
+        assert [w.location.timestamp[:10] for w in splits] == dates
+        assert all("2:1 split" in w.detail and "'Adj Close' column is ignored: import with --adjusted"
+                   in w.detail for w in splits)
+        moves = [w.location.timestamp[:10] for w in warnings if w.rule == v.EXTREME_MOVE]
+        assert not set(moves) & set(dates)  # a split is not also an extreme move (AAPL's 2000-09-29 is)
+        _, adjusted = read_ohlcv(path, adjusted=True)
+        assert v.POSSIBLE_SPLIT not in [w.rule for w in adjusted]
+        assert all("--adjusted" not in w.detail for w in adjusted)
