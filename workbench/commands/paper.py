@@ -36,6 +36,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     start.add_argument("--runtime", choices=RUNTIMES, default="auto",
                        help="how a --policy runs: auto (its verified ONNX export when it has one, else torch; "
                             "default), onnx or torch")
+    start.add_argument("--no-store", action="store_true",
+                       help="do not store the session in the run store when it stops (it is by default)")
     start.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                        help="strategy parameter (repeatable), e.g. --param fast=20")
     start.add_argument("--feed", required=True,
@@ -85,8 +87,14 @@ def _start(args: argparse.Namespace) -> int:
     equity = "" if result.equity is None else f", equity {result.equity:.2f}"
     if result.status == "already finished":
         print(f"paper {result.state}: the replay already finished at {where}{equity}; nothing to do")
-    else:
-        print(f"paper {result.state}: {result.status} after {result.bars} new bar(s); last {where}{equity}")
+        return 0
+    print(f"paper {result.state}: {result.status} after {result.bars} new bar(s); last {where}{equity}")
+    if not args.no_store and result.last_bar >= 1:
+        from workbench.runs.paper import paper_record
+        from workbench.store import RunStore
+
+        with RunStore.open() as store:
+            print(f"stored run {store.save_run(paper_record(result.state)).run_id} (kind paper)")
     return 0
 
 

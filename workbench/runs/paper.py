@@ -141,9 +141,10 @@ def _spec_of(config: Mapping[str, Any]) -> RunSpec:
     data = feed[1] if feed[0] == "replay" and len(feed) > 1 else str(config["feed"])
     return RunSpec(kind="paper", data=data, symbols=tuple(config["symbols"]), start=config.get("start"),
                    end=config.get("end"), strategy=config.get("strategy"),
-                   strategy_params=tuple(tuple(p) for p in config.get("strategy_params") or ()),
+                   strategy_params=tuple(dict(config.get("strategy_params") or {}).items()),
                    policy=config.get("policy"), runtime=config.get("runtime") or "auto",
-                   fees=(float(config["fees"]),), slippage=(float(config["slippage"]),), cash=float(config["cash"]))
+                   fees=(float(config["fees"]),), slippage=(float(config["slippage"]),), cash=float(config["cash"]),
+                   risk=tuple(dict(config.get("risk") or {}).items()))
 
 
 def _metrics(ledger) -> dict[str, Any]:

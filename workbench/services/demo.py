@@ -17,6 +17,7 @@ from typing import Callable
 from engine.errors import UnknownRunError
 from workbench.experiments.walkforward import WalkForwardOptions
 from workbench.paper import StartOptions, start_paper
+from workbench.runs.paper import paper_record
 from workbench.runs.evaluate import run_id, spec_data, spec_decider
 from workbench.runs.spec import RunSpec
 from workbench.services.app import assess_runs, default_gates, paper_root, run_and_store, save_review
@@ -71,10 +72,11 @@ def stored_id(store: RunStore, spec: RunSpec) -> str | None:
 
 
 def fill_demo(store: RunStore, say: Callable[[str], None] = logger.info) -> list[str]:
-    """Make every demo run that is not stored yet, then review the policy's runs once.
+    """Make every demo run that is not stored yet, review the policy's runs once, then replay the
+    paper session and store it.
 
     Returns:
-        The run ids of the demo set, in :func:`demo_runs` order.
+        The run ids of the demo set, in :func:`demo_runs` order, then the paper session's run.
     """
     ids = []
     for item in demo_runs():
@@ -99,7 +101,9 @@ def fill_demo(store: RunStore, say: Callable[[str], None] = logger.info) -> list
     result = start_paper(paper_options())
     equity = "-" if result.equity is None else f"{result.equity:.2f}"
     say(f"paper session {result.state}: {result.status}, last bar {result.timestamp}, equity {equity}")
-    return ids
+    info = store.save_run(paper_record(result.state, tags=(TAG,)))
+    say(f"paper session stored as run {info.run_id}")
+    return ids + [info.run_id]
 
 
 def paper_options() -> StartOptions:

@@ -86,3 +86,25 @@ def test_issue13_the_shipped_master_agent_paper_trades_with_default_options(tmp_
     assert "finished after 39 new bar(s)" in capsys.readouterr().out
     config = json.loads((state / "config.json").read_text())
     assert config["runtime"] == "onnx" and config["policy"] == "master-agent-compact-stocks"
+
+
+def test_a_finished_session_is_stored_as_a_paper_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from workbench.runs.backtest import run_backtest
+    from workbench.runs.spec import RunSpec
+    from workbench.store import RunStore
+
+    state = tmp_path / "state"
+    assert main(START + ["--state", str(state)]) == 0
+    out = capsys.readouterr().out
+    run_id = out.split("stored run ")[1].split()[0]
+    with RunStore.open() as store:
+        run = store.get_run(run_id)
+    assert run.info.kind == "paper" and run.info.decider.startswith("sma_cross")
+    assert run.summary["latency_ms"]["n"] == 61 and run.summary["finished"]
+    backtest = run_backtest(RunSpec(data="stocks", strategy="sma_cross", strategy_params=(("fast", "5"), ("slow", "20")),
+                                    symbols=("AAPL", "MSFT"), start="2010-01-01", end="2010-03-31", fees=(0.001,)))
+    paper_row, backtest_row = run.summary["scenarios"][0], backtest.summary()["scenarios"][0]
+    for key in ("total_return", "sharpe", "max_drawdown", "n_trades"):  # the same bars, the same fills
+        assert paper_row[key] == backtest_row[key], key
+    assert main(START + ["--state", str(state), "--no-store"]) == 0  # already finished: nothing stored again
+    assert "stored run" not in capsys.readouterr().out
