@@ -1,8 +1,9 @@
 """Action spaces: how a policy's actions become order intents (``engine.records.OrderKind``).
 
-* :class:`SymbolActions`: the seeds' seven discrete actions with the cash/position masks of seed 001.
-* :class:`TacticalActions`: short / hold / long (seed 003).
-* :class:`StrategicExposure`: bull / neutral / bear probabilities mapped to a target exposure (seed 002).
+* :class:`SymbolActions`: seven discrete actions with cash/position masks (docs/design.md, symbol agent).
+* :class:`TacticalActions`: short / hold / long (docs/design.md, tactical team).
+* :class:`StrategicExposure`: bull / neutral / bear probabilities mapped to a target exposure
+  (docs/design.md, strategic team).
 * :class:`TargetWeights`: a target weight per symbol (portfolio agent).
 
 Target-based spaces emit an intent only when a target changes (by more than ``threshold``), so the
@@ -61,7 +62,7 @@ class ActionSpace(Protocol):
 
 
 class SymbolAction(IntEnum):
-    """The seven discrete actions of seeds 001/004."""
+    """The seven discrete actions of the symbol-agent specification and the program plan (docs/design.md)."""
 
     HOLD = 0
     BUY_SMALL = 1
@@ -74,7 +75,7 @@ class SymbolAction(IntEnum):
 
 @dataclass(frozen=True)
 class SymbolActions:
-    """Seven discrete actions per symbol, masked by position and cash (seed 001).
+    """Seven discrete actions per symbol, masked by position and cash (the symbol-agent specification).
 
     Sizes are fractions of the scenario's equity (buys, add) or of the position (partial sell):
     BUY_SMALL 2.5%, BUY_MEDIUM 6%, BUY_LARGE 9%, SELL_PARTIAL 50%, ADD_TO_POSITION 3%.
@@ -96,8 +97,8 @@ class SymbolActions:
     def masks(self, context: BarContext) -> np.ndarray:
         """Allowed actions ``[S, N, 7]`` (``True`` = allowed).
 
-        Besides the seed's rules, buys and adds are masked when they would be rejected: while the
-        scenario is halted (drawdown breaker, daily loss limit) or the symbol cools down after a
+        Besides the specification's rules, buys and adds are masked when they would be rejected: while
+        the scenario is halted (drawdown breaker, daily loss limit) or the symbol cools down after a
         stop, and when the position or gross limit leaves no room for them.
         """
         state, close, params = context.state, context.close, context.params
@@ -143,7 +144,7 @@ class SymbolActions:
 
 @dataclass(frozen=True)
 class TacticalActions:
-    """Short (0) / hold (1) / long (2) per symbol; hold keeps the last target (seed 003).
+    """Short (0) / hold (1) / long (2) per symbol; hold keeps the last target (tactical-team specification).
 
     Long and short target ``+exposure`` / ``-exposure`` of equity per symbol (a long-only scenario
     turns short into flat).
@@ -170,7 +171,8 @@ class TacticalActions:
 class StrategicExposure:
     """Probabilities ``[..., 3]`` (bull, neutral, bear) -> target ``max_exposure * (p_bull - p_bear)``.
 
-    A new target is emitted when it moves at least ``threshold`` from the last emitted one (seed 002).
+    The strategic-team specification's bull / neutral / bear output. A new target is emitted when it
+    moves at least ``threshold`` from the last emitted one.
     """
 
     max_exposure: float = 1.0

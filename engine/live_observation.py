@@ -1,4 +1,4 @@
-"""The seed-001 observation of one live account, grown one bar at a time.
+"""The symbol agent's observation of one live account, grown one bar at a time.
 
 :class:`~engine.observation.ObservationBuilder` computes its feature blocks over a whole batch of
 paths; a paper-trading loop would have to rebuild it from the whole history at every bar (O(bars)

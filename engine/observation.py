@@ -1,4 +1,4 @@
-"""The seed-001 observation of every (scenario, symbol) row, for the rollout and the environments.
+"""The symbol agent's observation of every (scenario, symbol) row, for the rollout and the environments.
 
 ``ObservationBuilder`` implements the rollout's ``Observer``: at bar ``t`` it returns, for the batch
 of ``S * N`` rows (scenario-major: row ``s * N + n``), the dict
@@ -109,7 +109,7 @@ class ObservationConfig:
 
 
 class ObservationBuilder:
-    """Builds the seed-001 dict observation for every (scenario, symbol) row of a batch.
+    """Builds the symbol agent's dict observation for every (scenario, symbol) row of a batch.
 
     Args:
         batch: The scenarios observed; features are computed once per distinct market path.

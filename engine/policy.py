@@ -1,4 +1,4 @@
-"""The one `Policy` protocol that baselines, neural policies (torch, ONNX, SB3) and ensembles implement.
+"""The one `Policy` protocol that baselines and neural policies (torch, ONNX, imported SB3) implement.
 
 A policy declares its *scope*:
 

@@ -1,4 +1,4 @@
-"""The seven reward components of seed 004, one formula each, vectorized over any array shape.
+"""The seven reward components of the program plan, one formula each, vectorized over any array shape.
 
 A step is one bar: the action decided at bar ``t``'s close fills at ``t + 1``'s open and is judged at
 ``t + 1``'s close. :class:`StepOutcome` holds what the step did (arrays ``[S, N]`` per symbol or
@@ -43,7 +43,7 @@ REWARD_COMPONENTS: tuple[str, ...] = ("pnl", "cost", "time", "sharpe", "drawdown
 
 @dataclass(frozen=True)
 class RewardWeights:
-    """Weight of each component in the total (seed 004 defaults) and the failed-action penalty.
+    """Weight of each component in the total (the program plan's defaults) and the failed-action penalty.
 
     Attributes:
         pnl, cost, time, sharpe, drawdown, sizing, hold: Non-negative weights.

@@ -100,7 +100,7 @@ _BUILTINS: dict[str, _Builtin] = {
     ),
     "synthetic-hourly": _synthetic(
         "synthetic-hourly", SyntheticConfig(n_symbols=143, frequency="1h", seed=7),
-        "143 symbols of hourly bars as in the seeds' symbol-agent program",
+        "143 symbols of hourly bars as in the symbol-agent specification",
     ),
     "synthetic-30min": _synthetic(
         "synthetic-30min",

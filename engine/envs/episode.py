@@ -16,9 +16,9 @@ class EpisodeConfig:
         episode_length: Decisions per episode; None runs to the scenario's last real bar.
         random_start: Draw the first bar uniformly from the bars that leave room for a whole
             episode; False starts every episode at ``min_start``.
-        min_start: Earliest first bar; None is the environment's warm-up (bar 271 for the seed-001
-            observation, the first bar with every feature defined), 0 accepts zero-filled warm-up
-            features.
+        min_start: Earliest first bar; None is the environment's warm-up (bar 271 for the symbol
+            agent's observation, the first bar with every feature defined), 0 accepts zero-filled
+            warm-up features.
     """
 
     episode_length: int | None = None

@@ -1,4 +1,4 @@
-"""A PettingZoo ``ParallelEnv`` for the multi-agent systems of seeds 002 and 003.
+"""A PettingZoo ``ParallelEnv`` for the tactical and strategic teams of docs/design.md.
 
 Several agents decide together about one symbol's position; their joint decision becomes intents of
 the engine's action spaces and is stepped through the same kernels as everything else
@@ -6,19 +6,20 @@ the engine's action spaces and is stepped through the same kernels as everything
 
 Presets (:data:`PRESETS`):
 
-* ``"tactical"`` (seed 003, the default): agents ``fvg``, ``momentum``, ``entry``; each observes
-  the ``60 x 7`` tactical window of its symbol (``engine.features.matrices.tactical_features``;
-  all three see every column, their specialization is learned). Actions ``Discrete(3)``:
+* ``"tactical"`` (the tactical-team specification, the default): agents ``fvg``, ``momentum``,
+  ``entry``; each observes the ``60 x 7`` tactical window of its symbol
+  (``engine.features.matrices.tactical_features``; all three see every column, their specialization
+  is learned). Actions ``Discrete(3)``:
   0 short, 1 hold, 2 long. **Joint rule: plurality vote** - the choice with strictly more votes
   than each other choice wins; any tie is hold (``(long, long, short)`` is long,
   ``(long, short, hold)`` is hold). The joint action goes through
   :class:`~engine.actions.TacticalActions`: long / short target ``+-exposure`` of equity, hold
   keeps the last target (a long-only scenario turns short into flat).
-* ``"strategic"`` (seed 002): agents ``mlmi``, ``nwrqk``, ``regime``; each observes its columns of
-  the ``48 x 13`` strategic window (``STRATEGIC_AGENT_COLUMNS``: 4, 4 and 3 columns). Actions
-  ``Box(0, 1, (3,))``: the agent's (bull, neutral, bear) weights, normalized to probabilities
-  (all-zero reads as neutral) - the seed's "superposition" output. **Joint rule: the mean of the
-  agents' probabilities** (equal ensemble weights), read by
+* ``"strategic"`` (the strategic-team specification): agents ``mlmi``, ``nwrqk``, ``regime``; each
+  observes its columns of the ``48 x 13`` strategic window (``STRATEGIC_AGENT_COLUMNS``: 4, 4 and 3
+  columns). Actions ``Box(0, 1, (3,))``: the agent's (bull, neutral, bear) weights, normalized to
+  probabilities (all-zero reads as neutral) - the specification's "superposition" output. **Joint
+  rule: the mean of the agents' probabilities** (equal ensemble weights), read by
   :class:`~engine.actions.StrategicExposure`: target ``max_exposure * (p_bull - p_bear)``, sent
   when it moves by more than ``threshold``. Its features need a normalizer (``mlmi_value`` spans
   +-200).
@@ -33,8 +34,8 @@ no costs, for studying agents apart.
 Observations are NaN-free float32 (warm-up rows read 0, see ``engine.feature_windows``); episodes
 start by default at the first bar whose whole window is defined. ``state()`` is the full window
 (every column) flattened, the centralized critic's input (420 values for the tactical preset, as
-in seed 003). Infos carry the team's reward components, the joint action, equity and the step's
-orders (one array per ``order_dt`` field).
+in the tactical-team specification). Infos carry the team's reward components, the joint action,
+equity and the step's orders (one array per ``order_dt`` field).
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ observation builder, action space, kernels and reward components as the rollout 
 environment (:class:`~engine.envs.stepper.KernelStepper`). A decision at bar ``t`` sees bar ``t``'s
 close; its order fills at ``t + 1``'s open; the reward is judged at ``t + 1``'s close.
 
-* Observation: the seed-001 dict (``engine.observation``), without the mask.
+* Observation: the symbol agent's dict (``engine.observation``; docs/design.md, symbol agent), without the mask.
 * Action: ``Discrete(7)``, :class:`~engine.actions.SymbolAction`. A masked action is executed as
   HOLD and costs the failed-action penalty. :meth:`TradingEnvironment.action_masks` returns the
   mask the way sb3-contrib's ``MaskablePPO`` reads it.

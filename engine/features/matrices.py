@@ -1,4 +1,4 @@
-"""The GrandModel observation matrices: tactical 60x7 (5-minute) and strategic 48x13 (30-minute).
+"""The teams' observation matrices (docs/design.md): tactical 60x7 (5-minute) and strategic 48x13 (30-minute).
 
 ``tactical_features`` and ``strategic_features`` build one row of features per bar;
 ``window_tensor`` stacks the last ``length`` rows of each bar into the ``[T, length, k]`` tensor the
@@ -18,11 +18,11 @@ Columns defined here (the others come from their families):
   ``ln(close_t / close_{t-n}) / (volatility_30_t * sqrt(n))`` for ``n = 20, 50``; 0 where
   ``volatility_30 == 0``. Warm-up 30 and 50 bars.
 
-Strategic column order and agent groups: seed 002 gives the MLMI agent indices ``[0, 1, 9, 10]``,
-NWRQK ``[2, 3, 4, 5]`` and Regime ``[10, 11, 12]``: MLMI and Regime overlap at 10, and 6-8 are
-unused. We resolve it by giving MLMI ``[0, 1, 8, 9]`` (``momentum_20``, ``momentum_50`` at 8, 9),
-keeping NWRQK and Regime as written; 6 and 7 (the FVG flags) belong to no agent and are shared
-context for the critic.
+Strategic column order and agent groups: the strategic-team specification (docs/design.md,
+strategic team) gives the MLMI agent indices ``[0, 1, 9, 10]``, NWRQK ``[2, 3, 4, 5]`` and Regime
+``[10, 11, 12]``: MLMI and Regime overlap at 10, and 6-8 are unused. We resolve it by giving MLMI
+``[0, 1, 8, 9]`` (``momentum_20``, ``momentum_50`` at 8, 9), keeping NWRQK and Regime as written;
+6 and 7 (the FVG flags) belong to no agent and are shared context for the critic.
 """
 from __future__ import annotations
 

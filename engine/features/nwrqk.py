@@ -7,9 +7,10 @@ The regression looks back only, so it never repaints::
 
 Columns: ``nwrqk_value = yhat_t / close_t - 1`` (where the kernel line sits relative to price,
 scale-free) and ``nwrqk_slope = yhat_t / yhat_{t-1} - 1`` (its one-bar relative change).
-Defaults ``bandwidth=8, alpha=8, lookback=25`` follow the strategic PRD (seed 002) and the widely
-used TradingView "rational quadratic kernel" settings. Warm-up: ``nwrqk_value`` starts at bar
-``lookback``, ``nwrqk_slope`` at ``lookback + 1``.
+The kernel is the strategic-team specification's (docs/design.md, strategic team), which gives no
+parameter values; the defaults ``bandwidth=8, alpha=8, lookback=25`` are the widely used TradingView
+"rational quadratic kernel" settings. Warm-up: ``nwrqk_value`` starts at bar ``lookback``,
+``nwrqk_slope`` at ``lookback + 1``.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The shared feature encoder: the seed-001 dict observation -> one embedding per row.
+"""The shared feature encoder: the symbol agent's dict observation -> one embedding per row.
 
 Tokens (28 per row): the 24 time steps of ``technical`` (each projected from 23 features), then one
 token each for ``sl_probs``, ``position``, ``portfolio`` and ``regime``. A sinusoidal position code
@@ -101,7 +101,8 @@ class EncoderConfig:
 
 
 ENCODER_PRESETS: dict[str, EncoderConfig] = {
-    # Seed 001: 4 Pre-LN layers of width 256.
+    # The symbol-agent specification's size (docs/design.md, symbol agent; "seed" is not a random seed):
+    # 4 Pre-LN layers of width 256.
     "seed": EncoderConfig(d_model=256, n_heads=8, n_layers=4, ffn_dim=1024, output_dim=256, dropout=0.1),
     # Trains on two CPU cores in minutes; see docs/models.md for its measured speed.
     "compact": EncoderConfig(d_model=64, n_heads=4, n_layers=2, ffn_dim=128, output_dim=64, dropout=0.1),

@@ -56,7 +56,8 @@ class SymbolAgentConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides) -> SymbolAgentConfig:
-        """``"seed"`` (seed 001: 256-wide encoder, heads 256 -> 256 -> 128 -> out) or ``"compact"``."""
+        """``"seed"`` (the symbol-agent specification's size: 256-wide encoder, heads 256 -> 256 -> 128 -> out)
+        or ``"compact"``."""
         if name not in AGENT_PRESETS:
             raise InvalidParameterError(
                 f"unknown agent preset {name!r} (use one of {', '.join(AGENT_PRESETS)})."

@@ -59,7 +59,7 @@ class EncoderExtractor(BaseFeaturesExtractor):
             if space is None or tuple(space.shape) != shape:
                 raise InvalidParameterError(
                     f"the environment's observation block {name!r} is {space}, the encoder reads shape {shape}; "
-                    "train on the engine's seed-001 observation (engine.observation.ObservationBuilder)")
+                    "train on the engine's symbol-agent observation (engine.observation.ObservationBuilder)")
         super().__init__(observation_space, features_dim=config.output_dim)
         self.encoder = FeatureEncoder(config)
 

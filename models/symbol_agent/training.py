@@ -72,7 +72,7 @@ class TrainingConfig:
     """What a training run does.
 
     Attributes:
-        preset: Symbol agent preset (``compact`` or ``seed``).
+        preset: Symbol agent preset (``compact``, or ``seed``: the symbol-agent specification's size).
         timesteps: Environment steps to train for (summed over all sub-environments).
         seed: Seeds torch, numpy, the environments and SB3.
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.

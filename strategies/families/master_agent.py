@@ -1,5 +1,5 @@
 """The master-agent family: a portfolio agent setting a target weight per symbol (and cash) from the
-frozen symbol agent's embeddings (docs/design.md, the master agent).
+frozen symbol agent's embeddings (docs/design.md, master agent).
 
 It runs on torch (:class:`~models.master_agent.export.DecidingMasterAgent`) or on its verified ONNX
 export of the same graph; either way one forward pass per bar returns the weights with the critic's

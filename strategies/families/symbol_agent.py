@@ -1,5 +1,5 @@
 """The symbol-agent family: a transformer encoder and a masked actor-critic choosing one of seven
-actions per symbol (docs/design.md, the symbol-agent specification).
+actions per symbol (docs/design.md, symbol agent).
 
 It runs on torch (:class:`~models.symbol_agent.export.DecidingSymbolAgent`) or on its verified ONNX
 export of the same graph; either way one forward pass per bar returns the decision, the action

@@ -172,7 +172,7 @@ def test_kill_switch_intents_close_every_held_position() -> None:
     assert intents.reason.tolist() == [[int(OrderReason.KILL_SWITCH), 0, int(OrderReason.KILL_SWITCH)]]
 
 
-def test_deciders_check_the_policy_scope() -> None:
+def test_live_policy_checks_the_policy_scope() -> None:
     with pytest.raises(InvalidParameterError, match="reads the portfolio; pass its live observation"):
         live_policy(ScoringPolicy(), None)
     with pytest.raises(InvalidParameterError, match="unknown scope"):

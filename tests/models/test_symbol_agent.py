@@ -41,7 +41,7 @@ def test_forward_shapes_for_both_presets(agent: SymbolAgent) -> None:
 
 def test_parameter_budgets() -> None:
     # seed: encoder 3,239,168 (see test_encoder) + actor 256*256+256 + 256*128+128 + 128*7+7 = 99,591
-    # + critic 65,792 + 32,896 + 129 = 98,817 -> 3,437,576, under the seed's 5M.
+    # + critic 65,792 + 32,896 + 129 = 98,817 -> 3,437,576, under the program plan's 5M.
     seed = SymbolAgent(SymbolAgentConfig.preset("seed"))
     assert (count_parameters(seed.actor), count_parameters(seed.critic)) == (99_591, 98_817)
     assert count_parameters(seed) == 3_437_576 < 5_000_000

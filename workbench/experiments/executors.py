@@ -123,7 +123,7 @@ def make_executor(name: str) -> Executor:
 
 @dataclass(frozen=True)
 class DeciderSpec:
-    """The names a worker rebuilds a decider from (``workbench.runs.evaluate.resolve_decider``)."""
+    """The names a worker rebuilds a decider from (``workbench.policies.resolve_decider``)."""
 
     strategy: str | None
     strategy_params: tuple[tuple[str, str], ...] = ()

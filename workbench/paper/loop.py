@@ -193,6 +193,7 @@ class PaperLoop:
         entry = BarEntry(
             bar=t, timestamp=bar.timestamp, final=bar.final, prices=bar.fields(), actions=actions, extras=extras,
             orders=orders, records=records, cancels=cancels, state=self.account.state, halt=self.halt,
+            # "decider" holds the live policy's state; the key keeps its old name so existing journals restore.
             snapshot={"account": self.account.snapshot(), "decider": self.policy.snapshot(),
                       "working": [o.to_dict() for o in self.broker.working()]},
             controls=controls, latencies=list(self._latencies))

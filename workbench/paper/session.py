@@ -190,7 +190,7 @@ def start_paper(options: StartOptions, feed: Feed | None = None) -> StartResult:
 
 def _restore(journal: Journal, config: PaperConfig, feed: Feed, decider: Decider, stale_after: float,
              faults: FaultInjector) -> PaperLoop:
-    """The loop as the journal left it: bars, account, decider statistics, working orders, feed position."""
+    """The loop as the journal left it: bars, account, the live policy's state, working orders, feed position."""
     params = config.params()
     observation = decider.family.live_observation(decider, len(config.symbols), config.frequency)
     live = live_policy(decider.policy, observation)

@@ -1,7 +1,7 @@
 """GO/NO-GO gates: thresholds on what the reviewed runs measured, and the rule that turns them into a decision.
 
-The defaults are the acceptance thresholds of the program plan (seed 004: "Final Success Metrics",
-Phase 6 and Phase 7 success criteria). A review may change them with a YAML file
+The defaults are the acceptance thresholds of the program plan (docs/design.md, program plan: "Final
+Success Metrics", Phase 6 and Phase 7 success criteria). A review may change them with a YAML file
 (``assets/gates/default.yaml`` is the annotated default; see docs/review.md): a gate named in the
 file overrides the default's fields it gives, a new name adds a gate, ``enabled: false`` drops one.
 
@@ -16,9 +16,9 @@ The verdict rule (:func:`verdict`):
 3. **CONDITIONAL GO** otherwise: every critical gate passes, some non-critical gate fails or is missing.
 
 Critical by default: portfolio Sharpe, max drawdown, stress max drawdown, out-of-sample Sharpe and
-the look-ahead canary (seed 004 makes Sharpe/drawdown the gate to validation, drawdowns <= 40% under
-stress and OOS Sharpe > 0.6 the exit of Phase 6; a policy that peeks at the future has no valid
-result at all).
+the look-ahead canary (the program plan makes Sharpe/drawdown the gate to validation, drawdowns
+<= 40% under stress and OOS Sharpe > 0.6 the exit of Phase 6; a policy that peeks at the future has
+no valid result at all).
 """
 from __future__ import annotations
 
@@ -99,24 +99,25 @@ class Gate:
 
 
 DEFAULT_GATES: tuple[Gate, ...] = (
-    Gate("sharpe", "sharpe", ">", 1.0, True, "portfolio Sharpe > 1.0 (seed 004, final success metrics)"),
-    Gate("max_drawdown", "max_drawdown", "<", 0.30, True, "max drawdown < 30% (seed 004, final success metrics)"),
-    Gate("win_rate", "win_rate", ">", 0.50, False, "win rate > 50% (seed 004, final success metrics)"),
-    Gate("profit_factor", "profit_factor", ">", 1.3, False, "profit factor > 1.3 (seed 004, final success metrics)"),
+    Gate("sharpe", "sharpe", ">", 1.0, True, "portfolio Sharpe > 1.0 (program plan, final success metrics)"),
+    Gate("max_drawdown", "max_drawdown", "<", 0.30, True, "max drawdown < 30% (program plan, final success metrics)"),
+    Gate("win_rate", "win_rate", ">", 0.50, False, "win rate > 50% (program plan, final success metrics)"),
+    Gate("profit_factor", "profit_factor", ">", 1.3, False,
+         "profit factor > 1.3 (program plan, final success metrics)"),
     Gate("excess_return", "excess_return", ">", 0.05, False,
-         "annualized return > 5% above the equal-weight buy-and-hold benchmark (seed 004: >5% over SPY)"),
+         "annualized return > 5% above the equal-weight buy-and-hold benchmark (program plan: >5% over SPY)"),
     Gate("stress_max_drawdown", "stress_max_drawdown", "<=", 0.40, True,
-         "drawdown <= 40% in every stress scenario (seed 004, Phase 6)"),
-    Gate("oos_sharpe", "oos_sharpe", ">", 0.6, True, "out-of-sample Sharpe > 0.6 (seed 004, Phase 6)"),
+         "drawdown <= 40% in every stress scenario (program plan, Phase 6)"),
+    Gate("oos_sharpe", "oos_sharpe", ">", 0.6, True, "out-of-sample Sharpe > 0.6 (program plan, Phase 6)"),
     Gate("walkforward_stability", "walkforward_positive_fraction", ">=", 0.6, False,
-         "at least 60% of walk-forward folds with a positive OOS Sharpe (seed 004: 'stable, no major "
+         "at least 60% of walk-forward folds with a positive OOS Sharpe (program plan: 'stable, no major "
          "degradation')"),
     Gate("onnx_parity", "onnx_max_abs_logit_diff", "<=", 1e-4, False,
          "ONNX logits within 1e-4 of torch (models.onnx_export)"),
     Gate("onnx_action_agreement", "onnx_action_agreement", ">=", 0.999, False,
          "ONNX picks the torch action on >= 99.9% of observations (models.onnx_export)"),
     Gate("decision_latency", "decision_latency_p99_ms", "<", 10.0, False,
-         "p99 decision latency < 10 ms (seed 004, Phase 7)"),
+         "p99 decision latency < 10 ms (program plan, Phase 7)"),
     Gate("lookahead_canary", "lookahead_violations", "<=", 0, True,
          "decisions unchanged when later bars are removed (look-ahead canary)"),
 )

@@ -23,7 +23,7 @@ def test_tactical_preset_passes_the_parallel_api_test() -> None:
     observations, _ = env.reset(seed=0)
     assert set(observations) == {"fvg", "momentum", "entry"}
     assert all(o.shape == (60, 7) and o.dtype == np.float32 and np.isfinite(o).all() for o in observations.values())
-    assert env.state().shape == (420,)  # seed 003's centralized critic input
+    assert env.state().shape == (420,)  # the tactical-team specification's centralized critic input
 
 
 def test_strategic_preset_passes_the_parallel_api_test_and_needs_a_normalizer() -> None:
