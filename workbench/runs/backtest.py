@@ -22,8 +22,22 @@ from engine.rollout import RolloutResult
 from engine.scenarios import ScenarioBatch, ScenarioParams, from_market
 from strategies.family import Decider
 from workbench.runs import report_html, tables
-from workbench.runs.evaluate import code_version, cost_grid, evaluate, run_id, spec_data, spec_decider
-from workbench.runs.kind import Evidence, Progress, RunView, StoredRunLike, as_number
+from workbench.runs.evaluate import (
+    code_version,
+    cost_grid,
+    evaluate,
+    run_id,
+    spec_data,
+    spec_decider,
+)
+from workbench.runs.kind import (
+    Evidence,
+    Progress,
+    RunView,
+    ScenarioRows,
+    StoredRunLike,
+    as_number,
+)
 from workbench.runs.spec import RunSpec
 from workbench.store.record import RunRecord
 
@@ -127,27 +141,15 @@ def export_backtest(result: BacktestResult, folder: Path) -> list[Path]:
     ]
 
 
-class BacktestKind:
+class BacktestKind(ScenarioRows):
     """A decider over a grid of costs on the real market, every scenario one rollout."""
 
     name = "backtest"
     title = "Backtest"
     options = None
-    rows_name = "scenarios"
 
     def run(self, spec: RunSpec, progress: Progress | None = None) -> BacktestResult:
         return run_backtest(spec, progress)
-
-    def main_row(self, summary: Mapping[str, Any]) -> Mapping[str, Any]:
-        """The first cost scenario."""
-        rows = summary.get("scenarios") or []
-        return rows[0] if rows else {}
-
-    def rows(self, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-        return [dict(r) for r in summary.get("scenarios") or []]
-
-    def count(self, summary: Mapping[str, Any]) -> int:
-        return len(self.rows(summary))
 
     def evidence(self, run: StoredRunLike) -> list[Evidence]:
         """Every portfolio metric of every cost scenario."""

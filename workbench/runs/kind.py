@@ -125,6 +125,26 @@ class RunKind(Protocol):
         ...
 
 
+class ScenarioRows:
+    """What the kinds whose summary lists ``scenarios`` share: the first scenario is the main row
+    (the real market under the first costs, or the base scenario) and every scenario is a row."""
+
+    rows_name = "scenarios"
+
+    def main_row(self, summary: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The first scenario."""
+        rows = summary.get("scenarios") or []
+        return rows[0] if rows else {}
+
+    def rows(self, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every scenario."""
+        return [dict(r) for r in summary.get("scenarios") or []]
+
+    def count(self, summary: Mapping[str, Any]) -> int:
+        """How many scenarios."""
+        return len(summary.get("scenarios") or [])
+
+
 def as_number(value: Any) -> float | None:
     """A stored summary value as a float, or None when it is not a number (or a bool)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -23,7 +23,14 @@ from workbench.paper import StartOptions, start_paper
 from workbench.paper.ledger import session_ledger
 from workbench.runs import tables
 from workbench.runs.evaluate import code_version
-from workbench.runs.kind import Evidence, Progress, RunView, StoredRunLike, as_number
+from workbench.runs.kind import (
+    Evidence,
+    Progress,
+    RunView,
+    ScenarioRows,
+    StoredRunLike,
+    as_number,
+)
 from workbench.runs.spec import RunSpec
 from workbench.store.record import RunRecord
 
@@ -83,13 +90,12 @@ def paper_record(state: str | Path, tags: Sequence[str] = ()) -> RunRecord:
     return PaperResult(state).to_record(tags)
 
 
-class PaperKind:
+class PaperKind(ScenarioRows):
     """A decider trading a feed bar by bar through the backtest's kernels, journaled."""
 
     name = "paper"
     title = "Paper session"
     options = None
-    rows_name = "scenarios"
 
     def run(self, spec: RunSpec, progress: Progress | None = None) -> PaperResult:
         """Replay the spec's data through a new session at full speed and read it back."""
@@ -101,16 +107,6 @@ class PaperKind:
             policy=spec.policy, runtime=spec.runtime, start=spec.start, end=spec.end, fees=spec.fees[0],
             slippage=spec.slippage[0], cash=spec.cash))
         return PaperResult(state, spec)
-
-    def main_row(self, summary: Mapping[str, Any]) -> Mapping[str, Any]:
-        rows = summary.get("scenarios") or []
-        return rows[0] if rows else {}
-
-    def rows(self, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-        return [dict(r) for r in summary.get("scenarios") or []]
-
-    def count(self, summary: Mapping[str, Any]) -> int:
-        return len(self.rows(summary))
 
     def evidence(self, run: StoredRunLike) -> list[Evidence]:
         """The live p99 decision latency (what the latency gate is about)."""

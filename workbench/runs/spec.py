@@ -20,8 +20,8 @@ from engine.errors import InvalidParameterError
 from engine.names import unknown_name
 from engine.scenarios import ScenarioParams
 from engine.scenarios.params import RISK_KEYS
-from strategies.family import RUNTIMES
 from engine.yaml_files import read_text, read_yaml
+from strategies.family import RUNTIMES
 
 OptionsT = TypeVar("OptionsT")
 DEFAULT_KIND = "backtest"
@@ -70,7 +70,9 @@ class RunSpec:
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
-        from workbench.runs.registry import RUN_KINDS  # the registry imports this module
+        from workbench.runs.registry import (
+            RUN_KINDS,  # the registry imports this module
+        )
 
         if self.kind not in RUN_KINDS:
             raise InvalidParameterError(f"RunSpec.kind {self.kind!r} is not one of {', '.join(RUN_KINDS)}")

@@ -7,31 +7,26 @@ from typing import Any, Mapping, Sequence
 from engine.scenarios import ScenarioParams
 from workbench.experiments.stress import StressOptions, StressResult, run_stress
 from workbench.runs import report_html, report_plots
-from workbench.runs.kind import Evidence, Progress, RunView, StoredRunLike, as_number
+from workbench.runs.kind import (
+    Evidence,
+    Progress,
+    RunView,
+    ScenarioRows,
+    StoredRunLike,
+    as_number,
+)
 from workbench.runs.spec import RunSpec
 
 
-class StressKind:
+class StressKind(ScenarioRows):
     """A decider over stressed versions of its market, every scenario one rollout of one batch."""
 
     name = "stress"
     title = "Stress set"
     options = StressOptions
-    rows_name = "scenarios"
 
     def run(self, spec: RunSpec, progress: Progress | None = None) -> StressResult:
         return run_stress(spec, progress)
-
-    def main_row(self, summary: Mapping[str, Any]) -> Mapping[str, Any]:
-        """The base scenario (the real market)."""
-        rows = summary.get("scenarios") or []
-        return rows[0] if rows else {}
-
-    def rows(self, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-        return [dict(r) for r in summary.get("scenarios") or []]
-
-    def count(self, summary: Mapping[str, Any]) -> int:
-        return len(self.rows(summary))
 
     def evidence(self, run: StoredRunLike) -> list[Evidence]:
         """The max drawdown of every stress scenario."""

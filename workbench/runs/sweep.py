@@ -9,34 +9,22 @@ import numpy as np
 from engine.scenarios import ScenarioParams, parameter_grid
 from workbench.experiments.sweep import SweepOptions, SweepResult, run_sweep, sweep_axes
 from workbench.runs import report_html, report_plots
-from workbench.runs.kind import Evidence, Progress, RunView, StoredRunLike
+from workbench.runs.kind import Evidence, Progress, RunView, ScenarioRows, StoredRunLike
 from workbench.runs.spec import RunSpec, parse_options
 
 SURFACES = ("sharpe", "total_return", "max_drawdown")
 """The metrics whose surfaces the report draws."""
 
 
-class SweepKind:
+class SweepKind(ScenarioRows):
     """A decider over a grid of market parameters, every grid point one scenario of one batch."""
 
     name = "sweep"
     title = "Sensitivity sweep"
     options = SweepOptions
-    rows_name = "scenarios"
 
     def run(self, spec: RunSpec, progress: Progress | None = None) -> SweepResult:
         return run_sweep(spec, progress)
-
-    def main_row(self, summary: Mapping[str, Any]) -> Mapping[str, Any]:
-        """The first grid point."""
-        rows = summary.get("scenarios") or []
-        return rows[0] if rows else {}
-
-    def rows(self, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
-        return [dict(r) for r in summary.get("scenarios") or []]
-
-    def count(self, summary: Mapping[str, Any]) -> int:
-        return len(self.rows(summary))
 
     def evidence(self, run: StoredRunLike) -> list[Evidence]:
         """Sweeps feed the report only: no gate tests a grid point."""

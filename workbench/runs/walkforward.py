@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from engine.scenarios import ScenarioParams
-from workbench.experiments.walkforward import WalkForwardOptions, WalkForwardResult, run_walkforward
+from workbench.experiments.walkforward import (
+    WalkForwardOptions,
+    WalkForwardResult,
+    run_walkforward,
+)
 from workbench.runs import report_html, report_plots
 from workbench.runs.kind import Evidence, Progress, RunView, StoredRunLike, as_number
 from workbench.runs.spec import RunSpec
