@@ -16,18 +16,20 @@ asks the registry (or the decider's ``family``) and never the class of a policy.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
-import numpy as np
-import pandas as pd
-
-from engine.actions import ActionSpace
 from engine.errors import InvalidParameterError
-from engine.policy import Policy
-from engine.rollout import Observer, RolloutResult
-from engine.scenarios import ScenarioBatch
+
+if TYPE_CHECKING:  # types only: importing this module stays cheap (RunSpec reads RUNTIMES from it)
+    import numpy as np
+    import pandas as pd
+
+    from engine.actions import ActionSpace
+    from engine.policy import Policy
+    from engine.rollout import Observer, RolloutResult
+    from engine.scenarios import ScenarioBatch
 
 RUNTIMES: tuple[str, ...] = ("auto", "onnx", "torch")
 """How a trained policy runs: ``onnx`` (its verified ONNX export), ``torch``, or ``auto`` (the
@@ -82,6 +84,29 @@ class Decider:
         return self.family.observer(self, batch)
 
 
+def checkpoint_decider(family: PolicyFamily, folder: Path, runtime: str, name: str, *, network: Any, card: Any,
+                       normalizer: Any, onnx: Callable[[Path], Policy], torch: Callable[[], Policy]) -> Decider:
+    """The decider of a verified checkpoint on ``runtime``: ``onnx(path)`` builds the policy of its
+    verified export, ``torch()`` the torch one; ``auto`` takes the export when the folder has one.
+
+    Its model sha is that of what decides: the ONNX file, or the safetensors weights.
+
+    Raises:
+        InvalidParameterError: an unknown runtime.
+        CheckpointError: ``onnx`` (or ``auto`` with a file) and the export fails verification.
+    """
+    from models.checkpoint import (  # torch: only where a checkpoint loads
+        ONNX_FILE,
+        verified_export,
+    )
+
+    check_runtime(runtime)
+    if runtime == "onnx" or (runtime == "auto" and (folder / ONNX_FILE).is_file()):
+        return Decider(name, family, onnx(verified_export(folder, card)), normalizer, card.export["sha256"], "onnx",
+                       card, folder, network)
+    return Decider(name, family, torch(), normalizer, card.weights_sha256, "torch", card, folder, network)
+
+
 @dataclass(frozen=True)
 class ActionInfo:
     """How a family's actions read.
@@ -132,14 +157,6 @@ class Explanation:
     actions: tuple[str, ...]
     attribution: pd.DataFrame
     method: str = ""
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    """An ONNX export's report (``models.onnx_export.ExportReport.to_dict()``) and the file."""
-
-    path: Path
-    report: Mapping[str, Any] = field(default_factory=dict)
 
 
 class PolicyFamily(Protocol):

@@ -29,7 +29,11 @@ from engine.observation import ObservationBuilder
 from engine.policy import PolicyOutput
 from engine.scenarios import ScenarioBatch
 from engine.tracking import AccountTracker
-from models.master_agent.export import MASTER_AGENT_GRAPH, MASTER_INPUTS, DecidingMasterAgent
+from models.master_agent.export import (
+    MASTER_AGENT_GRAPH,
+    MASTER_INPUTS,
+    DecidingMasterAgent,
+)
 from models.master_agent.policy_network import MasterPolicyNetwork
 from models.onnx_export import onnx_session
 from models.symbol_agent.encoder import OBSERVATION_BLOCKS

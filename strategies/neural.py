@@ -26,7 +26,12 @@ from engine.actions import SymbolActions
 from engine.errors import CheckpointError, InvalidParameterError
 from engine.policy import PolicyOutput
 from models.onnx_export import OUTPUT_NAME, onnx_session
-from models.spec import N_ACTIONS, OBSERVATION_DTYPES, OBSERVATION_NAMES, OBSERVATION_SHAPES
+from models.spec import (
+    N_ACTIONS,
+    OBSERVATION_DTYPES,
+    OBSERVATION_NAMES,
+    OBSERVATION_SHAPES,
+)
 
 _ONNX_TYPES = {"float32": "tensor(float)", "bool": "tensor(bool)"}
 EXTRA_OUTPUTS = {"value": "values"}

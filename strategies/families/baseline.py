@@ -17,7 +17,13 @@ from engine.errors import InvalidParameterError
 from engine.names import did_you_mean
 from engine.rollout import RolloutResult
 from engine.scenarios import ScenarioBatch
-from strategies.baselines import BuyAndHold, EqualWeight, Momentum, RandomPolicy, SmaCross
+from strategies.baselines import (
+    BuyAndHold,
+    EqualWeight,
+    Momentum,
+    RandomPolicy,
+    SmaCross,
+)
 from strategies.family import ActionInfo, Decider, Explanation
 
 STRATEGIES = {

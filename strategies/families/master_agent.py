@@ -20,14 +20,34 @@ from engine.decision_tables import decisions, long_table
 from engine.errors import InvalidParameterError
 from engine.rollout import RolloutResult
 from engine.scenarios import ScenarioBatch
-from models.checkpoint import ONNX_FILE, load_checkpoint, verified_export
-from models.master_agent.export import MASTER_AGENT_GRAPH, MASTER_INPUTS, DecidingMasterAgent
-from models.master_agent.policy_network import ARCHITECTURE, build_master_network, master_action_space
+from models.checkpoint import load_checkpoint
+from models.master_agent.export import (
+    MASTER_AGENT_GRAPH,
+    MASTER_INPUTS,
+    DecidingMasterAgent,
+)
+from models.master_agent.policy_network import (
+    ARCHITECTURE,
+    build_master_network,
+    master_action_space,
+)
 from models.onnx_export import export_onnx
 from models.symbol_agent.encoder import OBSERVATION_BLOCKS
 from strategies.families.symbol_agent import FEATURES, shares
-from strategies.family import ActionInfo, Decider, Explanation, check_runtime
-from strategies.master import GROUPING_KEYS, LiveMasterObservation, MasterObserver, MasterOnnxPolicy, MasterPolicy
+from strategies.family import (
+    ActionInfo,
+    Decider,
+    Explanation,
+    check_runtime,
+    checkpoint_decider,
+)
+from strategies.master import (
+    GROUPING_KEYS,
+    LiveMasterObservation,
+    MasterObserver,
+    MasterOnnxPolicy,
+    MasterPolicy,
+)
 
 
 class MasterAgentFamily:
@@ -44,14 +64,13 @@ class MasterAgentFamily:
             InvalidParameterError: an unknown runtime.
             CheckpointError: a file fails verification, or ``runtime="onnx"`` without a verified export.
         """
-        check_runtime(runtime)
+        check_runtime(runtime)  # before anything is read
         network, card, normalizer = load_checkpoint(folder, build_master_network)
         space = master_action_space(card.config)
-        if runtime == "onnx" or (runtime == "auto" and (folder / ONNX_FILE).is_file()):
-            policy = MasterOnnxPolicy(verified_export(folder, card), name=folder.name, action_space=space)
-            return Decider(name, self, policy, normalizer, card.export["sha256"], "onnx", card, folder, network)
-        policy = MasterPolicy(network, name=folder.name, action_space=space)
-        return Decider(name, self, policy, normalizer, card.weights_sha256, "torch", card, folder, network)
+        return checkpoint_decider(
+            self, folder, runtime, name, network=network, card=card, normalizer=normalizer,
+            onnx=lambda path: MasterOnnxPolicy(path, name=folder.name, action_space=space),
+            torch=lambda: MasterPolicy(network, name=folder.name, action_space=space))
 
     def observer(self, decider: Decider, batch: ScenarioBatch) -> MasterObserver:
         """The symbol rows with the checkpoint's normalizer, plus the rows' grouping."""

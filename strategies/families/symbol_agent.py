@@ -24,15 +24,26 @@ from engine.errors import InvalidParameterError
 from engine.features.regime_block import REGIME_COLUMNS
 from engine.features.technical import TECHNICAL_COLUMNS
 from engine.live_observation import LiveObservation
-from engine.observation import PORTFOLIO_FIELDS, POSITION_FIELDS, SL_MODELS, ObservationBuilder
+from engine.observation import (
+    PORTFOLIO_FIELDS,
+    POSITION_FIELDS,
+    SL_MODELS,
+    ObservationBuilder,
+)
 from engine.rollout import RolloutResult
 from engine.scenarios import ScenarioBatch
-from models.checkpoint import ONNX_FILE, load_checkpoint, verified_export
+from models.checkpoint import load_checkpoint
 from models.onnx_export import export_onnx
 from models.spec import OBSERVATION_DTYPES, OBSERVATION_NAMES
 from models.symbol_agent.export import SYMBOL_AGENT_GRAPH, DecidingSymbolAgent
 from models.symbol_agent.network import ARCHITECTURE, SymbolAgent, build_symbol_agent
-from strategies.family import ActionInfo, Decider, Explanation, check_runtime
+from strategies.family import (
+    ActionInfo,
+    Decider,
+    Explanation,
+    check_runtime,
+    checkpoint_decider,
+)
 from strategies.neural import OnnxPolicy, TorchPolicy
 
 ATTENTION_BUDGET = 1_000_000
@@ -66,14 +77,13 @@ class SymbolAgentFamily:
             InvalidParameterError: an unknown runtime.
             CheckpointError: a file fails verification, or ``runtime="onnx"`` without a verified export.
         """
-        check_runtime(runtime)
+        check_runtime(runtime)  # before anything is read
         agent, card, normalizer = load_checkpoint(folder, build_symbol_agent)
-        deciding = DecidingSymbolAgent(agent.eval())
-        if runtime == "onnx" or (runtime == "auto" and (folder / ONNX_FILE).is_file()):
-            policy = OnnxPolicy(verified_export(folder, card), name=folder.name)
-            return Decider(name, self, policy, normalizer, card.export["sha256"], "onnx", card, folder, agent)
-        policy = TorchPolicy(deciding, name=folder.name, outputs=SYMBOL_AGENT_GRAPH.outputs)
-        return Decider(name, self, policy, normalizer, card.weights_sha256, "torch", card, folder, agent)
+        return checkpoint_decider(
+            self, folder, runtime, name, network=agent, card=card, normalizer=normalizer,
+            onnx=lambda path: OnnxPolicy(path, name=folder.name),
+            torch=lambda: TorchPolicy(DecidingSymbolAgent(agent.eval()), name=folder.name,
+                                      outputs=SYMBOL_AGENT_GRAPH.outputs))
 
     def trained(self, agent: SymbolAgent, normalizer: Any, name: str, model_sha: str) -> Decider:
         """The torch decider of an agent just trained (no checkpoint folder yet), e.g. a
