@@ -10,7 +10,7 @@ import pytest
 
 from workbench.cli import main
 
-CORPUS = Path(__file__).resolve().parents[1] / "engine" / "data" / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "engine" / "data" / "corpus"
 
 
 def write_valid_csv(path: Path, rows: int = 30) -> Path:

@@ -22,7 +22,7 @@ import pytest
 
 from workbench.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 HEADER = "timestamp,open,high,low,close,volume\n"
 GOOD_ROWS = "".join(f"2024-01-{day:02d},10,11,9,10.5,100\n" for day in range(2, 31))
 
