@@ -26,6 +26,7 @@ from engine.features.technical import TECHNICAL_COLUMNS, TECHNICAL_WINDOW
 from engine.observation import REGIME_CLIP, ObservationConfig, account_tracker, assemble_observation
 from engine.tracking import AccountTracker
 
+
 class LiveObservation:
     """Observations of one account over ``n_symbols`` symbols, fed bar by bar.
 

@@ -55,7 +55,10 @@ from engine.feature_windows import FeatureWindows, Period, compute_family, fit_n
 from engine.features.normalize import NORMALIZATION_METHODS, FittedNormalizer
 from engine.features.regime_block import REGIME_COLUMNS, REGIME_WARMUP, regime_features
 from engine.features.technical import (
-    TECHNICAL_COLUMNS, TECHNICAL_WARMUP, TECHNICAL_WINDOW, technical_features,
+    TECHNICAL_COLUMNS,
+    TECHNICAL_WARMUP,
+    TECHNICAL_WINDOW,
+    technical_features,
 )
 from engine.scenarios import ScenarioBatch, from_market
 from engine.tracking import AccountTracker

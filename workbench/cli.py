@@ -12,13 +12,22 @@ from typing import NoReturn
 
 from engine.errors import WorkbenchError
 from workbench import __version__
-from workbench.commands import backtest, data, export, features, models, train
-from workbench.commands import review
-from workbench.commands import stress, sweep
-from workbench.commands import compare, walkforward
-from workbench.commands import paper
-from workbench.commands import runs
-from workbench.commands import app
+from workbench.commands import (
+    app,
+    backtest,
+    compare,
+    data,
+    export,
+    features,
+    models,
+    paper,
+    review,
+    runs,
+    stress,
+    sweep,
+    train,
+    walkforward,
+)
 
 EXIT_USER_ERROR = 2
 

@@ -1,5 +1,6 @@
 """Run detail: equity against baselines and the benchmark, the underwater curve with the five worst
-drawdowns, trades on the price chart, actions over time, per-regime and metrics tables."""
+drawdowns, trades on the price chart, actions over time, per-regime and metrics tables, and the
+tables its kind adds (a comparison's reality check, confidence set, deflated Sharpe ratio and PBO)."""
 from __future__ import annotations
 
 import html
@@ -110,6 +111,11 @@ class RunDetailPage(pn.viewable.Viewer):
     def metrics_table(self) -> pd.DataFrame:
         frame = pd.DataFrame(app_services.scenario_rows(self.run()))
         return frame[[c for c in METRIC_COLUMNS if c in frame.columns]] if not frame.empty else frame
+
+    def finding_tables(self) -> list[tuple[str, pd.DataFrame, tuple[str, ...], tuple[str, ...]]]:
+        """``(title, rows, notes, warnings)`` of each table the run's kind adds (none for most kinds)."""
+        return [(t.title, pd.DataFrame(list(t.rows)), t.notes, t.warnings)
+                for t in app_services.detail_tables(self.run())]
 
     @param.depends("run_id", watch=True)
     def _run_changed(self) -> None:
@@ -250,9 +256,15 @@ class RunDetailPage(pn.viewable.Viewer):
 
         def build():
             regimes = app_services.regime_table(self.run(), self.scenario_curve())
-            return pn.Column(heading("Per regime"), table(regimes, css_classes=["regime-table"]),
-                             heading("Metrics"), table(self.metrics_table(), css_classes=["metrics-table"]),
-                             sizing_mode="stretch_width")
+            parts = [heading("Per regime"), table(regimes, css_classes=["regime-table"]),
+                     heading("Metrics"), table(self.metrics_table(), css_classes=["metrics-table"])]
+            for title, rows, notes, warnings in self.finding_tables():
+                parts.append(heading(title))
+                parts += [alert(text, "warning") for text in warnings]
+                if not rows.empty:
+                    parts.append(table(rows, css_classes=["finding-table"]))
+                parts += [note(text) for text in notes]
+            return pn.Column(*parts, sizing_mode="stretch_width")
         return guarded(build, "tables")
 
     def __panel__(self):

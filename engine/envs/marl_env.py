@@ -49,14 +49,19 @@ from pettingzoo import ParallelEnv
 
 from engine.actions import StrategicExposure, TacticalActions
 from engine.data.market import bars_per_year
-from engine.envs.sources import MarketSource, scenario_batch
 from engine.envs.episode import EpisodeConfig
+from engine.envs.sources import MarketSource, scenario_batch
 from engine.envs.stepper import KernelStepper, StepResult, order_columns
 from engine.errors import InvalidParameterError
 from engine.feature_windows import FeatureWindows, Period, compute_family, fit_normalizer
 from engine.features.matrices import (
-    STRATEGIC_AGENT_COLUMNS, STRATEGIC_COLUMNS, STRATEGIC_WINDOW, TACTICAL_COLUMNS, TACTICAL_WINDOW,
-    strategic_features, tactical_features,
+    STRATEGIC_AGENT_COLUMNS,
+    STRATEGIC_COLUMNS,
+    STRATEGIC_WINDOW,
+    TACTICAL_COLUMNS,
+    TACTICAL_WINDOW,
+    strategic_features,
+    tactical_features,
 )
 from engine.features.normalize import FittedNormalizer
 from engine.rewards import REWARD_COMPONENTS, RewardScales, RewardWeights

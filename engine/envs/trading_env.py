@@ -26,8 +26,8 @@ import numpy as np
 from gymnasium import spaces
 
 from engine.actions import SymbolActions
-from engine.envs.sources import MarketSource, scenario_batch
 from engine.envs.episode import EpisodeConfig
+from engine.envs.sources import MarketSource, scenario_batch
 from engine.envs.stepper import KernelStepper, StepResult, order_columns
 from engine.errors import InvalidParameterError
 from engine.feature_windows import Period

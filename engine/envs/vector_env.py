@@ -36,8 +36,8 @@ from gymnasium.vector.utils import batch_space
 from stable_baselines3.common.vec_env import VecEnv
 
 from engine.actions import SymbolActions
-from engine.envs.sources import MarketSource, scenario_batch
 from engine.envs.episode import EpisodeConfig
+from engine.envs.sources import MarketSource, scenario_batch
 from engine.envs.stepper import KernelStepper, StepResult, order_columns
 from engine.errors import InvalidParameterError
 from engine.feature_windows import Period

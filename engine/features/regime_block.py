@@ -42,7 +42,12 @@ import pandas as pd
 from engine.errors import InvalidParameterError
 from engine.features._ohlcv import ohlcv_arrays
 from engine.features.indicators import (
-    adx_dt, adx_step_nb, log_return_nb, realized_vol_nb, safe_ratio_nb, tanh_ratio_nb,
+    adx_dt,
+    adx_step_nb,
+    log_return_nb,
+    realized_vol_nb,
+    safe_ratio_nb,
+    tanh_ratio_nb,
 )
 from engine.features.tail import lag_nb, mean_nb, push_nb, rank_nb, std_nb, tail_dt
 

@@ -54,8 +54,20 @@ import pandas as pd
 
 from engine.features._ohlcv import OHLCV, ohlcv_arrays
 from engine.features.indicators import (
-    adx_dt, adx_step_nb, ema_step_nb, log_return_nb, maximum_nb, minimum_nb, realized_vol_nb, rsi_dt, rsi_step_nb,
-    safe_ratio_nb, sign_nb, smoothing_dt, true_range_nb, wilder_step_nb,
+    adx_dt,
+    adx_step_nb,
+    ema_step_nb,
+    log_return_nb,
+    maximum_nb,
+    minimum_nb,
+    realized_vol_nb,
+    rsi_dt,
+    rsi_step_nb,
+    safe_ratio_nb,
+    sign_nb,
+    smoothing_dt,
+    true_range_nb,
+    wilder_step_nb,
 )
 from engine.features.tail import lag_nb, max_nb, mean_nb, min_nb, push_nb, std_nb, sum_nb, tail_dt
 

@@ -15,7 +15,11 @@ from engine.scenarios.garch import garch_paths
 from engine.scenarios.params import PARAM_NAMES, ScenarioParams, parameter_grid, params_label
 from engine.scenarios.path import PricePath
 from engine.scenarios.shocks import (
-    correlation_spike, liquidity_shock, overnight_gap, scale_volatility, trend_reversal,
+    correlation_spike,
+    liquidity_shock,
+    overnight_gap,
+    scale_volatility,
+    trend_reversal,
 )
 
 __all__ = [

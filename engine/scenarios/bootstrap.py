@@ -20,10 +20,10 @@ import numpy as np
 
 from engine.data.market import FIELDS
 from engine.errors import InvalidParameterError
+from engine.scenarios._generators import check_count, make_rng, seed_label, synthetic_batch
 from engine.scenarios.batch import ScenarioBatch
 from engine.scenarios.params import DEFAULT_PARAMS, ScenarioParams
 from engine.scenarios.path import PricePath, rebuild_bars, relative_bars
-from engine.scenarios._generators import check_count, make_rng, seed_label, synthetic_batch
 
 
 def stationary_bootstrap_indices(n_returns: int, n_paths: int, mean_block: float,

@@ -35,11 +35,12 @@ import warnings
 
 import numba
 import numpy as np
+
 from engine.errors import InvalidParameterError
+from engine.scenarios._generators import check_count, make_rng, seed_label, synthetic_batch
 from engine.scenarios.batch import ScenarioBatch
 from engine.scenarios.params import DEFAULT_PARAMS, ScenarioParams
 from engine.scenarios.path import PricePath
-from engine.scenarios._generators import check_count, make_rng, seed_label, synthetic_batch
 
 logger = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import panel as pn
 import pytest
 
 from apps.jobs import DONE
@@ -16,7 +17,9 @@ from apps.pages.runs import ANY, RunsPage
 from apps.pages.sensitivity import SensitivityPage, contour_points, surface
 from apps.pages.stress_lab import StressLabPage, parse_symbols
 from engine.actions import SymbolActions
-from tests.apps.conftest import LABELS
+from tests.apps.conftest import INDEX, LABELS, record
+from tests.workbench.review import fakes
+from workbench.runs.spec import RunSpec
 from workbench.services import app as app_services
 
 A, B, C, D = "a" * 16, "b" * 16, "c" * 16, "d" * 16
@@ -94,6 +97,31 @@ def test_run_detail_selects_by_prefix_and_reads_scenarios(context) -> None:
     page.scenario = LABELS[1]
     assert page.scenario_index() == 1
     assert list(page.metrics_table()["label"]) == list(LABELS)
+
+
+def test_run_detail_shows_a_comparisons_statistics_and_warnings(context) -> None:
+    # Issue 18: the reality check, the confidence set, the DSR at raw and effective N, PBO's warnings.
+    fake = fakes.compare()
+    spec = RunSpec(kind="compare", data="stocks", strategy="sma_cross", symbols=("AAPL", "MSFT"))
+    equity = pd.DataFrame({"timestamp": INDEX, "sma_cross": np.linspace(100.0, 110.0, 40),
+                           "buy_and_hold": np.linspace(100.0, 105.0, 40)})
+    context.store.save_run(record("e" * 16, "compare", spec, fake.summary, {"equity": equity}))
+    page = RunDetailPage(context, run_id="eeee", show_baselines=False)
+    found = {title: (rows, notes, warnings) for title, rows, notes, warnings in page.finding_tables()}
+    assert list(found) == ["Reality check", "Deciders and the model confidence set", "Deflated Sharpe ratio",
+                           "Probability of backtest overfitting"]
+    reality = found["Reality check"][0].set_index("question")
+    assert reality.loc["does the candidate beat every alternative?", "consistent"] == 0.03
+    deciders = found["Deciders and the model confidence set"][0].set_index("name")
+    assert deciders.loc["buy_and_hold", "MCS p-value"] == 0.03 and deciders.loc["sma_cross", "in the 95% MCS"] == "yes"
+    assert found["Deflated Sharpe ratio"][0]["trials"].tolist() == [2.0, 1.2]
+    warning = "only 2 variants (PBO needs 5 or more to carry information)"
+    assert found["Probability of backtest overfitting"][2] == (warning,)
+    shown = page._tables()
+    alerts = [o for o in shown.objects if isinstance(o, pn.pane.Alert)]
+    assert [a.alert_type for a in alerts] == ["warning"] and "only 2 variants" in alerts[0].object
+    backtest = RunDetailPage(context, run_id="aaaa", show_baselines=False)
+    assert backtest.finding_tables() == []
 
 
 def test_run_detail_unknown_run_selects_nothing(context) -> None:

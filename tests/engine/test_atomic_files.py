@@ -9,7 +9,11 @@ import pytest
 
 from engine import atomic_files
 from engine.atomic_files import (
-    atomic_path, publish_folder, staging_folder, write_bytes_atomically, write_text_atomically,
+    atomic_path,
+    publish_folder,
+    staging_folder,
+    write_bytes_atomically,
+    write_text_atomically,
 )
 
 

@@ -9,7 +9,12 @@ import pytest
 
 from engine.data.market import bars_per_year
 from engine.metrics import (
-    annualized_return, annualized_volatility, calmar_ratio, max_drawdown, sharpe_ratio, sortino_ratio,
+    annualized_return,
+    annualized_volatility,
+    calmar_ratio,
+    max_drawdown,
+    sharpe_ratio,
+    sortino_ratio,
     total_return,
 )
 

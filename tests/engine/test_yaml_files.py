@@ -7,8 +7,8 @@ from typing import Callable
 
 import pytest
 
-from engine.errors import InvalidParameterError
 from engine import yaml_files
+from engine.errors import InvalidParameterError
 from workbench.cli import main
 from workbench.paper.config import load_risk_file
 from workbench.review.gates import load_gates

@@ -10,7 +10,12 @@ import torch
 
 from engine.errors import CheckpointError, InvalidParameterError
 from models.checkpoint import (
-    CARD_FILE, NORMALIZER_FILE, WEIGHTS_FILE, ModelCard, load_checkpoint, save_checkpoint,
+    CARD_FILE,
+    NORMALIZER_FILE,
+    WEIGHTS_FILE,
+    ModelCard,
+    load_checkpoint,
+    save_checkpoint,
 )
 from models.spec import observation_spec
 from tests.engine.envs.helpers import identity_normalizer

@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from engine.errors import InvalidParameterError
-from workbench.commands.experiment_cli import add_run_arguments, fmt, key_value, spec_from_args, finish_run
+from workbench.commands.experiment_cli import add_run_arguments, finish_run, fmt, key_value, spec_from_args
 from workbench.commands.output import print_table
 from workbench.experiments.compare import run_compare
 
@@ -19,8 +19,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         description=(
             "Run the candidate, its variants and every baseline strategy on the same data, fills, costs and "
             "cash; report each baseline's Sharpe difference with a paired block-bootstrap interval, the "
-            "deflated Sharpe ratio over every configuration tried and, with variants, the probability of "
-            "backtest overfitting (CSCV). Stores the run."),
+            "reality check (does the candidate beat every alternative; Hansen's SPA) and the model confidence "
+            "set, the deflated Sharpe ratio over the configurations tried (at the raw and the effective number "
+            "of trials) and, with variants, the probability of backtest overfitting (CSCV). Stores the run."),
         epilog="Example: workbench compare --strategy sma_cross --data stocks --variants fast=10,20,50. "
                "See docs/experiments.md.",
     )
@@ -34,7 +35,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--confidence", type=float, metavar="P", help="interval coverage (default 0.95)")
     parser.add_argument("--block", type=float, metavar="BARS",
                         help="mean bootstrap block length in bars (default round(T ** (1/3)))")
-    parser.add_argument("--pbo-blocks", type=int, metavar="S", help="CSCV blocks, even (default 16)")
+    parser.add_argument("--pbo-blocks", type=int, metavar="S", help="CSCV blocks S, even (default 16)")
+    parser.add_argument("--mcs-size", type=float, metavar="P",
+                        help="size of the model confidence set (default 0.05)")
+    parser.add_argument("--dsr-baselines", action="store_true", default=None,
+                        help="count the baselines as trials of the deflated Sharpe ratio (default: the candidate "
+                             "and its variants)")
     parser.set_defaults(handler=run)
 
 
@@ -48,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     if args.variants:
         options["variants"] = dict(key_value(v, "--variants") for v in args.variants)
     for name, value in (("n_boot", args.n_boot), ("confidence", args.confidence), ("mean_block", args.block),
-                        ("pbo_blocks", args.pbo_blocks)):
+                        ("pbo_blocks", args.pbo_blocks), ("mcs_size", args.mcs_size),
+                        ("dsr_baselines", args.dsr_baselines)):
         if value is not None:
             options[name] = value
     spec = spec_from_args(args, "compare", options)
@@ -89,8 +96,28 @@ def _print_summary(summary: dict) -> None:
     bench = summary["benchmark"]
     print(f"benchmark (equal-weight buy-and-hold): return {fmt(bench['total_return'])}, "
           f"annualized {fmt(bench['annualized_return'])}")
-    print(f"deflated Sharpe ratio: {fmt(summary['deflated_sharpe'])} over {summary['n_trials']} trials")
+    check = summary["reality_check"]
+    superior, beaten = check["superior"], check["beaten"]
+    print(f"reality check over {check['n_alternatives']} alternatives (loss = {check['loss']}): does the candidate "
+          f"beat every alternative? p = {fmt(superior['consistent'])} (lower {fmt(superior['lower'])}, upper/White "
+          f"{fmt(superior['upper'])}; closest: {superior['closest']}); does some alternative beat it? "
+          f"p = {fmt(beaten['consistent'])} (lower {fmt(beaten['lower'])}, upper/White {fmt(beaten['upper'])})")
+    mcs = summary["model_confidence_set"]
+    print(f"model confidence set at {mcs['size']:g}: {', '.join(mcs['included'])}")
+    dsr = summary["deflated_sharpe_detail"]
+    counted = ", ".join(f"{v} {k}" for k, v in dsr["counted"].items() if v)
+    print(f"deflated Sharpe ratio: {fmt(summary['deflated_sharpe'])} at N = {dsr['n_trials']} ({counted}), "
+          f"{fmt(summary['deflated_sharpe_effective'])} at effective N = {fmt(dsr['n_effective'])} (mean "
+          f"correlation {fmt(dsr['mean_correlation'])}); trials' Sharpe variance {fmt(dsr['trials_variance'])}")
     pbo = summary["pbo"]
-    print(f"probability of backtest overfitting: {fmt(pbo)}" + (f" ({summary['pbo_reason']})" if pbo is None else ""))
-    for note in summary["notes"]:
+    if pbo is None:
+        print(f"probability of backtest overfitting: - ({summary['pbo_reason']})")
+    else:
+        detail = summary["pbo_detail"]
+        print(f"probability of backtest overfitting: {fmt(pbo)} (median ties {fmt(detail['tie_share'])} of "
+              f"{detail['n_splits']} splits, counted as one half; {fmt(detail['pbo_ties_not_overfit'])} to "
+              f"{fmt(detail['pbo_ties_overfit'])} counting them as not overfit or overfit)")
+        for warning in detail["warnings"]:
+            print(f"warning: PBO: {warning}")
+    for note in [*dsr["notes"], *summary["notes"]]:
         print(f"note: {note}")

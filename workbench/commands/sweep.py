@@ -4,8 +4,15 @@ from __future__ import annotations
 import argparse
 
 from workbench.commands.experiment_cli import (
-    add_executor_arguments, add_run_arguments, executor_from_args, fmt, key_value, print_regimes,
-    progress_bar, spec_from_args, finish_run,
+    add_executor_arguments,
+    add_run_arguments,
+    executor_from_args,
+    finish_run,
+    fmt,
+    key_value,
+    print_regimes,
+    progress_bar,
+    spec_from_args,
 )
 from workbench.commands.options import parse_list
 from workbench.commands.output import print_table

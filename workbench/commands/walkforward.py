@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from workbench.commands.compare import check_single_costs, progress_printer
-from workbench.commands.experiment_cli import add_run_arguments, fmt, key_value, spec_from_args, finish_run
+from workbench.commands.experiment_cli import add_run_arguments, finish_run, fmt, key_value, spec_from_args
 from workbench.commands.output import print_table
 from workbench.experiments.walkforward import run_walkforward
 

@@ -11,22 +11,28 @@ spec's data, first cost point, cash and risk limits). Roles:
 - the benchmark, an equal-weight buy-and-hold of the universe, is in every metrics row
   (``benchmark_*``) and in ``summary["benchmark"]``.
 
-Statistics (:mod:`workbench.experiments.statistics`):
+Statistics (:mod:`workbench.experiments.statistics`, :mod:`workbench.experiments.reality_check`),
+every bootstrap seeded with the spec's seed:
 
 - per baseline, the paired stationary block bootstrap interval of
-  ``Sharpe(candidate) - Sharpe(baseline)`` (annualized, seeded with the spec's seed);
-- the deflated Sharpe ratio of the candidate over the *trials*: candidate, variants and baselines,
-  each distinct configuration counted once (every Sharpe ratio looked at on this data);
+  ``Sharpe(candidate) - Sharpe(baseline)`` (annualized);
+- the reality check: whether the candidate's mean per-bar return beats every *alternative* (each
+  distinct variant and baseline), whether some alternative beats it (Hansen's SPA), and the model
+  confidence set of all deciders;
+- the deflated Sharpe ratio of the candidate over the *trials*: the candidate and its variants
+  (and the baselines with ``dsr_baselines``), each distinct configuration once, a trial that came
+  out of a hyperparameter search counted as the search's trials (:data:`SEARCH_TRIALS_KEY`); at
+  the raw number of trials and at the effective number their correlation implies;
 - the probability of backtest overfitting over the candidate and its variants, each distinct
   configuration once (the set one would pick the best from; baselines are not tuned
-  alternatives), None with a reason when fewer than two.
+  alternatives), None with a reason when fewer than two; warnings when it carries little information.
 """
 from __future__ import annotations
 
 import json
 import logging
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -37,14 +43,30 @@ from strategies.families import make_baseline
 from strategies.families.baseline import STRATEGIES, strategy_parameters
 from strategies.family import Decider
 from workbench.experiments.common import regime_history
+from workbench.experiments.reality_check import (
+    BEATEN_HYPOTHESIS,
+    LOSS,
+    SUPERIOR_HYPOTHESIS,
+    BootstrapSettings,
+    ModelConfidenceSet,
+    SpaPvalues,
+    Superiority,
+    beaten_test,
+    model_confidence_set,
+    superiority_test,
+)
 from workbench.experiments.regimes import regime_breakdown
 from workbench.experiments.single_path import SinglePath, load_single_path
 from workbench.experiments.statistics import (
     DeflatedSharpe,
     Overfitting,
     SharpeDifference,
+    default_mean_block,
     deflated_sharpe_ratio,
+    effective_trials,
+    mean_correlation,
     probability_of_backtest_overfitting,
+    return_correlation,
     sharpe_difference_ci,
 )
 from workbench.experiments.variants import check_value_lists, expand_variants, value_lists, variant_label
@@ -56,6 +78,10 @@ from workbench.store.record import RunRecord
 logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
+SEARCH_TRIALS_KEY = "search/n_trials"
+"""The key of a model card's ``training_metrics`` that records how many configurations the
+hyperparameter search that produced the checkpoint evaluated (the chosen one included)."""
+
 
 @dataclass(frozen=True)
 class CompareOptions:
@@ -65,10 +91,16 @@ class CompareOptions:
         variants: ``{parameter: [values]}`` of the candidate strategy [--variants KEY=LIST]; each
             combination is one variant tried. Strategies only.
         policies: Further policies tried beside the spec's policy [--policy A,B]. Policies only.
-        n_boot: Bootstrap resamples of each Sharpe difference [--n-boot] (default 1000).
+        n_boot: Bootstrap resamples of each Sharpe difference, of the reality check and of the model
+            confidence set [--n-boot] (default 1000).
         confidence: Two-sided coverage of the intervals [--confidence] (default 0.95).
-        mean_block: Mean block length of the bootstrap in bars [--block]; None: ``round(T ** (1/3))``.
+        mean_block: Mean block length of the bootstrap in bars [--block]; None: ``round(T ** (1/3))``
+            (the reality check and the confidence set round it to whole bars).
         pbo_blocks: CSCV blocks ``S`` of the overfitting probability, even [--pbo-blocks] (default 16).
+        mcs_size: Size of the model confidence set [--mcs-size] (default 0.05: it holds the best
+            decider with probability 0.95).
+        dsr_baselines: Count the baselines as trials of the deflated Sharpe ratio [--dsr-baselines]
+            (default False: the candidate and its variants, the configurations tried).
     """
 
     variants: Any = None
@@ -77,6 +109,8 @@ class CompareOptions:
     confidence: float = 0.95
     mean_block: float | None = None
     pbo_blocks: int = 16
+    mcs_size: float = 0.05
+    dsr_baselines: bool = False
 
     def __post_init__(self) -> None:
         variants = dict(self.variants) if isinstance(self.variants, tuple) else self.variants
@@ -97,6 +131,13 @@ class CompareOptions:
                 or self.pbo_blocks < 2 or self.pbo_blocks % 2:
             raise InvalidParameterError(
                 f"compare option pbo_blocks (--pbo-blocks) {self.pbo_blocks!r} must be an even integer >= 2, e.g. 16")
+        if isinstance(self.mcs_size, bool) or not isinstance(self.mcs_size, (int, float)) \
+                or not 0.0 < self.mcs_size < 1.0:
+            raise InvalidParameterError(
+                f"compare option mcs_size (--mcs-size) {self.mcs_size!r} must lie in (0, 1), e.g. 0.05")
+        if not isinstance(self.dsr_baselines, bool):
+            raise InvalidParameterError(
+                f"compare option dsr_baselines (--dsr-baselines) {self.dsr_baselines!r} must be true or false")
 
     def to_spec_options(self) -> dict[str, Any]:
         """Every option as plain JSON types, for the resolved spec."""
@@ -129,6 +170,69 @@ class Contender:
         return ("strategy", policy.name, tuple((k, getattr(policy, k)) for k in strategy_parameters(policy.name)))
 
 
+@dataclass(frozen=True)
+class TrialCount:
+    """The trials the deflated Sharpe ratio counts.
+
+    Attributes:
+        measured: The distinct configurations measured on these bars: the candidate and its
+            variants, and the baselines when ``baselines_counted``.
+        search: Trials beyond the measured ones: for each measured trial that a hyperparameter
+            search produced, the search's trials but itself (:data:`SEARCH_TRIALS_KEY`).
+        baselines_counted: Whether the baselines are among ``measured``.
+        mean_correlation: Mean pairwise correlation of the measured trials' per-bar returns; None
+            with fewer than two (or no two that move).
+    """
+
+    measured: tuple[Contender, ...]
+    search: int
+    baselines_counted: bool
+    mean_correlation: float | None
+
+    @property
+    def n_raw(self) -> int:
+        """``N``: every trial counted once."""
+        return len(self.measured) + self.search
+
+    @property
+    def n_effective(self) -> float:
+        """``rho + (1 - rho) N`` (``statistics.effective_trials``)."""
+        return effective_trials(self.n_raw, self.mean_correlation)
+
+    def counted(self) -> dict[str, int]:
+        """How many trials each role and the searches contribute."""
+        roles = [c.role for c in self.measured]
+        return {"candidate": roles.count("candidate"), "variants": roles.count("variant"),
+                "baselines": roles.count("baseline"), "searched": self.search}
+
+
+@dataclass(frozen=True)
+class RealityCheckResult:
+    """The reality check of a comparison (``workbench.experiments.reality_check``).
+
+    Attributes:
+        alternatives: The alternatives' names: each distinct variant and baseline.
+        superior: Whether the candidate beats every alternative.
+        beaten: Whether some alternative beats the candidate.
+        confidence_set: The model confidence set of the candidate and the alternatives.
+        settings: The bootstrap all three used.
+    """
+
+    alternatives: tuple[str, ...]
+    superior: Superiority
+    beaten: SpaPvalues
+    confidence_set: ModelConfidenceSet
+    settings: BootstrapSettings
+
+    def to_dict(self) -> dict[str, Any]:
+        """``summary["reality_check"]`` (keys in ``docs/experiments.md``)."""
+        return {"loss": LOSS, "n_alternatives": len(self.alternatives), "bootstrap": self.settings.to_dict(),
+                "superior": {"hypothesis": SUPERIOR_HYPOTHESIS, **self.superior.pvalues.to_dict(),
+                             "closest": self.superior.closest,
+                             "pairwise": [t.to_dict() for t in self.superior.pairwise]},
+                "beaten": {"hypothesis": BEATEN_HYPOTHESIS, **self.beaten.to_dict()}}
+
+
 @dataclass
 class CompareResult:
     """A finished comparison; :meth:`summary` is what ``workbench compare --json`` prints."""
@@ -141,8 +245,10 @@ class CompareResult:
     variants: list[Contender]
     baselines: list[Contender]
     differences: list[SharpeDifference]
+    reality: RealityCheckResult
     deflated: DeflatedSharpe
-    trials: list[Contender]
+    deflated_effective: DeflatedSharpe
+    trials: TrialCount
     overfitting: Overfitting | None
     pbo_reason: str | None
     regimes: list[dict]
@@ -163,19 +269,34 @@ class CompareResult:
             "baselines": [{**_row(c), "sharpe_diff": d.to_dict()} for c, d in zip(self.baselines, self.differences)],
             "benchmark": {"total_return": metrics["benchmark_return"],
                           "annualized_return": metrics["benchmark_annualized_return"]},
+            "reality_check": self.reality.to_dict(),
+            "model_confidence_set": self.reality.confidence_set.to_dict(),
             "deflated_sharpe": self.deflated.value,
-            "deflated_sharpe_detail": self.deflated.to_dict(),
+            "deflated_sharpe_effective": self.deflated_effective.value,
+            "deflated_sharpe_detail": self._deflated_detail(),
             "pbo": None if self.overfitting is None else self.overfitting.pbo,
             "pbo_reason": self.pbo_reason,
             "pbo_detail": None if self.overfitting is None else self.overfitting.to_dict(),
-            "n_trials": len(self.trials),
-            "trials": [c.name for c in self.trials],
+            "n_trials": self.trials.n_raw,
+            "trials": [c.name for c in self.trials.measured],
             "bootstrap": {"n_boot": self.options.n_boot, "confidence": self.options.confidence,
                           "mean_block": self.differences[0].mean_block if self.differences else None,
                           "seed": self.spec.seed},
             "regimes": self.regimes,
             "notes": list(self.notes),
         }
+
+    def _deflated_detail(self) -> dict[str, Any]:
+        notes = []
+        if len(self.trials.measured) < 2:
+            notes.append("one trial measured here: its Sharpe variance V is 0, so SR0 = 0 and the DSR is the "
+                         "probabilistic Sharpe ratio against 0 whatever N is; add variants (--variants, --policy A,B) "
+                         "or count the baselines (--dsr-baselines) to measure V")
+        effective = self.deflated_effective
+        return {**self.deflated.to_dict(), "n_effective": effective.n_trials, "sr0_effective": effective.sr0,
+                "value_effective": effective.value, "mean_correlation": self.trials.mean_correlation,
+                "counted": self.trials.counted(), "baselines_counted": self.trials.baselines_counted,
+                "notes": notes}
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """``equity`` (timestamp index, one column per decider) and ``comparison`` (one row each)."""
@@ -184,6 +305,8 @@ class CompareResult:
                               index=self.path.batch.index)
         equity.index.name = "timestamp"
         diffs = {c.name: d for c, d in zip(self.baselines, self.differences)}
+        pairwise = {t.name: t.pvalues.consistent for t in self.reality.superior.pairwise}
+        mcs = self.reality.confidence_set.pvalues
         rows = []
         for c in contenders:
             diff = diffs.get(c.name)
@@ -191,7 +314,8 @@ class CompareResult:
                          **c.metrics,
                          "sharpe_diff": None if diff is None else diff.estimate,
                          "sharpe_diff_low": None if diff is None else diff.low,
-                         "sharpe_diff_high": None if diff is None else diff.high})
+                         "sharpe_diff_high": None if diff is None else diff.high,
+                         "superior_pvalue": pairwise.get(c.name), "mcs_pvalue": mcs.get(c.name)})
         return {"equity": equity, "comparison": pd.DataFrame(rows)}
 
     def to_record(self, tags: Sequence[str] = ()) -> RunRecord:
@@ -228,21 +352,65 @@ def run_compare(spec: RunSpec, progress: Progress | None = None) -> CompareResul
     differences = [sharpe_difference_ci(candidate.returns, b.returns, periods_per_year=annual,
                                         n_boot=options.n_boot, confidence=options.confidence,
                                         mean_block=options.mean_block, seed=spec.seed) for b in baselines]
-    trials = _distinct(contenders)
-    deflated = deflated_sharpe_ratio(candidate.returns, [sharpe_ratio(c.returns, 1.0) for c in trials])
-    overfitting, reason = None, None
+    block = options.mean_block if options.mean_block is not None else default_mean_block(len(candidate.returns))
+    settings = BootstrapSettings(max(1, round(block)), options.n_boot, spec.seed)
+    reality = _reality_check(candidate, _distinct(contenders)[1:], settings, options.mcs_size)
     tried = _distinct([candidate, *variants])
+    trials = _trial_count(tried if not options.dsr_baselines else _distinct(contenders), options.dsr_baselines)
+    sharpes = [sharpe_ratio(c.returns, 1.0) for c in trials.measured]
+    deflated = deflated_sharpe_ratio(candidate.returns, sharpes, n_trials=trials.n_raw)
+    deflated_effective = deflated_sharpe_ratio(candidate.returns, sharpes, n_trials=trials.n_effective)
+    overfitting, reason = None, None
     if len(tried) < 2:
         reason = ("only one configuration of the candidate was tried; give --variants KEY=LIST (a strategy) "
                   "or --policy A,B (policies) to estimate the probability of backtest overfitting")
     else:
         overfitting = probability_of_backtest_overfitting(np.column_stack([c.returns for c in tried]),
-                                                          options.pbo_blocks)
+                                                          options.pbo_blocks, periods_per_year=annual)
     regimes = regime_breakdown(candidate.evaluation, path.data, policy=candidate.decider.policy,
                                history=regime_history(spec, path.data))
     identity = run_id(spec, path.data.fingerprint(), candidate.decider.model_sha)
-    return CompareResult(identity, spec, options, path, candidate, variants, baselines, differences, deflated,
-                         trials, overfitting, reason, regimes, path.notes + variant_notes)
+    return CompareResult(identity, spec, options, path, candidate, variants, baselines, differences, reality,
+                         deflated, deflated_effective, trials, overfitting, reason, regimes,
+                         path.notes + variant_notes)
+
+
+def _reality_check(candidate: Contender, alternatives: list[Contender], settings: BootstrapSettings,
+                   size: float) -> RealityCheckResult:
+    names = [c.name for c in alternatives]
+    others = np.column_stack([c.returns for c in alternatives])
+    everyone = np.column_stack([candidate.returns, others])
+    return RealityCheckResult(
+        tuple(names), superiority_test(candidate.returns, others, names, settings),
+        beaten_test(candidate.returns, others, names, settings),
+        model_confidence_set(everyone, [candidate.name, *names], settings, size), settings)
+
+
+def _trial_count(measured: list[Contender], baselines_counted: bool) -> TrialCount:
+    correlation = (mean_correlation(return_correlation(np.column_stack([c.returns for c in measured])))
+                   if len(measured) > 1 else None)
+    search = sum(search_trials(c.decider.card, c.name) - 1 for c in measured)
+    return TrialCount(tuple(measured), search, baselines_counted, correlation)
+
+
+def search_trials(card: Any, name: str = "the policy") -> int:
+    """How many configurations the hyperparameter search behind a checkpoint evaluated: its model
+    card's ``training_metrics[SEARCH_TRIALS_KEY]``; 1 (the checkpoint alone) without a record.
+
+    Raises:
+        InvalidParameterError: a recorded count that is not a whole number >= 1.
+    """
+    metrics = getattr(card, "training_metrics", None)
+    if metrics is None and isinstance(card, Mapping):
+        metrics = card.get("training_metrics")
+    value = (metrics or {}).get(SEARCH_TRIALS_KEY)
+    if value is None:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer() or value < 1:
+        raise InvalidParameterError(
+            f"{name}: model card training_metrics[{SEARCH_TRIALS_KEY!r}] = {value!r} is not a whole number of "
+            "trials >= 1; the training that wrote it recorded its search wrongly")
+    return int(value)
 
 
 def _distinct(contenders: list[Contender]) -> list[Contender]:

@@ -7,8 +7,16 @@ from workbench.review.assess import Assessment, assess
 from workbench.review.canary import CanaryResult, run_canary
 from workbench.review.decide import ReviewOutcome, review_runs
 from workbench.review.evidence import METRICS, Evidence, Observation, collect_evidence
-from workbench.review.gates import (DEFAULT_GATES, Gate, GateFileError, GateResult, Verdict, evaluate_gates,
-                                    load_gates, verdict)
+from workbench.review.gates import (
+                                    DEFAULT_GATES,
+                                    Gate,
+                                    GateFileError,
+                                    GateResult,
+                                    Verdict,
+                                    evaluate_gates,
+                                    load_gates,
+                                    verdict,
+)
 from workbench.review.report import ReviewRecord, render_report, write_report
 
 __all__ = [

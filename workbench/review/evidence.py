@@ -43,6 +43,10 @@ METRICS: dict[str, MetricInfo] = {
     "excess_return": MetricInfo(
         "annualized return minus that of an equal-weight buy-and-hold of the universe",
         "backtest, compare", _BACKTEST_FIX),
+    "reality_check_pvalue": MetricInfo(
+        "p-value (Hansen's SPA, consistent) of 'some alternative (a variant or a baseline) earns at least the "
+        "candidate's mean per-bar return'; small: the candidate beats the best alternative", "compare",
+        "add a compare run (`workbench compare`) of the decider to the review"),
     "stress_max_drawdown": MetricInfo("maximum drawdown in a stress scenario", "stress",
                                       "add a stress run (`workbench stress`) to the review"),
     "oos_sharpe": MetricInfo("Sharpe ratio of the concatenated out-of-sample walk-forward folds", "walkforward",

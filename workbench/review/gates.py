@@ -1,7 +1,8 @@
 """GO/NO-GO gates: thresholds on what the reviewed runs measured, and the rule that turns them into a decision.
 
 The defaults are the acceptance thresholds of the program plan (docs/design.md, program plan: "Final
-Success Metrics", Phase 6 and Phase 7 success criteria). A review may change them with a YAML file
+Success Metrics", Phase 6 and Phase 7 success criteria) and the reality check of a comparison: the
+candidate must beat the best alternative at 5%. A review may change them with a YAML file
 (``assets/gates/default.yaml`` is the annotated default; see docs/review.md): a gate named in the
 file overrides the default's fields it gives, a new name adds a gate, ``enabled: false`` drops one.
 
@@ -30,8 +31,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 from engine.errors import InvalidParameterError
 from engine.names import unknown_name
-from workbench.review.evidence import METRICS, Evidence, Observation
 from engine.yaml_files import read_yaml
+from workbench.review.evidence import METRICS, Evidence, Observation
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
@@ -106,6 +107,9 @@ DEFAULT_GATES: tuple[Gate, ...] = (
          "profit factor > 1.3 (program plan, final success metrics)"),
     Gate("excess_return", "excess_return", ">", 0.05, False,
          "annualized return > 5% above the equal-weight buy-and-hold benchmark (program plan: >5% over SPY)"),
+    Gate("beats_best_alternative", "reality_check_pvalue", "<=", 0.05, False,
+         "the candidate beats the best alternative at 5%: SPA p-value of 'some variant or baseline earns at least "
+         "its mean per-bar return' <= 0.05 (docs/experiments.md, reality check)"),
     Gate("stress_max_drawdown", "stress_max_drawdown", "<=", 0.40, True,
          "drawdown <= 40% in every stress scenario (program plan, Phase 6)"),
     Gate("oos_sharpe", "oos_sharpe", ">", 0.6, True, "out-of-sample Sharpe > 0.6 (program plan, Phase 6)"),

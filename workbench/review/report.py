@@ -2,7 +2,8 @@
 
 Sections (each an element with a fixed id): ``decision`` (verdict, rule, reviewer, notes), ``gates``
 (the gate table, PASS/FAIL coloured), ``equity`` (candidate vs baselines), ``underwater``,
-``stress`` (distribution histograms), ``sensitivity`` (sweep heatmaps), ``walkforward`` (folds),
+``stress`` (distribution histograms), ``sensitivity`` (sweep heatmaps), ``comparison`` (reality check,
+model confidence set, deflated Sharpe ratio, PBO), ``walkforward`` (folds),
 ``regimes`` (per-regime tables), ``canary`` and ``fingerprints`` (data fingerprint, model sha, code
 version and spec of every run). A section without evidence says which run kind would fill it.
 BokehJS is inlined (no ``<script src>``, no CDN), so the file works without a network.
@@ -55,7 +56,7 @@ text-align:left;vertical-align:top} th{background:#f4f4f4}
 .pass{background:#c8efc8} .fail{background:#f6c4c4} .missing{background:#fbe7b5} .na{background:#e6e6e6}
 .decision{font-size:1.6em;font-weight:bold;padding:.3em .6em;display:inline-block}
 .GO{background:#c8efc8} .CONDITIONAL{background:#fbe7b5} .NO-GO{background:#f6c4c4}
-.note{color:#666;font-style:italic} .scroll{overflow-x:auto}
+.note{color:#666;font-style:italic} .scroll{overflow-x:auto} .warning{color:#8a4b00;font-weight:bold}
 pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:.85em}
 """
 

@@ -22,22 +22,8 @@ from engine.rollout import RolloutResult
 from engine.scenarios import ScenarioBatch, ScenarioParams, from_market
 from strategies.family import Decider
 from workbench.runs import report_html, tables
-from workbench.runs.evaluate import (
-    code_version,
-    cost_grid,
-    evaluate,
-    run_id,
-    spec_data,
-    spec_decider,
-)
-from workbench.runs.kind import (
-    Evidence,
-    Progress,
-    RunView,
-    ScenarioRows,
-    StoredRunLike,
-    as_number,
-)
+from workbench.runs.evaluate import code_version, cost_grid, evaluate, run_id, spec_data, spec_decider
+from workbench.runs.kind import DetailTable, Evidence, Progress, RunView, ScenarioRows, StoredRunLike, as_number
 from workbench.runs.spec import RunSpec
 from workbench.store.record import RunRecord
 
@@ -174,6 +160,10 @@ class BacktestKind(ScenarioRows):
 
     def view(self) -> RunView:
         return RunView(pages=("rewards", "attention"))
+
+    def detail_tables(self, summary: Mapping[str, Any]) -> list[DetailTable]:
+        """None beyond the metrics rows."""
+        return []
 
     def replayable(self, spec: RunSpec) -> list[tuple[str, ScenarioParams]]:
         """Every cost scenario."""

@@ -7,8 +7,9 @@ Its entry owns
 * what its summary's rows mean (its main row, its metrics rows);
 * the evidence its runs give the GO/NO-GO gates;
 * its section of the review report and the equity curves it adds to the report's chart;
-* the data the app's run view needs (:class:`RunView`) and which of its scenarios can be replayed
-  on the real market to explain a decision.
+* the data the app's run view needs (:class:`RunView`), the tables it adds to the Run detail page
+  and the report (:class:`DetailTable`), and which of its scenarios can be replayed on the real
+  market to explain a decision.
 
 The kinds are registered once in :mod:`workbench.runs`; nothing else branches on a kind's name.
 """
@@ -70,6 +71,23 @@ class RunView:
     price_note: str = ""
 
 
+@dataclass(frozen=True)
+class DetailTable:
+    """A table of a run's summary that the Run detail page and the review report show.
+
+    Attributes:
+        title: Its heading.
+        rows: One mapping per row, the columns in first-seen order.
+        notes: Sentences under the table (how to read it, what it assumed).
+        warnings: Sentences shown as warnings (when a figure carries little information).
+    """
+
+    title: str
+    rows: tuple[Mapping[str, Any], ...]
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
 class RunKind(Protocol):
     """A kind of run, declared once (see the module docstring).
 
@@ -118,6 +136,11 @@ class RunKind(Protocol):
 
     def view(self) -> RunView:
         """What the Run detail page needs."""
+        ...
+
+    def detail_tables(self, summary: Mapping[str, Any]) -> list[DetailTable]:
+        """Tables of the run's findings beyond its metrics rows (a comparison's statistics), for the
+        Run detail page and the kind's report section; [] when it has none."""
         ...
 
     def replayable(self, spec: RunSpec) -> list[tuple[str, ScenarioParams]]:

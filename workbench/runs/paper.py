@@ -23,14 +23,7 @@ from workbench.paper import StartOptions, start_paper
 from workbench.paper.ledger import session_ledger
 from workbench.runs import tables
 from workbench.runs.evaluate import code_version
-from workbench.runs.kind import (
-    Evidence,
-    Progress,
-    RunView,
-    ScenarioRows,
-    StoredRunLike,
-    as_number,
-)
+from workbench.runs.kind import DetailTable, Evidence, Progress, RunView, ScenarioRows, StoredRunLike, as_number
 from workbench.runs.spec import RunSpec
 from workbench.store.record import RunRecord
 
@@ -125,6 +118,10 @@ class PaperKind(ScenarioRows):
 
     def view(self) -> RunView:
         return RunView(pages=("paper",))
+
+    def detail_tables(self, summary: Mapping[str, Any]) -> list[DetailTable]:
+        """None beyond the metrics rows."""
+        return []
 
     def replayable(self, spec: RunSpec) -> list[tuple[str, ScenarioParams]]:
         """The session's one account."""

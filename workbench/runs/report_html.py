@@ -22,6 +22,11 @@ def note(text: str) -> str:
     return f'<p class="note">{html.escape(text)}</p>'
 
 
+def warning(text: str) -> str:
+    """A paragraph in the warning style (escaped)."""
+    return f'<p class="warning">Warning: {html.escape(text)}</p>'
+
+
 def subheading(text: str) -> str:
     """An ``<h3>`` (escaped)."""
     return f"<h3>{html.escape(text)}</h3>"

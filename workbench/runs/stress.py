@@ -7,14 +7,7 @@ from typing import Any, Mapping, Sequence
 from engine.scenarios import ScenarioParams
 from workbench.experiments.stress import StressOptions, StressResult, run_stress
 from workbench.runs import report_html, report_plots
-from workbench.runs.kind import (
-    Evidence,
-    Progress,
-    RunView,
-    ScenarioRows,
-    StoredRunLike,
-    as_number,
-)
+from workbench.runs.kind import DetailTable, Evidence, Progress, RunView, ScenarioRows, StoredRunLike, as_number
 from workbench.runs.spec import RunSpec
 
 
@@ -67,6 +60,10 @@ class StressKind(ScenarioRows):
         return RunView(pages=("attention",), price_note=(
             "Synthetic and shocked scenarios fill on their own prices, so their markers can sit away from the "
             "real close drawn here."))
+
+    def detail_tables(self, summary: Mapping[str, Any]) -> list[DetailTable]:
+        """None beyond the metrics rows."""
+        return []
 
     def replayable(self, spec: RunSpec) -> list[tuple[str, ScenarioParams]]:
         """The base scenario: the spec's period under its fee and slippage."""

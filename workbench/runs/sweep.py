@@ -9,7 +9,7 @@ import numpy as np
 from engine.scenarios import ScenarioParams, parameter_grid
 from workbench.experiments.sweep import SweepOptions, SweepResult, run_sweep, sweep_axes
 from workbench.runs import report_html, report_plots
-from workbench.runs.kind import Evidence, Progress, RunView, ScenarioRows, StoredRunLike
+from workbench.runs.kind import DetailTable, Evidence, Progress, RunView, ScenarioRows, StoredRunLike
 from workbench.runs.spec import RunSpec, parse_options
 
 SURFACES = ("sharpe", "total_return", "max_drawdown")
@@ -61,6 +61,10 @@ class SweepKind(ScenarioRows):
 
     def view(self) -> RunView:
         return RunView(pages=("sensitivity", "attention"))
+
+    def detail_tables(self, summary: Mapping[str, Any]) -> list[DetailTable]:
+        """None beyond the metrics rows."""
+        return []
 
     def replayable(self, spec: RunSpec) -> list[tuple[str, ScenarioParams]]:
         """Every grid point (all on the real market)."""

@@ -20,6 +20,7 @@ from engine.metrics import drawdown_episodes
 from workbench.experiments.regimes import market_regimes, regime_metrics
 from workbench.runs.backtest import run_backtest
 from workbench.runs.evaluate import spec_data
+from workbench.runs.kind import DetailTable
 from workbench.runs.registry import run_kind
 from workbench.runs.spec import RunSpec
 from workbench.store import RunInfo, StoredRun
@@ -84,6 +85,11 @@ def equity_curves(run: StoredRun) -> pd.DataFrame:
 def scenario_rows(run: StoredRun) -> list[dict[str, Any]]:
     """The metrics rows a run reports: its scenarios, deciders or folds."""
     return run_kind(run.info.kind).rows(run.summary)
+
+
+def detail_tables(run: StoredRun) -> list[DetailTable]:
+    """The tables of a run's findings its kind adds to the Run detail page (a comparison's statistics)."""
+    return run_kind(run.info.kind).detail_tables(run.summary)
 
 
 def worst_drawdowns(curve: pd.Series, top: int = 5) -> list[dict[str, Any]]:

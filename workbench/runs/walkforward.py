@@ -11,7 +11,7 @@ from workbench.experiments.walkforward import (
     run_walkforward,
 )
 from workbench.runs import report_html, report_plots
-from workbench.runs.kind import Evidence, Progress, RunView, StoredRunLike, as_number
+from workbench.runs.kind import DetailTable, Evidence, Progress, RunView, StoredRunLike, as_number
 from workbench.runs.spec import RunSpec
 
 OOS_COLUMNS = ("start", "end", "bars", "sharpe", "total_return", "max_drawdown", "excess_return")
@@ -85,6 +85,10 @@ class WalkForwardKind:
 
     def view(self) -> RunView:
         return RunView(pages=("attention",))
+
+    def detail_tables(self, summary: Mapping[str, Any]) -> list[DetailTable]:
+        """None beyond the metrics rows."""
+        return []
 
     def replayable(self, spec: RunSpec) -> list[tuple[str, ScenarioParams]]:
         """The base scenario: the spec's period under its first fee and slippage."""

@@ -49,6 +49,7 @@ from workbench.runs.views import (  # noqa: F401 (the app reads the stored runs 
     action_names,
     baseline_curves,
     close_prices,
+    detail_tables,
     equity_curves,
     headline,
     main_row,

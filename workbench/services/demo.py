@@ -17,8 +17,8 @@ from typing import Callable
 from engine.errors import UnknownRunError
 from workbench.experiments.walkforward import WalkForwardOptions
 from workbench.paper import StartOptions, start_paper
-from workbench.runs.paper import paper_record
 from workbench.runs.evaluate import run_id, spec_data, spec_decider
+from workbench.runs.paper import paper_record
 from workbench.runs.spec import RunSpec
 from workbench.services.app import assess_runs, default_gates, paper_root, run_and_store, save_review
 from workbench.store import RunStore

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test
 
-from engine.envs.marl_env import HOLD, LONG, SHORT, MarlTradingEnv, plurality_vote, vote_probabilities
 from engine.envs.episode import EpisodeConfig
+from engine.envs.marl_env import HOLD, LONG, SHORT, MarlTradingEnv, plurality_vote, vote_probabilities
 from engine.envs.stepper import order_records
 from engine.errors import InvalidParameterError
 from engine.records import OrderReason

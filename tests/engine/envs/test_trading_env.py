@@ -22,7 +22,11 @@ from engine.rewards import REWARD_COMPONENTS, RewardWeights
 from engine.rollout import run_rollout
 from engine.scenarios import ScenarioParams, from_market
 from tests.engine.envs.helpers import (
-    ReplayPolicy, assert_same_records, hand_market, identity_normalizer, synthetic,
+    ReplayPolicy,
+    assert_same_records,
+    hand_market,
+    identity_normalizer,
+    synthetic,
 )
 
 

@@ -9,8 +9,15 @@ from hypothesis import strategies as st
 
 from engine.errors import InvalidParameterError
 from engine.features.matrices import (
-    STRATEGIC_AGENT_COLUMNS, STRATEGIC_COLUMNS, STRATEGIC_WINDOW, TACTICAL_COLUMNS,
-    TACTICAL_WINDOW, scaled_momentum, strategic_features, tactical_features, volume_ratio,
+    STRATEGIC_AGENT_COLUMNS,
+    STRATEGIC_COLUMNS,
+    STRATEGIC_WINDOW,
+    TACTICAL_COLUMNS,
+    TACTICAL_WINDOW,
+    scaled_momentum,
+    strategic_features,
+    tactical_features,
+    volume_ratio,
     window_tensor,
 )
 from tests.engine.features.builders import make_bars

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.errors import InvalidParameterError
-from engine.features.mlmi import MLMI_COLUMNS, kth_smallest_nb, knn_label_sum_nb, mlmi
+from engine.features.mlmi import MLMI_COLUMNS, knn_label_sum_nb, kth_smallest_nb, mlmi
 from tests.engine.features.builders import make_bars
 from tests.engine.features.strategies import assert_causal, ohlcv_bars
 

@@ -9,7 +9,10 @@ from hypothesis import strategies as st
 
 from engine.errors import InvalidParameterError
 from engine.features.technical import (
-    TECHNICAL_COLUMNS, TECHNICAL_WARMUP, TECHNICAL_WINDOW, technical_features,
+    TECHNICAL_COLUMNS,
+    TECHNICAL_WARMUP,
+    TECHNICAL_WINDOW,
+    technical_features,
 )
 from tests.engine.features.builders import make_bars, random_bars
 from tests.engine.features.strategies import assert_causal, ohlcv_bars

@@ -9,8 +9,15 @@ from engine.data.market import FIELDS, MarketData
 from engine.data.registry import load_builtin
 from engine.errors import InvalidParameterError
 from engine.scenarios import (
-    ScenarioBatch, ScenarioParams, combine, cross_params, from_market, from_paths,
-    historical_windows, overnight_gap, parameter_grid,
+    ScenarioBatch,
+    ScenarioParams,
+    combine,
+    cross_params,
+    from_market,
+    from_paths,
+    historical_windows,
+    overnight_gap,
+    parameter_grid,
 )
 from engine.stress_periods import STRESS_PERIODS
 from tests.engine.scenarios.paths import make_path, market_data, random_path

@@ -9,11 +9,20 @@ from numpy.testing import assert_allclose
 
 from engine.errors import InvalidParameterError
 from engine.scenarios import (
-    ScenarioParams, correlation_spike, liquidity_shock, overnight_gap, scale_volatility, trend_reversal,
+    ScenarioParams,
+    correlation_spike,
+    liquidity_shock,
+    overnight_gap,
+    scale_volatility,
+    trend_reversal,
 )
 from engine.scenarios.path import relative_bars
 from tests.engine.scenarios.paths import (
-    assert_valid_ohlc, log_returns, make_path, price_paths, random_path,
+    assert_valid_ohlc,
+    log_returns,
+    make_path,
+    price_paths,
+    random_path,
 )
 
 # Four daily bars of one symbol, 2024-01-01 .. 2024-01-04.

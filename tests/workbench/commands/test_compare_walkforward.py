@@ -22,10 +22,18 @@ def run_json(capsys: pytest.CaptureFixture, *args: str) -> dict:
 def test_compare_json_is_stored_under_its_run_id(capsys: pytest.CaptureFixture) -> None:
     out = run_json(capsys, *COMPARE, "--variants", "fast=5,10", "--tag", "cli")
     assert len(out["run_id"]) == 16 and out["kind"] == "compare"
-    assert out["n_trials"] == 7 and out["pbo"] is not None
+    assert out["n_trials"] == 3 and out["pbo"] is not None  # the candidate and its two variants
+    assert set(out["reality_check"]["superior"]) >= {"lower", "consistent", "upper", "closest", "pairwise"}
+    assert set(out["model_confidence_set"]) >= {"size", "included", "excluded", "pvalues"}
+    assert {"tie_share", "warnings"} <= set(out["pbo_detail"]) and "only 3 variants" in out["pbo_detail"]["warnings"][0]
+    assert {"n_trials", "trials_variance", "n_effective", "mean_correlation", "value_effective",
+            "counted"} <= set(out["deflated_sharpe_detail"])
     with RunStore.open() as store:
         stored = store.get_run(out["run_id"])
     assert stored.summary["deflated_sharpe"] == out["deflated_sharpe"] and "cli" in stored.info.tags
+    assert stored.summary["reality_check"] == out["reality_check"]
+    counted = run_json(capsys, *COMPARE, "--variants", "fast=5,10", "--dsr-baselines", "--mcs-size", "0.1")
+    assert counted["n_trials"] == 7 and counted["model_confidence_set"]["size"] == 0.1
 
 
 def test_compare_prints_a_table_exports_and_says_where_it_is_stored(capsys: pytest.CaptureFixture,
@@ -33,6 +41,8 @@ def test_compare_prints_a_table_exports_and_says_where_it_is_stored(capsys: pyte
     assert main([*COMPARE, "--fees", "0.001", "--export", str(tmp_path / "out")]) == 0
     text = capsys.readouterr().out
     assert "buy_and_hold" in text and "deflated Sharpe ratio" in text
+    assert "reality check over 4 alternatives" in text and "does the candidate beat every alternative? p = " in text
+    assert "model confidence set at 0.05: " in text and "at effective N = " in text
     run_id = text.strip().splitlines()[-1].removeprefix("stored run ")
     assert len(run_id) == 16
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["comparison.csv", "equity.csv", "summary.json"]

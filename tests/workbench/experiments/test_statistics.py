@@ -12,7 +12,13 @@ from engine.errors import InvalidParameterError
 from engine.metrics import sharpe_ratio
 from engine.scenarios.bootstrap import stationary_bootstrap_indices
 from workbench.experiments.statistics import (
-    EULER_GAMMA, deflated_sharpe_ratio, expected_max_sharpe, probability_of_backtest_overfitting,
+    EULER_GAMMA,
+    deflated_sharpe_ratio,
+    effective_trials,
+    expected_max_sharpe,
+    mean_correlation,
+    probability_of_backtest_overfitting,
+    return_correlation,
     sharpe_difference_ci,
 )
 
@@ -89,7 +95,125 @@ def test_pbo_matches_a_plain_implementation() -> None:
         w = rankdata(perf_out)[np.argmax(perf_in)] / 4
         logits.append(math.log(w / (1 - w)))
     assert result.logits == pytest.approx(logits, rel=1e-9)
-    assert result.pbo == pytest.approx(np.mean(np.array(logits) <= 0))
+    logits = np.array(logits)
+    assert result.pbo == pytest.approx(np.mean(logits < 0) + 0.5 * np.mean(logits == 0))
+    assert result.tie_share == pytest.approx(np.mean(logits == 0))
+
+
+def _block(means: list[float], bars: int = 4) -> np.ndarray:
+    """``bars`` returns per variant with the given means and one spread: mean +- 0.001 alternating, so
+    every variant's Sharpe ratio on the block is its mean / (0.001 * sqrt(4/3)), ordered like the means."""
+    wiggle = 0.001 * np.array([1.0, -1.0] * (bars // 2))[:, None]
+    return np.array(means)[None, :] + wiggle
+
+
+def test_pbo_counts_a_median_tie_as_one_half() -> None:
+    # Two blocks (S = 2), so two splits. Block A ranks the variants 0 > 1 > 2, block B 1 > 2 > 0.
+    returns = np.vstack([_block([0.003, 0.002, 0.001]), _block([0.001, 0.003, 0.002])])
+    result = probability_of_backtest_overfitting(returns, n_blocks=2)
+    # In-sample A picks variant 0, which is worst in B: rank 1, w = 1/4, logit log(1/3) < 0 (overfit).
+    # In-sample B picks variant 1, which is the median in A: rank 2, w = 2/4, logit 0 (a tie).
+    assert result.logits == pytest.approx([math.log(1 / 3), 0.0])
+    assert result.tie_share == 0.5
+    assert (result.pbo_low, result.pbo, result.pbo_high) == (0.5, 0.75, 1.0)
+    detail = result.to_dict()
+    assert (detail["pbo_ties_not_overfit"], detail["pbo_ties_overfit"]) == (0.5, 1.0)
+
+
+@pytest.mark.parametrize("variants", [3, 4])
+def test_the_r_pbo_packages_count_is_the_ties_not_overfit_end(variants: int) -> None:
+    # R's pbo: w = rank(R_bar)[n*] / N (averaged ranks), PBO = share of log(w / (1 - w)) <= 0.
+    returns = _noise(11, 240, variants)
+    result = probability_of_backtest_overfitting(returns, n_blocks=6)
+    blocks = np.array_split(np.arange(240), 6)
+    overfit = []
+    for chosen in itertools.combinations(range(6), 3):
+        inside = np.concatenate([blocks[b] for b in chosen])
+        outside = np.concatenate([blocks[b] for b in range(6) if b not in chosen])
+        perf_in = returns[inside].mean(0) / returns[inside].std(0, ddof=1)
+        perf_out = returns[outside].mean(0) / returns[outside].std(0, ddof=1)
+        w = rankdata(perf_out)[np.argmax(perf_in)] / variants
+        overfit.append(w < 1 and math.log(w / (1 - w)) <= 0)
+    assert result.pbo_low == pytest.approx(np.mean(overfit))
+    assert result.tie_share > 0 if variants == 3 else result.tie_share == 0
+
+
+def test_pbo_warns_with_few_variants_for_3_and_not_for_6() -> None:
+    three = probability_of_backtest_overfitting(_noise(4, 400, 3), n_blocks=8)
+    six = probability_of_backtest_overfitting(_noise(4, 400, 6), n_blocks=8)
+    assert len(three.warnings) == 1 and "only 3 variants" in three.warnings[0] and "5 or more" in three.warnings[0]
+    assert f"{three.tie_share:.0%} of the splits" in three.warnings[0]
+    assert six.warnings == ()
+    assert three.to_dict()["warnings"] == list(three.warnings)
+
+
+def test_pbo_warns_when_the_halves_are_shorter_than_a_year() -> None:
+    short = probability_of_backtest_overfitting(_noise(5, 400, 6), n_blocks=8, periods_per_year=252)
+    long = probability_of_backtest_overfitting(_noise(5, 504, 6), n_blocks=8, periods_per_year=252)
+    assert len(short.warnings) == 1 and "200 bars, less than a year (252 bars)" in short.warnings[0]
+    assert f"{math.sqrt(2 * 252 / 400):.2f}" in short.warnings[0]
+    assert long.warnings == ()
+
+
+def test_effective_trials_from_a_hand_made_correlation_matrix() -> None:
+    correlation = np.array([[1.0, 0.8, 0.6, 0.7],
+                            [0.8, 1.0, 0.5, 0.9],
+                            [0.6, 0.5, 1.0, 0.4],
+                            [0.7, 0.9, 0.4, 1.0]])
+    rho = mean_correlation(correlation)
+    assert rho == pytest.approx((0.8 + 0.6 + 0.7 + 0.5 + 0.9 + 0.4) / 6)  # 0.65
+    n_eff = effective_trials(4, rho)
+    assert n_eff == pytest.approx(0.65 + 0.35 * 4)  # 2.05
+    assert effective_trials(10, 0.74) == pytest.approx(3.34)  # the issue's AAPL/MSFT figure
+    assert (effective_trials(5, 1.0), effective_trials(5, 0.0), effective_trials(5, -0.3), effective_trials(5, None)) \
+        == (1.0, 5.0, 5.0, 5.0)
+
+
+def test_dsr_at_the_effective_n_equals_the_formula() -> None:
+    trials = [0.1, 0.3, 0.2, 0.25]
+    n_eff = effective_trials(4, mean_correlation(np.array([[1.0, 0.8, 0.6, 0.7], [0.8, 1.0, 0.5, 0.9],
+                                                           [0.6, 0.5, 1.0, 0.4], [0.7, 0.9, 0.4, 1.0]])))
+    r, t = RETURNS, len(RETURNS)
+    mean = r.mean()
+    m2, m3, m4 = (((r - mean) ** k).mean() for k in (2, 3, 4))
+    skew, kurt = m3 / m2 ** 1.5, m4 / m2 ** 2
+    sr = mean / r.std(ddof=1)
+    sr0 = math.sqrt(np.var(trials, ddof=1)) * ((1 - EULER_GAMMA) * norm.ppf(1 - 1 / 2.05)
+                                               + EULER_GAMMA * norm.ppf(1 - 1 / (2.05 * math.e)))
+    expected = norm.cdf((sr - sr0) * math.sqrt(t - 1) / math.sqrt(1 - skew * sr + (kurt - 1) / 4 * sr ** 2))
+    effective = deflated_sharpe_ratio(RETURNS, trials, n_trials=n_eff)
+    raw = deflated_sharpe_ratio(RETURNS, trials)
+    assert effective.n_trials == pytest.approx(2.05) and raw.n_trials == 4
+    assert effective.sr0 == pytest.approx(sr0, rel=1e-12)
+    assert effective.value == pytest.approx(expected, rel=1e-12)
+    assert effective.value > raw.value  # fewer independent trials, a lower hurdle
+
+
+def test_more_trials_than_measured_raise_the_hurdle() -> None:
+    searched = deflated_sharpe_ratio(RETURNS, [0.1, 0.3, 0.2], n_trials=40)
+    assert searched.sr0 == pytest.approx(expected_max_sharpe(40, 0.01))
+    assert searched.value < deflated_sharpe_ratio(RETURNS, [0.1, 0.3, 0.2]).value
+    with pytest.raises(InvalidParameterError, match="number of trials"):
+        deflated_sharpe_ratio(RETURNS, [0.1, 0.3], n_trials=0.5)
+
+
+def test_expected_max_sharpe_is_never_negative() -> None:
+    # The approximation dips below 0 for N just above 1; the expected maximum of mean-0 trials cannot.
+    raw = (1 - EULER_GAMMA) * norm.ppf(1 - 1 / 1.1) + EULER_GAMMA * norm.ppf(1 - 1 / (1.1 * math.e))
+    assert raw < 0 and expected_max_sharpe(1.1, 0.01) == 0.0
+    assert 0.0 < expected_max_sharpe(1.5, 0.01) < expected_max_sharpe(2, 0.01)
+
+
+def test_return_correlation_leaves_flat_series_out() -> None:
+    rng = np.random.default_rng(8)
+    moving = rng.normal(0.0, 0.01, (50, 3))
+    returns = np.column_stack([moving, np.zeros(50)])
+    correlation = return_correlation(returns)
+    assert correlation[:3, :3] == pytest.approx(np.corrcoef(moving, rowvar=False), rel=1e-9)
+    assert np.isnan(correlation[3]).all() and np.isnan(correlation[:, 3]).all()
+    off = np.corrcoef(moving, rowvar=False)[~np.eye(3, dtype=bool)]
+    assert mean_correlation(correlation) == pytest.approx(off.mean(), rel=1e-9)
+    assert mean_correlation(return_correlation(np.column_stack([moving[:, 0], np.zeros(50)]))) is None
 
 
 @pytest.mark.parametrize("blocks, shape, match", [

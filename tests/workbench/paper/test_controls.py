@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.records import OrderReason
+from tests.workbench.paper.helpers import options, scripted
 from workbench.paper import export_ledger, paper_status, request_kill, request_resume, request_stop, start_paper
 from workbench.paper.config import JOURNAL_FILE
-from tests.workbench.paper.helpers import options, scripted
 
 
 def rows(state: Path, sql: str, *args) -> list[tuple]:

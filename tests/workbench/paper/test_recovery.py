@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.workbench.paper.helpers import options, run_session
 from workbench.paper import export_ledger, start_paper
 from workbench.paper.config import JOURNAL_FILE
 from workbench.paper.loop import FAULT_ENV, PHASES
-from tests.workbench.paper.helpers import options, run_session
 
 PERIOD = {"start": "2010-01-01", "end": "2010-06-30"}  # 124 bars, 744 phase boundaries
 

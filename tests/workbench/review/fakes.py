@@ -89,12 +89,42 @@ def sweep(run_id: str = "sw01") -> FakeRun:
     return FakeRun(FakeInfo(run_id, "sweep"), {**SMA_SPEC, "kind": "sweep"}, summary)
 
 
-def compare(run_id: str = "cmp01", **candidate: float) -> FakeRun:
-    """Like ``workbench.experiments.compare``: flat candidate metrics, equity indexed by timestamp."""
+def compare(run_id: str = "cmp01", superior_pvalue: float = 0.03, **candidate: float) -> FakeRun:
+    """Like ``workbench.experiments.compare``: flat candidate metrics, equity indexed by timestamp, and
+    the statistics (reality check, confidence set, deflated Sharpe ratio, PBO with two warnings)."""
     metrics = {"sharpe": 1.4, "max_drawdown": 0.22, "win_rate": 0.55, "profit_factor": 1.5,
                "excess_return": 0.07, **candidate}
+    pairwise = [{"name": "sma_cross(fast=10)", "mean_difference": 0.0004, "lower": 0.01, "consistent": 0.01,
+                 "upper": 0.01},
+                {"name": "buy_and_hold", "mean_difference": 0.0002, "lower": superior_pvalue,
+                 "consistent": superior_pvalue, "upper": superior_pvalue}]
     summary = {"candidate": {"name": "sma_cross", "role": "candidate", "params": {}, **metrics},
+               "variants": [{"name": "sma_cross(fast=10)", "role": "variant", "sharpe": 0.9}],
                "baselines": [{"name": "buy_and_hold", "role": "baseline", "sharpe": 1.1,
-                              "sharpe_diff": {"estimate": 0.3, "low": -0.1, "high": 0.7}}]}
+                              "sharpe_diff": {"estimate": 0.3, "low": -0.1, "high": 0.7}}],
+               "reality_check": {
+                   "loss": "negative per-bar return", "n_alternatives": 2,
+                   "bootstrap": {"kind": "stationary", "block_size": 7, "reps": 1000, "seed": 0},
+                   "superior": {"hypothesis": "H0: some alternative is at least as good", "lower": superior_pvalue,
+                                "consistent": superior_pvalue, "upper": superior_pvalue, "closest": "buy_and_hold",
+                                "pairwise": pairwise},
+                   "beaten": {"hypothesis": "H0: no alternative is better", "lower": 0.8, "consistent": 0.85,
+                              "upper": 0.9}},
+               "model_confidence_set": {"size": 0.05, "method": "R", "included": ["sma_cross"],
+                                        "excluded": ["sma_cross(fast=10)", "buy_and_hold"],
+                                        "pvalues": {"sma_cross": 1.0, "sma_cross(fast=10)": 0.01,
+                                                    "buy_and_hold": 0.03}},
+               "trials": ["sma_cross", "sma_cross(fast=10)"], "n_trials": 2,
+               "deflated_sharpe": 0.91, "deflated_sharpe_effective": 0.95,
+               "deflated_sharpe_detail": {"value": 0.91, "sharpe": 0.09, "sr0": 0.02, "n_trials": 2,
+                                          "trials_variance": 0.0004, "skew": 0.1, "kurtosis": 4.0, "n_obs": 500,
+                                          "n_effective": 1.2, "sr0_effective": 0.0, "value_effective": 0.95,
+                                          "mean_correlation": 0.8, "baselines_counted": False, "notes": [],
+                                          "counted": {"candidate": 1, "variants": 1, "baselines": 0,
+                                                      "searched": 0}},
+               "pbo": 0.4, "pbo_reason": None,
+               "pbo_detail": {"pbo": 0.4, "n_blocks": 8, "n_variants": 2, "n_splits": 70, "median_logit": 0.0,
+                              "tie_share": 0.0, "pbo_ties_not_overfit": 0.4, "pbo_ties_overfit": 0.4,
+                              "warnings": ["only 2 variants (PBO needs 5 or more to carry information)"]}}
     equity = equity_table(["sma_cross", "sma_cross(fast=10)", "buy_and_hold"], seed=1).set_index("timestamp")
     return FakeRun(FakeInfo(run_id, "compare"), {**SMA_SPEC, "kind": "compare"}, summary, {"equity": equity})

@@ -7,8 +7,17 @@ from engine.errors import InvalidParameterError
 from tests.workbench.review import fakes
 from workbench.review.canary import CanaryResult
 from workbench.review.evidence import collect_evidence
-from workbench.review.gates import (CONDITIONAL_GO, DEFAULT_GATES, GO, MISSING, NO_GO, NOT_APPLICABLE, PASS,
-                                    evaluate_gates, verdict)
+from workbench.review.gates import (
+    CONDITIONAL_GO,
+    DEFAULT_GATES,
+    GO,
+    MISSING,
+    NO_GO,
+    NOT_APPLICABLE,
+    PASS,
+    evaluate_gates,
+    verdict,
+)
 
 PASSED = CanaryResult(True, "sma_cross", "stocks AAPL 2005..2006, 300 bars", 300, (75, 150, 225))
 PEEKED = CanaryResult(False, "sma_cross", "stocks AAPL 2005..2006, 300 bars", 300, (75, 150, 225), (150, 225),
@@ -31,13 +40,16 @@ def test_each_run_kind_files_its_metrics() -> None:
     assert values(evidence, "oos_sharpe") == [0.9]
     assert values(evidence, "walkforward_positive_fraction") == [0.75]
     assert values(evidence, "lookahead_violations") == [0.0]
+    assert values(evidence, "reality_check_pvalue") == [0.03]
+    where = evidence.observations["reality_check_pvalue"][0].where
+    assert where == "candidate vs 2 alternatives (closest: buy_and_hold)"
     assert evidence.run_ids == ("bt01", "cmp01", "st01", "wf01", "sw01")
     where = {o.where for o in evidence.observations["sharpe"]}
     assert where == {"scenario 'fees=0'", "scenario 'fees=0.001'", "candidate"}
 
 
 def test_a_baseline_strategy_gets_onnx_and_latency_not_applicable_and_can_go() -> None:
-    runs = [fakes.backtest(), fakes.stress(), fakes.walkforward()]
+    runs = [fakes.backtest(), fakes.compare(), fakes.stress(), fakes.walkforward()]
     results = evaluate_gates(DEFAULT_GATES, collect_evidence(runs, canary=PASSED))
     status = {r.gate.name: r.status for r in results}
     assert status["onnx_parity"] == status["onnx_action_agreement"] == status["decision_latency"] == NOT_APPLICABLE
@@ -53,6 +65,30 @@ def test_a_soft_failure_is_conditional_and_a_peeking_decider_is_no_go() -> None:
     canary = next(r for r in results if r.gate.name == "lookahead_canary")
     assert canary.value == 2.0 and canary.status == "FAIL"
     assert verdict(results).decision == NO_GO
+
+
+def test_the_reality_check_gate_reads_the_largest_superiority_pvalue() -> None:
+    runs = [fakes.backtest(), fakes.stress(), fakes.walkforward()]
+    # Issue 18: the candidate must beat the best alternative of a comparison at 5%.
+    passing = evaluate_gates(DEFAULT_GATES, collect_evidence([*runs, fakes.compare()], canary=PASSED))
+    gate = next(r for r in passing if r.gate.name == "beats_best_alternative")
+    assert (gate.status, gate.value) == (PASS, 0.03)
+    two = [fakes.compare(), fakes.compare("cmp02", superior_pvalue=0.2)]
+    failing = evaluate_gates(DEFAULT_GATES, collect_evidence([*runs, *two], canary=PASSED))
+    gate = next(r for r in failing if r.gate.name == "beats_best_alternative")
+    assert (gate.status, gate.value) == ("FAIL", 0.2) and "cmp02" in gate.explanation
+    assert verdict(failing).decision == CONDITIONAL_GO  # not critical
+    missing = evaluate_gates(DEFAULT_GATES, collect_evidence(runs, canary=PASSED))
+    gate = next(r for r in missing if r.gate.name == "beats_best_alternative")
+    assert gate.status == MISSING and "workbench compare" in gate.explanation
+    assert verdict(missing).decision == CONDITIONAL_GO
+
+
+def test_a_comparison_stored_before_the_reality_check_gives_no_pvalue() -> None:
+    old = fakes.compare()
+    old.summary.pop("reality_check")
+    evidence = collect_evidence([old], canary=PASSED)
+    assert "reality_check_pvalue" not in evidence.observations and values(evidence, "sharpe") == [1.4]
 
 
 def test_without_a_stress_run_the_critical_gate_is_missing() -> None:

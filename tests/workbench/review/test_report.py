@@ -15,8 +15,8 @@ from workbench.review.evidence import collect_evidence
 from workbench.review.gates import DEFAULT_GATES, evaluate_gates, verdict
 from workbench.review.report import ReviewRecord, render_report, write_report
 
-SECTIONS = ("decision", "gates", "equity", "underwater", "stress", "sensitivity", "walkforward", "regimes",
-            "canary", "fingerprints")
+SECTIONS = ("decision", "gates", "equity", "underwater", "stress", "sensitivity", "comparison", "walkforward",
+            "regimes", "canary", "fingerprints")
 
 
 class Page(HTMLParser):
@@ -118,8 +118,20 @@ def test_sections_without_evidence_say_which_run_would_fill_them() -> None:
     page.feed(text)
     assert tuple(page.sections) == SECTIONS
     assert "(a backtest or a comparison)" in text and "No stress run" in text and "No sweep run" in text
+    assert "No comparison among the reviewed runs" in text
     assert "<script" not in text  # no plots, no BokehJS
     assert "overrides the computed verdict (NO-GO)" in text
+
+
+def test_the_comparison_section_shows_the_statistics_and_their_warnings(full_report) -> None:
+    text, _ = full_report
+    section = text[text.index('<section id="comparison">'):text.index('<section id="walkforward">')]
+    for expected in ("Reality check", "does the candidate beat every alternative?", "upper (White)",
+                     "closest alternative: buy_and_hold", "Deciders and the model confidence set", "MCS p-value",
+                     "Deflated Sharpe ratio", "effective", "1.2", "mean pairwise return correlation (0.8)",
+                     "Probability of backtest overfitting", "median ties", "ties as overfit"):
+        assert expected in section, expected
+    assert '<p class="warning">Warning: only 2 variants (PBO needs 5 or more to carry information)</p>' in section
 
 
 def test_write_report_is_atomic_and_readable(tmp_path: Path) -> None:
