@@ -146,6 +146,7 @@ class Explanation:
         actions: The decision per symbol, as text.
         attribution: Rows ``symbol, block, feature, score`` (score: share of the symbol's total).
         method: One line saying how the attribution was computed.
+        reading: One line saying how to read the attention maps.
     """
 
     rows: tuple[str, ...]
@@ -157,6 +158,7 @@ class Explanation:
     actions: tuple[str, ...]
     attribution: pd.DataFrame
     method: str = ""
+    reading: str = ""
 
 
 class PolicyFamily(Protocol):

@@ -173,8 +173,7 @@ class AttentionPage(pn.viewable.Viewer):
         top = scores.nlargest(TOP_FEATURES, "score")
         return pn.Column(
             heading(f"Bar {bar} ({replayed.timestamp:%Y-%m-%d}), {symbol_name}: chose {explanation.actions[symbol]}"),
-            note(f"Attention {source}; rows are query tokens, columns key tokens (t = the bar's own row of "
-                 f"the technical window). Attribution: {explanation.method}."),
+            note(f"Attention {source}; {explanation.reading}. Attribution: {explanation.method}."),
             table(probabilities, css_classes=["probabilities-table"]),
             pn.GridBox(*[pn.pane.Bokeh(m) for m in maps], ncols=min(n_heads, 4)),
             heading("Feature attribution"),

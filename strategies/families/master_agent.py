@@ -128,7 +128,8 @@ class MasterAgentFamily:
             action_names=(), probabilities=np.empty((n, 0)),
             actions=tuple(f"weight {w:.1%}" for w in chosen[:n]),
             attribution=shares(pd.DataFrame(rows, columns=["symbol", "block", "feature", "score"])),
-            method="gradient x input of the symbol's target weight, with respect to its own row")
+            method="gradient x input of the symbol's target weight, with respect to its own row",
+            reading="the pooling query's attention over the symbols, one map per head")
 
     def export_onnx(self, decider: Decider, out: Path, observations: Mapping[str, np.ndarray], *,
                     min_rows: int, latency_runs: int) -> Mapping[str, Any]:

@@ -150,7 +150,8 @@ class SymbolAgentFamily:
             probabilities=torch.softmax(logits.detach().double(), dim=1).numpy(),
             actions=tuple(ACTION_NAMES[int(a)] for a in chosen),
             attribution=shares(pd.DataFrame(rows, columns=["symbol", "block", "feature", "score"])),
-            method="gradient x input of the chosen action's logit")
+            method="gradient x input of the chosen action's logit",
+            reading="rows are query tokens, columns key tokens (t = the bar's own row of the technical window)")
 
     def export_onnx(self, decider: Decider, out: Path, observations: Mapping[str, np.ndarray], *,
                     min_rows: int, latency_runs: int) -> Mapping[str, Any]:
