@@ -31,15 +31,11 @@ from safetensors.torch import load_file, save_file
 from engine.atomic_files import fsync_path, publish_folder, staging_folder, write_text_atomically
 from engine.errors import CheckpointError, InvalidParameterError
 from engine.features.normalize import FittedNormalizer
+from models.layout import CARD_FILE, NORMALIZER_FILE, ONNX_FILE, WEIGHTS_FILE  # noqa: F401 (the folder's names)
 from models.spec import action_spec, card_specs, observation_spec
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS_FILE = "weights.safetensors"
-CARD_FILE = "model_card.json"
-NORMALIZER_FILE = "normalizer.json"
-ONNX_FILE = "model.onnx"
-"""The export a checkpoint runs on by default when its card holds a passing parity report."""
 CARD_FORMAT = 1
 
 

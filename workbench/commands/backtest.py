@@ -20,7 +20,7 @@ _TABLE = (("label", "SCENARIO"), ("final_equity", "FINAL"), ("total_return", "RE
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "backtest", help="run a strategy over a grid of costs",
+        "backtest",
         description=(
             "Backtest a strategy. Decisions at bar t's close fill at bar t+1's open; each "
             "combination of --fees and --slippage is one scenario, all run as one batch."

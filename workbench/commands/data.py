@@ -23,7 +23,7 @@ from workbench.services.datasets import dataset_store, list_datasets
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("data", help="list datasets, check and import OHLCV files",
+    parser = commands.add_parser("data",
                                  description="List datasets, check and import OHLCV files.",
                                  epilog="Warnings (large gaps, extreme moves) are logged on stderr "
                                         "and do not fail a file.")

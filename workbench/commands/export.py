@@ -9,7 +9,7 @@ from workbench.policies.export import export_policy
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("export", help="export a trained policy (ONNX)",
+    parser = commands.add_parser("export",
                                  description="Export trained policies to other runtimes.")
     sub = parser.add_subparsers(dest="export_command", metavar="FORMAT", required=True)
     onnx = sub.add_parser(

@@ -25,7 +25,6 @@ NORMALIZER_METADATA_KEY = b"workbench.normalizer"
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "features",
-        help="build the feature matrix of a dataset and write it to Parquet",
         description=(
             "Build every feature family (docs/features.md) for DATASET_OR_PATH and write one Parquet "
             "file: a timestamp index, one column per feature and the regime label columns. Features "

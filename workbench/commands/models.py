@@ -8,7 +8,7 @@ from workbench.policies import list_policies
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("models", help="list shipped trained policies",
+    parser = commands.add_parser("models",
                                  description="List the trained policies shipped in assets/policies.")
     sub = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     listing = sub.add_parser("list", help="one line per shipped policy, from its model card")

@@ -23,7 +23,7 @@ from workbench.paper.session import DEFAULT_STALE_AFTER
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "paper", help="paper-trade a policy on a replayed or synthetic feed",
+        "paper",
         description="Paper trading: the backtest's kernels, one bar at a time, journaled so that a "
                     "killed session resumes exactly. See docs/paper.md.")
     sub = parser.add_subparsers(dest="paper_command", metavar="SUBCOMMAND", required=True)

@@ -14,7 +14,7 @@ from workbench.store import RunStore
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "review", help="GO/NO-GO review of stored runs",
+        "review",
         description=(
             "Test the GO/NO-GO gates on stored runs of one decider (backtest, compare, stress, sweep, "
             "walkforward), run the look-ahead canary, write a self-contained HTML report and store the "

@@ -15,7 +15,7 @@ _METRICS = (("total_return", "RETURN"), ("sharpe", "SHARPE"), ("max_drawdown", "
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "runs", help="list, show, tag, export and delete stored runs",
+        "runs",
         description="The run store under WORKBENCH_HOME/runs. RUN_ID may be any unambiguous prefix of an id.",
     )
     actions = parser.add_subparsers(dest="runs_command", metavar="ACTION", required=True)

@@ -34,7 +34,7 @@ TRAIN_SHARE = 0.8
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("train", help="train neural policies",
+    parser = commands.add_parser("train",
                                  description="Train a neural policy and save it as a checkpoint folder.")
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
     agent = kinds.add_parser(

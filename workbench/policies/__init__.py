@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from engine.errors import CheckpointError, InvalidParameterError
-from models.checkpoint import CARD_FILE, ONNX_FILE
-from strategies.families import load_trained, make_baseline
-from strategies.family import Decider
+from models.layout import CARD_FILE, ONNX_FILE
+
+if TYPE_CHECKING:
+    from strategies.family import Decider
 
 # assets/ is installed beside workbench/ (both are top-level packages of the distribution); it is
 # data, not a code layer, so it is located rather than imported.
@@ -72,6 +73,8 @@ def load_policy(name_or_path: str, runtime: str = "auto") -> Decider:
         InvalidParameterError: unknown name or runtime.
         CheckpointError: a file fails verification, or ``runtime="onnx"`` without an export.
     """
+    from strategies.families import load_trained  # torch: imported by the commands that load, not by listings
+
     return load_trained(resolve_policy(name_or_path), runtime, name=name_or_path)
 
 
@@ -93,4 +96,6 @@ def resolve_decider(strategy: str | None, strategy_params: Mapping[str, Any] | N
     """A baseline by name with its parameters, or a shipped/saved policy (verified before loading)."""
     if policy is not None:
         return load_policy(policy, runtime)
+    from strategies.families import make_baseline
+
     return make_baseline(str(strategy), strategy_params)
