@@ -11,6 +11,7 @@ from workbench.commands.output import print_json, print_table
 from workbench.store import RunStore, StoredRun
 
 _METRICS = (("total_return", "RETURN"), ("sharpe", "SHARPE"), ("max_drawdown", "MAX_DD"), ("n_trades", "TRADES"))
+UNCHECKED = "not checked: the run was saved before the store recorded table digests"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -85,7 +86,7 @@ def run_show(args: argparse.Namespace) -> int:
     print("spec:")
     print("  " + json.dumps(run.spec, sort_keys=True))
     _print_metrics(run)
-    print("tables:")
+    print("tables:" if run.checked else f"tables ({UNCHECKED}):")
     print_table(["  NAME", "ROWS"], [[f"  {name}", rows[name]] for name in run.tables])
     if run.notes:
         print("notes:")
@@ -141,8 +142,8 @@ def run_tag(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     with RunStore.open() as store:
         out = store.export_run(args.run_id, args.out)
-        full = store.resolve(args.run_id)
-    print(f"exported run {full} to {out}")
+        run = store.get_run(args.run_id)
+    print(f"exported run {run.run_id} to {out}" + ("" if run.checked else f" ({UNCHECKED})"))
     return 0
 
 

@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 DATABASE_NAME = "runs.sqlite"
 BUSY_TIMEOUT_S = 30.0
 _RUN_COLUMNS = ('run_id, kind, created_at, dataset, "start", "end", decider, model_sha, '
-                "data_fingerprint, code_version, spec_json, summary_json, folder")
+                "data_fingerprint, code_version, spec_json, summary_json, folder, table_digests")
 # The latest review verdict and the tags ride along with every row (char(31) cannot be in a tag).
 _INFO_SELECT = (
     f"SELECT {_RUN_COLUMNS}, "
@@ -133,13 +133,13 @@ class RunStore:
                     logger.info("run %s is already stored; nothing written", record.run_id)
                     return self._info(record.run_id)
                 self._sweep_temporary()
-                folder = files.write_tables(record.tables, self.root, record.run_id)
+                folder, digests = files.write_tables(record.tables, self.root, record.run_id)
                 if target.exists():
                     logger.warning("replacing %s: a folder that no stored run names (an interrupted save)", target)
                     files.remove_tree(target)
                 files.publish(folder, target)
                 published = True
-                self._insert_run(record, _now())
+                self._insert_run(record, _now(), digests)
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:
@@ -152,12 +152,12 @@ class RunStore:
         logger.info("stored run %s in %s", record.run_id, target)
         return self._info(record.run_id)
 
-    def _insert_run(self, record: RunRecord, created_at: str) -> None:
+    def _insert_run(self, record: RunRecord, created_at: str, digests: dict[str, str]) -> None:
         self._db.execute(
-            f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (record.run_id, record.kind, created_at, record.dataset, record.start, record.end,
              record.decider, record.model_sha, record.data_fingerprint, record.code_version,
-             spec_json(record), summary_json(record), record.run_id),
+             spec_json(record), summary_json(record), record.run_id, json.dumps(digests, sort_keys=True)),
         )
         self._db.executemany("INSERT OR IGNORE INTO tags (run_id, tag) VALUES (?, ?)",
                              [(record.run_id, tag) for tag in record.tags])
@@ -339,7 +339,10 @@ class RunStore:
         if not info.folder.is_dir():
             raise RunStoreError(f"{info.folder}: the folder of run {full} is missing; delete the run "
                                 "(`workbench runs delete`) and run it again")
-        tables = tuple(sorted(p.stem for p in info.folder.glob("*.parquet")))
+        if info.table_digests is not None:
+            tables = tuple(sorted(info.table_digests))
+        else:  # saved before digests were recorded: whatever the folder holds
+            tables = tuple(sorted(p.stem for p in info.folder.glob("*.parquet")))
         return StoredRun(info, tables, tuple(notes), tuple(reviews))
 
     def notes_for(self, run_id: str) -> list[Note]:
@@ -375,11 +378,13 @@ class RunStore:
         """Write a run to the new folder ``out_dir``: ``run.json`` (row, tags, notes, reviews),
         ``spec.json``, ``summary.json`` and one ``<table>.csv`` per table.
 
-        The files are written into a temporary folder beside ``out_dir`` and renamed into place, so
+        Every table is checked against its recorded sha256 first (a run saved before digests were
+        recorded is exported unchecked). The files are written into a temporary folder beside ``out_dir`` and renamed into place, so
         ``out_dir`` is either complete or absent.
 
         Raises:
             InvalidParameterError: ``out_dir`` exists and is not an empty folder.
+            RunTableError: a table file is missing, unreadable or changed since the run was saved.
         """
         out_dir = Path(out_dir)
         if out_dir.exists() and not (out_dir.is_dir() and not any(out_dir.iterdir())):
@@ -419,10 +424,11 @@ class RunStore:
 
     def _row_info(self, row: tuple) -> RunInfo:
         (run_id, kind, created_at, dataset, start, end, decider, model_sha, fingerprint, code_version,
-         spec_json, summary_json, folder, tags, verdict) = row
+         spec_json, summary_json, folder, digests, tags, verdict) = row
         return RunInfo(run_id, kind, created_at, dataset, start, end, decider, model_sha, fingerprint,
                        code_version, self.root / folder, tuple(sorted(tags.split("\x1f"))) if tags else (),
-                       verdict, json.loads(spec_json), json.loads(summary_json))
+                       verdict, json.loads(spec_json), json.loads(summary_json),
+                       json.loads(digests) if digests else None)
 
 
 def _now() -> str:

@@ -104,8 +104,8 @@ def test_a_failing_table_write_leaves_no_row_and_no_folder(store: RunStore, monk
 def test_a_failing_insert_after_the_rename_removes_the_folder(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
     real = RunStore._insert_run
 
-    def insert_then_fail(self, rec, created_at):
-        real(self, rec, created_at)  # the row and tags are in the open transaction ...
+    def insert_then_fail(self, rec, created_at, digests):
+        real(self, rec, created_at, digests)  # the row and tags are in the open transaction ...
         assert (self.root / rec.run_id / "equity.parquet").is_file()  # ... and the folder is published
         raise RuntimeError("killed before commit")
 
