@@ -79,10 +79,11 @@ def expand_variants(strategy: str, base: Mapping[str, str], lists: ValueLists,
 
 
 def variant_label(name: str, params: Mapping[str, str]) -> str:
-    """``sma_cross(fast=10,slow=50)``; the bare name without parameters."""
+    """``sma_cross(fast=10 slow=50)`` (no comma: it names a column of the exported CSV files); the bare
+    name without parameters."""
     if not params:
         return name
-    return f"{name}({','.join(f'{k}={v}' for k, v in sorted(params.items()))})"
+    return f"{name}({' '.join(f'{k}={v}' for k, v in sorted(params.items()))})"
 
 
 def _normal(text: str, default: object) -> str:

@@ -237,8 +237,8 @@ def test_export_writes_json_and_one_csv_per_table(store: RunStore, tmp_path: Pat
     assert json.loads((out / "run.json").read_text())["tags"] == ["t"]
     equity = pd.read_csv(out / "equity.csv")
     assert list(equity.columns) == list(rec.tables["equity"].columns)
-    assert equity["fees=0,slippage=0"].to_list() == rec.tables["equity"]["fees=0,slippage=0"].to_list()
-    assert math.isnan(equity["fees=0.001,slippage=0"][0])
+    assert equity["fees=0 slippage=0"].to_list() == rec.tables["equity"]["fees=0 slippage=0"].to_list()
+    assert math.isnan(equity["fees=0.001 slippage=0"][0])
     with pytest.raises(InvalidParameterError, match="already exists"):
         store.export_run("0123", out)
     (tmp_path / "empty").mkdir()
