@@ -62,7 +62,7 @@ DOMAINS: dict[str, _Domain] = {
     "max_drawdown": _Domain("float", 0.0, high=1.0, high_open=True),
     "flatten_on_breaker": _Domain("bool"),
     "daily_loss_limit": _Domain("float", 0.0, high=1.0, high_open=True),
-    "cooldown_bars": _Domain("int", 0.0),
+    "cooldown_bars": _Domain("int", 0.0, high=1e9),  # bars: beyond any data, inside int64 kernels
 }
 RISK_KEYS: tuple[str, ...] = tuple(k for k in DOMAINS if k not in ("init_cash", "fees", "slippage"))
 """The risk limits of a scenario (every parameter but cash and costs)."""

@@ -17,10 +17,10 @@ import pandas as pd
 import torch
 
 from engine.decision_tables import decisions, long_table
-from engine.errors import InvalidParameterError
+from engine.errors import CheckpointError, InvalidParameterError
 from engine.rollout import RolloutResult
 from engine.scenarios import ScenarioBatch
-from models.checkpoint import ONNX_FILE, load_checkpoint, verified_export
+from models.checkpoint import CARD_FILE, ONNX_FILE, load_checkpoint, verified_export
 from models.master_agent.export import MASTER_AGENT_GRAPH, MASTER_INPUTS, DecidingMasterAgent
 from models.master_agent.policy_network import ARCHITECTURE, build_master_network, master_action_space
 from models.onnx_export import export_onnx
@@ -46,7 +46,11 @@ class MasterAgentFamily:
         """
         check_runtime(runtime)
         network, card, normalizer = load_checkpoint(folder, build_master_network)
-        space = master_action_space(card.config)
+        try:
+            space = master_action_space(card.config)
+        except InvalidParameterError as error:
+            raise CheckpointError(f"{folder / CARD_FILE}: {error}. Fix: restore the model card or re-save the "
+                                  "checkpoint") from None
         if runtime == "onnx" or (runtime == "auto" and (folder / ONNX_FILE).is_file()):
             policy = MasterOnnxPolicy(verified_export(folder, card), name=folder.name, action_space=space)
             return Decider(name, self, policy, normalizer, card.export["sha256"], "onnx", card, folder, network)

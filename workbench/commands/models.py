@@ -29,8 +29,10 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _period(period: list[str] | None) -> str:
-    return f"{period[0][:10]}..{period[1][:10]}" if period else "-"
+def _period(period: list | None) -> str:
+    if not period or len(period) != 2:
+        return "-"
+    return "..".join(str(side)[:10] if side else "?" for side in period)
 
 
 def _number(value: float | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from engine.atomic_files import check_output_folder, output_errors
 from engine.errors import InvalidParameterError
 from strategies.family import RUNTIMES
 from workbench.commands.output import print_json, print_table
@@ -74,6 +75,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _start(args: argparse.Namespace) -> int:
+    if args.symbols is not None and not args.symbols.strip(" ,"):
+        raise InvalidParameterError("--symbols '' names no symbol; leave it out to trade every symbol of the feed")
     options = StartOptions(
         state=args.state, feed=args.feed, strategy=args.strategy,
         strategy_params=tuple(_key_value(p) for p in args.param), policy=args.policy, runtime=args.runtime,
@@ -141,6 +144,9 @@ def _key_value(text: str) -> tuple[str, str]:
 
 
 def _export(args: argparse.Namespace) -> int:
-    for path in export_ledger(args.state, args.out):
+    check_output_folder(args.out, "--out")
+    with output_errors("--out", args.out):
+        paths = export_ledger(args.state, args.out)
+    for path in paths:
         print(path)
     return 0

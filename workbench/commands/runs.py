@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from engine.atomic_files import check_output_folder, output_errors
 from engine.errors import InvalidParameterError
 from workbench.commands.output import print_json, print_table
 from workbench.store import RunStore, StoredRun
@@ -52,6 +53,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    for option, value in (("--tag", args.tag), ("--kind", args.kind), ("--search", args.search)):
+        if value is not None and not value.strip():
+            raise InvalidParameterError(f"{option} '' is empty; give a value or leave {option} out")
     with RunStore.open() as store:
         runs = store.list_runs(kind=args.kind, tag=args.tag, search=args.search, limit=args.limit)
     if args.json:
@@ -140,7 +144,8 @@ def run_tag(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    with RunStore.open() as store:
+    check_output_folder(args.out, "--out", empty=True)
+    with RunStore.open() as store, output_errors("--out", args.out):
         out = store.export_run(args.run_id, args.out)
         run = store.get_run(args.run_id)
     print(f"exported run {run.run_id} to {out}" + ("" if run.checked else f" ({UNCHECKED})"))

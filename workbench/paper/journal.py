@@ -126,7 +126,7 @@ def wal_holds_commits(path: Path) -> bool:
     """Whether the journal's WAL may hold commits that are not in the database file yet."""
     try:
         return wal_path(path).stat().st_size > 0
-    except FileNotFoundError:
+    except OSError:  # none, or --state is not a folder: connect_readonly says which
         return False
 
 
@@ -174,7 +174,7 @@ def lost_commits(path: Path) -> int:
     """
     try:
         head = shm_path(path).read_bytes()[:_BACKFILL_OFFSET + 4]
-    except FileNotFoundError:
+    except OSError:
         return 0
     if len(head) < _BACKFILL_OFFSET + 4 or head[:48] != head[48:96]:
         return 0  # no index, or one SQLite would rebuild anyway
@@ -185,7 +185,7 @@ def lost_commits(path: Path) -> int:
     (backfilled,) = struct.unpack_from("=I", head, _BACKFILL_OFFSET)
     try:
         size = wal_path(path).stat().st_size
-    except FileNotFoundError:
+    except OSError:
         size = 0
     held = max(0, size - _WAL_HEADER_BYTES) // (_WAL_FRAME_HEADER_BYTES + page_size)
     return max(0, frames - max(held, backfilled))

@@ -16,11 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.atomic_files import check_output_folder, output_errors
 from engine.errors import InvalidParameterError
 from engine.live import BarHistory, LiveAccount, live_policy, warm_up_kernels
 from strategies.family import Decider
 from workbench.paper.broker import Order, SimulatedBroker
 from workbench.paper.config import (
+    CONFIG_FILE,
     JOURNAL_FILE,
     LOCK_FILE,
     PaperConfig,
@@ -84,6 +86,7 @@ def start_paper(options: StartOptions, feed: Feed | None = None) -> StartResult:
         JournalError: the journal fails its checks, or another loop runs on the state folder.
     """
     state = Path(options.state)
+    check_state_folder(state)
     if not options.stale_after > 0:
         raise InvalidParameterError(f"--stale-after must be > 0 seconds, got {options.stale_after}")
     faults = FaultInjector()
@@ -109,7 +112,8 @@ def start_paper(options: StartOptions, feed: Feed | None = None) -> StartResult:
         raise JournalError(f"{state}: journal.sqlite exists without config.json; the state folder is damaged")
     if not journal_path.exists() and (wal_path(journal_path).exists() or shm_path(journal_path).exists()):
         raise missing_journal(journal_path)
-    state.mkdir(parents=True, exist_ok=True)
+    with output_errors("--state", state):
+        state.mkdir(parents=True, exist_ok=True)
     with StateLock(state) as lock:
         lost = lost_commits(journal_path)  # before any connection rebuilds the WAL's index
         if journal_path.exists():
@@ -134,6 +138,25 @@ def start_paper(options: StartOptions, feed: Feed | None = None) -> StartResult:
             stamp = loop.history.last_timestamp
             return StartResult(outcome.status, state, outcome.bars, last,
                                None if stamp is None else stamp.isoformat(), equity)
+
+
+def check_state_folder(state: Path) -> None:
+    """Refuse a ``--state`` that cannot hold a session, before anything is read or created: a file, a
+    folder holding other things than a session's files, or a place that cannot be written into.
+
+    Raises:
+        InvalidParameterError: naming the folder and the fix.
+    """
+    if state.exists() and state.is_dir():
+        names = {p.name for p in state.iterdir()}
+        session = {CONFIG_FILE, JOURNAL_FILE, LOCK_FILE, wal_path(Path(JOURNAL_FILE)).name,
+                   shm_path(Path(JOURNAL_FILE)).name}
+        others = sorted(n for n in names - session if not n.startswith("."))
+        if others and not names & {CONFIG_FILE, JOURNAL_FILE}:
+            raise InvalidParameterError(
+                f"--state {state}: holds {others[0]!r} and no paper session; give a new or empty folder, or the "
+                "state folder of a session")
+    check_output_folder(state, "--state")
 
 
 def _report_lost_commits(journal: Journal, frames: int) -> None:

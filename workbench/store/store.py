@@ -316,9 +316,11 @@ class RunStore:
             args.extend([pattern] * (len(columns) + 1))
         sql = _INFO_SELECT + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY created_at DESC, rowid DESC"
+        if tag is not None:
+            check_tags([tag])  # a malformed tag can never match: say so
         if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-                raise InvalidParameterError(f"limit {limit!r} must be a positive integer")
+            if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 2**62:
+                raise InvalidParameterError(f"limit {limit!r} must be a positive integer (at most 2**62)")
             sql += f" LIMIT {int(limit)}"
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()

@@ -38,7 +38,7 @@ def test_dict_round_trip():
         ("slippage", 1.0, r"ScenarioParams\.slippage = 1\.0 .* allowed: \[0, 1\)"),
         ("init_cash", float("nan"), r"init_cash = nan .* \(0, inf\)"),
         ("stop_loss", 1.5, r"stop_loss = 1\.5 .* \[0, 1\)"),
-        ("cooldown_bars", -1, r"cooldown_bars = -1 .* integers in \[0, inf\)"),
+        ("cooldown_bars", -1, r"cooldown_bars = -1 .* integers in \[0, 1e\+09\]"),
         ("cooldown_bars", 2.5, r"cooldown_bars = 2\.5 is not a whole number"),
         ("allow_short", 1, r"allow_short = 1 is not a boolean; allowed: True or False"),
         ("fees", "0.001", r"fees = '0\.001' is not a number"),
