@@ -200,7 +200,8 @@ def check_output_folder(path: str | Path, option: str, *, empty: bool = False) -
         if not path.is_dir():
             raise InvalidParameterError(f"{option} {path}: exists and is not a folder; give a folder")
         if empty and any(path.iterdir()):
-            raise InvalidParameterError(f"{option} {path}: exists and is not empty; give a new or empty folder")
+            raise InvalidParameterError(f"{option} {path}: already exists and is not empty; give a new or empty "
+                                        "folder")
         _check_writable(path, option, path)
     else:
         _check_writable(_nearest_existing(path.parent), option, path)
@@ -253,7 +254,7 @@ def _check_writable(folder: Path, option: str, path: Path) -> None:
     try:
         handle, probe = tempfile.mkstemp(prefix=".workbench-probe-", dir=folder)
     except OSError as error:
-        raise InvalidParameterError(f"{option} {path}: cannot write into {folder} ({error.strerror or error}); "
+        raise InvalidParameterError(f"{option} {path}: cannot write it ({folder}: {error.strerror or error}); "
                                     "give a place you can write to") from None
     os.close(handle)
     os.unlink(probe)

@@ -45,7 +45,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if not 3 <= args.canary_bars <= MAX_CANARY_BARS:
-        raise InvalidParameterError(f"--canary-bars {args.canary_bars} must be from 3 to {MAX_CANARY_BARS:_}")
+        raise InvalidParameterError(
+            f"--canary-bars {args.canary_bars} must be at least 3 (and at most {MAX_CANARY_BARS:_})")
     if args.reviewer is not None and not args.reviewer.strip():
         raise InvalidParameterError("--reviewer '' is empty; give a name, or leave it out for $USER")
     check_output_file(args.out, "--out")  # its folder must exist: a typo must not create folders

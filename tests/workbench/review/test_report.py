@@ -124,6 +124,9 @@ def test_sections_without_evidence_say_which_run_would_fill_them() -> None:
 
 def test_write_report_is_atomic_and_readable(tmp_path: Path) -> None:
     path = tmp_path / "out" / "report.html"
+    with pytest.raises(FileNotFoundError):
+        write_report(path, "no folder")  # issue 16: the report's folder is never created silently
+    path.parent.mkdir()
     write_report(path, "first")
     write_report(path, "second")
     assert path.read_text() == "second"
