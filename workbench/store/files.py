@@ -6,6 +6,9 @@ publishes the folder happens only after every byte is on disk. Reading gives bac
 was written: same columns, dtypes, values and index (pyarrow keeps the pandas metadata). A float NaN
 is stored as a Parquet null and read back as NaN. The sha256 of every file as written is returned to
 the store, which records it; a read checks the file against it (:func:`read_checked_parquet`).
+
+pandas and pyarrow are imported by the functions that read or write a table: listing the store's
+runs (``workbench runs list``) imports neither.
 """
 from __future__ import annotations
 
@@ -16,14 +19,13 @@ import re
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, Mapping
-
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any, Mapping
 
 from engine.atomic_files import fsync_path
 from engine.errors import InvalidParameterError, RunTableError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 TEMP_PREFIX = ".tmp-"
@@ -35,6 +37,8 @@ def check_table(name: str, frame: object) -> None:
     if not isinstance(name, str) or not TABLE_NAME.match(name):
         raise InvalidParameterError(
             f"table name {name!r} is not a lowercase identifier (a-z, 0-9, _; e.g. 'equity')")
+    import pandas as pd
+
     if not isinstance(frame, pd.DataFrame):
         raise InvalidParameterError(f"table {name!r} is a {type(frame).__name__}, not a pandas DataFrame")
     bad = [c for c in frame.columns if not isinstance(c, str)]
@@ -47,6 +51,9 @@ def check_table(name: str, frame: object) -> None:
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` to ``path`` (index kept as pandas metadata or columns) and fsync it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     table = pa.Table.from_pandas(frame, preserve_index=None)
     pq.write_table(table, path, compression="zstd")
     fsync_path(path)
@@ -54,6 +61,8 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 def read_parquet(path: Path) -> pd.DataFrame:
     """The DataFrame :func:`write_parquet` wrote."""
+    import pyarrow.parquet as pq
+
     return pq.read_table(path).to_pandas()
 
 
@@ -64,6 +73,9 @@ def read_checked_parquet(path: Path, digest: str | None, run_id: str) -> pd.Data
     Raises:
         RunTableError: the file is missing, unreadable, or its sha256 is not ``digest``.
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     fix = (f"restore {path.name} from a backup, or delete the run (`workbench runs delete {run_id}`) "
            "and run it again")
     try:
@@ -90,6 +102,9 @@ def parquet_rows(path: Path, run_id: str) -> int:
     Raises:
         RunTableError: the file is missing or its footer unreadable.
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
         return int(pq.read_metadata(path).num_rows)
     except (pa.ArrowException, OSError, ValueError) as error:

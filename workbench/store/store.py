@@ -29,9 +29,7 @@ import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from engine.atomic_files import fsync_path
 from engine.errors import InvalidParameterError, RunStoreError, UnknownRunError
@@ -41,6 +39,9 @@ from workbench.store.checks import RUN_ID, check_record, check_tags, check_text,
 from workbench.store.info import Note, Review, RunInfo, StoredRun
 from workbench.store.record import RunRecord
 from workbench.store.schema import migrate
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -438,5 +439,7 @@ def _now() -> str:
 
 
 def _default_index(frame: pd.DataFrame) -> bool:
+    import pandas as pd
+
     return isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1 \
         and frame.index.name is None
