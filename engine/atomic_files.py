@@ -19,6 +19,11 @@ the folder with :func:`fsync_path`, and :func:`publish_folder` renames it into p
 folder carries its process id (``.<name>.<pid>-<random>.tmp``), so one left behind by a killed
 process can be told from one in use: :func:`sweep_stale_staging` removes those whose process is gone
 from this machine, or that are older than :data:`STALE_STAGING_SECONDS`.
+
+Where an output goes is the user's choice (``--export DIR``, ``--out FILE``): :func:`check_output_folder`
+and :func:`check_output_file` refuse an unusable place before any work is done (a file where a folder
+is expected, a folder where a file is, a parent that is a file or cannot be written into), and
+:func:`output_errors` turns a failure while writing into a one-line error naming the option.
 """
 from __future__ import annotations
 
@@ -27,10 +32,13 @@ import os
 import re
 import secrets
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from engine.errors import InvalidParameterError
 
 FILE_MODE = 0o666
 """Mode requested for a new file; the umask takes its bits away (``0o644`` under umask ``022``)."""
@@ -175,3 +183,78 @@ def write_bytes_atomically(path: str | Path, data: bytes) -> Path:
 def write_text_atomically(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically (module rules), encoded as ``encoding``; returns ``path``."""
     return write_bytes_atomically(path, text.encode(encoding))
+
+
+def check_output_folder(path: str | Path, option: str, *, empty: bool = False) -> Path:
+    """Refuse a folder an output cannot be written into, before any work is done; returns ``path``.
+
+    ``path`` may be missing (it and its missing parents are created when the output is written); it
+    must not be a file, nor (``empty``) a folder holding anything, and the nearest folder that exists
+    on its way must be one this process can write into.
+
+    Raises:
+        InvalidParameterError: one line naming ``option``, the path and the fix.
+    """
+    path = Path(path)
+    if path.exists():
+        if not path.is_dir():
+            raise InvalidParameterError(f"{option} {path}: exists and is not a folder; give a folder")
+        if empty and any(path.iterdir()):
+            raise InvalidParameterError(f"{option} {path}: already exists and is not empty; give a new or empty "
+                                        "folder")
+        _check_writable(path, option, path)
+    else:
+        _check_writable(_nearest_existing(path.parent), option, path)
+    return path
+
+
+def check_output_file(path: str | Path, option: str, *, parents: bool = False) -> Path:
+    """Refuse a file an output cannot be written to, before any work is done; returns ``path``.
+
+    ``path`` must not be a folder; its folder must exist unless ``parents`` (then the missing folders
+    are created when it is written), and be one this process can write into.
+
+    Raises:
+        InvalidParameterError: one line naming ``option``, the path and the fix.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InvalidParameterError(f"{option} {path}: is a folder; give a file name inside it")
+    folder = path.parent
+    if not folder.exists():
+        if not parents:
+            raise InvalidParameterError(f"{option} {path}: the folder {folder} does not exist; create it first "
+                                        "or give a path in an existing folder")
+        folder = _nearest_existing(folder)
+    _check_writable(folder, option, path)
+    return path
+
+
+@contextmanager
+def output_errors(option: str, path: str | Path) -> Iterator[None]:
+    """Turn an ``OSError`` raised while an output is written into a one-line InvalidParameterError."""
+    try:
+        yield
+    except OSError as error:
+        raise InvalidParameterError(f"{option} {path}: cannot write it ({error.strerror or error}); "
+                                    "give a place you can write to") from None
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_writable(folder: Path, option: str, path: Path) -> None:
+    if not folder.is_dir():
+        raise InvalidParameterError(f"{option} {path}: {folder} is not a folder; give a path inside a folder")
+    # Permission bits do not tell (root passes them; /proc and read-only mounts refuse anyway): an
+    # empty file created and removed at once does.
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".workbench-probe-", dir=folder)
+    except OSError as error:
+        raise InvalidParameterError(f"{option} {path}: cannot write it ({folder}: {error.strerror or error}); "
+                                    "give a place you can write to") from None
+    os.close(handle)
+    os.unlink(probe)

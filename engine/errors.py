@@ -88,3 +88,8 @@ class UnknownRunError(WorkbenchError, LookupError):
 
 class RunStoreError(WorkbenchError):
     """The run store's database is unreadable or was written by a newer workbench (schema version)."""
+
+
+class RunTableError(WorkbenchError):
+    """A stored run's table file is missing, unreadable, or changed since the run was saved (its sha256
+    differs from the digest recorded then); the message names the run, the file and the fix."""

@@ -18,7 +18,8 @@ MAX_YAML_BYTES = 1024 * 1024  # specs, gates and risk files are a few hundred by
 
 
 class _NoAliasLoader(yaml.SafeLoader):
-    """``SafeLoader`` that stops at the first alias (``*name``, also in ``<<: *name``)."""
+    """``SafeLoader`` that stops at the first alias (``*name``, also in ``<<: *name``) and reads an
+    impossible date (``2012-02-30``) as a YAML error, not a ``ValueError``."""
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -27,6 +28,16 @@ class _NoAliasLoader(yaml.SafeLoader):
                 None, None, f"aliases such as *{event.anchor} are not allowed; write the value out in full",
                 event.start_mark)
         return super().compose_node(parent, index)
+
+    def construct_yaml_timestamp(self, node):
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as error:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a date ({error})", node.start_mark) from None
+
+
+_NoAliasLoader.add_constructor("tag:yaml.org,2002:timestamp", _NoAliasLoader.construct_yaml_timestamp)
 
 
 def read_text(path: Path, error: type[InvalidParameterError] = InvalidParameterError) -> str:

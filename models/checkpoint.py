@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import numbers
 import shutil
 import struct
 from dataclasses import dataclass, field
@@ -25,22 +26,26 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from engine.atomic_files import fsync_path, publish_folder, staging_folder, write_text_atomically
 from engine.errors import CheckpointError, InvalidParameterError
 from engine.features.normalize import FittedNormalizer
+from models.layout import CARD_FILE, NORMALIZER_FILE, ONNX_FILE, WEIGHTS_FILE  # noqa: F401 (the folder's names)
 from models.spec import action_spec, card_specs, observation_spec
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS_FILE = "weights.safetensors"
-CARD_FILE = "model_card.json"
-NORMALIZER_FILE = "normalizer.json"
-ONNX_FILE = "model.onnx"
-"""The export a checkpoint runs on by default when its card holds a passing parity report."""
 CARD_FORMAT = 1
+
+_CARD_TYPES: dict[str, tuple[type, ...]] = {
+    "architecture": (str,), "config": (Mapping,), "train_period": (tuple,), "validation_period": (tuple,),
+    "data_fingerprint": (str,), "seed": (numbers.Integral,), "code_version": (str,), "training_metrics": (Mapping,),
+    "validation_metrics": (Mapping,), "observation_spec": (Mapping,), "action_spec": (Mapping,),
+    "parameter_counts": (Mapping,), "weights_sha256": (str,), "export": (Mapping,), "dataset": (Mapping,),
+}
+_KIND_NAMES = {(str,): "a string", (Mapping,): "a JSON object", (tuple,): "a list", (numbers.Integral,): "an integer"}
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,21 @@ class ModelCard:
     export: Mapping[str, Any] = field(default_factory=dict)
     dataset: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for name, kinds in _CARD_TYPES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+                raise InvalidParameterError(f"model card key {name!r} must be {_KIND_NAMES[kinds]}, got {value!r}")
+        for name in ("train_period", "validation_period"):
+            period = getattr(self, name)
+            if len(period) != 2 or not all(p is None or isinstance(p, str) for p in period):
+                raise InvalidParameterError(f"model card key {name!r} must be [start, end] (dates or null), "
+                                            f"got {list(period)!r}")
+        for name in ("training_metrics", "validation_metrics", "parameter_counts"):
+            for key, value in getattr(self, name).items():
+                if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                    raise InvalidParameterError(f"model card {name}[{key!r}] must be a number, got {value!r}")
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types (tuples become lists), plus the card format number."""
         data = json.loads(json.dumps(dataclasses.asdict(self)))
@@ -94,6 +114,8 @@ class ModelCard:
         Raises:
             InvalidParameterError: unknown or missing keys, or another card format.
         """
+        if not isinstance(data, Mapping):
+            raise InvalidParameterError(f"a model card is a JSON object, got {type(data).__name__}")
         data = dict(data)
         version = data.pop("format", CARD_FORMAT)
         if version != CARD_FORMAT:
@@ -110,7 +132,8 @@ class ModelCard:
         if missing:
             raise InvalidParameterError(f"model card lacks key(s) {', '.join(missing)}")
         for name in ("train_period", "validation_period"):
-            data[name] = tuple(data[name])
+            if isinstance(data[name], list):
+                data[name] = tuple(data[name])
         return cls(**data)
 
 
@@ -184,7 +207,9 @@ def load_checkpoint(folder: str | Path, build: Callable[[dict], torch.nn.Module]
     Raises:
         CheckpointError: a file is missing or malformed, the weights are not safetensors, their
             SHA-256 differs from the card's, the card's observation or action spec differs from this
-            workbench's, or a tensor is missing, unexpected or of another shape than ``build`` makes.
+            workbench's, the card's config cannot be built (missing keys, wrong types, sizes out of
+            range), or a tensor is missing, unexpected or of another shape than ``build`` makes; the
+            shapes are compared with a network built on the meta device, before any memory is taken.
     """
     folder = Path(folder)
     for name in (WEIGHTS_FILE, CARD_FILE, NORMALIZER_FILE):
@@ -200,15 +225,38 @@ def load_checkpoint(folder: str | Path, build: Callable[[dict], torch.nn.Module]
         raise CheckpointError(
             f"{weights}: sha256 {actual} differs from the model card's {card.weights_sha256 or '(none)'}; the "
             "weights were changed or corrupted after saving. Fix: restore the checkpoint folder from its source")
+    fix = f"build the {card.architecture!r} network with the card's config, or retrain"
+    unreadable = f"{weights}: not a readable safetensors file ({{}}); re-save the checkpoint"
+    try:
+        with safe_open(str(weights), framework="pt", device="cpu") as handle:  # the header only
+            shapes = {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(unreadable.format(error)) from error
+    # The card's config is built on the meta device first (no memory): an edited card asking for a
+    # network other than the weights' is refused before anything is allocated.
+    check_shapes(_build(build, card, folder, meta=True), shapes, f"{folder}: {WEIGHTS_FILE}", fix)
     try:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as error:
-        raise CheckpointError(f"{weights}: not a readable safetensors file ({error}); re-save the checkpoint") from error
-    module = build(dict(card.config))
-    load_state_strict(module, state, f"{folder}: {WEIGHTS_FILE}",
-                      f"build the {card.architecture!r} network with the card's config, or retrain")
+        raise CheckpointError(unreadable.format(error)) from error
+    module = _build(build, card, folder, meta=False)
+    load_state_strict(module, state, f"{folder}: {WEIGHTS_FILE}", fix)
     module.eval()
     return module, card, normalizer
+
+
+def _build(build: Callable[[dict], torch.nn.Module], card: ModelCard, folder: Path, meta: bool) -> torch.nn.Module:
+    """``build(card.config)``; a config it cannot read (missing keys, wrong types, sizes out of range) is
+    a :class:`CheckpointError` naming the card."""
+    try:
+        if meta:
+            with torch.device("meta"):
+                return build(dict(card.config))
+        return build(dict(card.config))
+    except (InvalidParameterError, KeyError, TypeError, ValueError) as error:
+        detail = f"key {error}" if isinstance(error, KeyError) else str(error)
+        raise CheckpointError(f"{folder / CARD_FILE}: its config does not describe a {card.architecture} network "
+                              f"({detail}). Fix: restore the model card or re-save the checkpoint") from None
 
 
 def card_architecture(folder: str | Path) -> str | None:
@@ -269,9 +317,19 @@ def load_state_strict(module: torch.nn.Module, state: Mapping[str, torch.Tensor]
     Raises:
         CheckpointError: naming ``source``, the first offending tensor and ``fix``.
     """
+    check_shapes(module, {key: tuple(tensor.shape) for key, tensor in state.items()}, source, fix)
+    module.load_state_dict(dict(state), strict=True)
+
+
+def check_shapes(module: torch.nn.Module, shapes: Mapping[str, tuple[int, ...]], source: str, fix: str) -> None:
+    """Refuse tensor ``shapes`` (name -> shape) that are not exactly ``module``'s state.
+
+    Raises:
+        CheckpointError: naming ``source``, the first missing, unexpected or differently shaped tensor and ``fix``.
+    """
     expected = module.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
+    missing = [k for k in expected if k not in shapes]
+    unexpected = [k for k in shapes if k not in expected]
     if missing:
         raise CheckpointError(
             f"{source}: tensor {missing[0]!r} is missing ({len(missing)} missing in all). Fix: {fix}")
@@ -279,10 +337,9 @@ def load_state_strict(module: torch.nn.Module, state: Mapping[str, torch.Tensor]
         raise CheckpointError(f"{source}: unexpected tensor {unexpected[0]!r} ({len(unexpected)} unexpected in all). "
                               f"Fix: {fix}")
     for key, tensor in expected.items():
-        if tuple(state[key].shape) != tuple(tensor.shape):
-            raise CheckpointError(f"{source}: tensor {key!r} has shape {tuple(state[key].shape)}, the network "
+        if tuple(shapes[key]) != tuple(tensor.shape):
+            raise CheckpointError(f"{source}: tensor {key!r} has shape {tuple(shapes[key])}, the network "
                                   f"expects {tuple(tensor.shape)}. Fix: {fix}")
-    module.load_state_dict(dict(state), strict=True)
 
 
 def check_safetensors_header(path: Path) -> None:

@@ -22,9 +22,13 @@ def _sma(close: np.ndarray, window: int) -> np.ndarray:
     return np.column_stack([sma(close[:, j], window) for j in range(close.shape[1])])
 
 
-def _positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}")
+MAX_INTEGER_PARAMETER = 10**9
+"""The largest window, period or seed a baseline takes: far beyond any data, inside every int64 kernel."""
+
+
+def _positive_int(name: str, value: int, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= MAX_INTEGER_PARAMETER:
+        raise InvalidParameterError(f"{name} must be an integer from {low} to {MAX_INTEGER_PARAMETER:_}, got {value!r}")
     return int(value)
 
 
@@ -137,6 +141,7 @@ class RandomPolicy:
     action_space: TargetWeights = field(default_factory=TargetWeights)
 
     def __post_init__(self) -> None:
+        _positive_int("seed", self.seed, low=0)
         if not 0.0 < self.switch_probability <= 1.0:
             raise InvalidParameterError(
                 f"switch_probability must be in (0, 1], got {self.switch_probability}")

@@ -3,8 +3,9 @@
 Layout under the store's root (``WORKBENCH_HOME/datasets`` in the app)::
 
     NAME/bars.parquet   long format: timestamp (UTC), symbol, open, high, low, close, volume
-    NAME/meta.json      name, symbols, frequency, start, end, n_bars, n_rows, source,
-                        imported_at, fingerprint, format_version
+    NAME/meta.json      name, symbols, frequency, start, end, n_bars, n_rows, source (the imported
+                        file's absolute path), source_sha256 (its sha256, since issue 16; absent in
+                        older imports and uploads), imported_at, fingerprint, format_version
 
 A save writes both files into a hidden temporary folder inside the root, fsyncs them, then renames
 the folder into place, so a reader sees either the whole dataset or none of it. Hidden folders
@@ -71,15 +72,17 @@ class DatasetStore:
         self.root = Path(root)
         self.reserved = frozenset(name.lower() for name in reserved)
 
-    def save(self, name: str, data: MarketData, source: str, overwrite: bool = False) -> Path:
+    def save(self, name: str, data: MarketData, source: str, overwrite: bool = False,
+             source_sha256: str | None = None) -> Path:
         """Store ``data`` as dataset ``name``; return its folder.
 
         Args:
             name: 1 to 64 letters, digits, ``-`` and ``_``, starting with a letter or digit; not a
                 reserved name.
             data: The bars to store (regimes, if any, are not stored).
-            source: Where the data came from (the imported file), kept in the metadata.
+            source: Where the data came from (the imported file's absolute path), kept in the metadata.
             overwrite: Replace an existing dataset of that name.
+            source_sha256: The sha256 of the imported file, kept in the metadata when given.
 
         Raises:
             InvalidParameterError: The name is malformed or reserved.
@@ -106,6 +109,8 @@ class DatasetStore:
             written = pd.read_parquet(staging / BARS_FILE)
             stored = _from_long(name, written, list(data.symbols), data.frequency)
             meta = _meta(name, stored, bars, source)
+            if source_sha256 is not None:
+                meta["source_sha256"] = source_sha256
             (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
             for file in (staging / BARS_FILE, staging / META_FILE, staging):
                 fsync_path(file)

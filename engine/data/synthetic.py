@@ -50,6 +50,21 @@ _SESSION_MINUTES = 390  # 09:30-16:00 America/New_York
 _FREQUENCY_MINUTES = {"5min": 5, "30min": 30, "1h": 60, "1D": _SESSION_MINUTES}
 
 
+MAX_SYNTHETIC_CELLS = 50_000_000
+"""Symbols x bars of one synthetic dataset at most (about 2 GB of OHLCV)."""
+
+
+def _date(name: str, text: str) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(text)
+    except (ValueError, TypeError, OverflowError) as error:
+        raise InvalidParameterError(
+            f"synthetic {name} {text!r} is not a date ({error}); write e.g. 2024-01-02") from None
+    if stamp is pd.NaT:
+        raise InvalidParameterError(f"synthetic {name} {text!r} is not a date; write e.g. 2024-01-02")
+    return stamp
+
+
 @dataclass(frozen=True)
 class SyntheticConfig:
     """Parameters of one synthetic dataset.
@@ -80,12 +95,20 @@ class SyntheticConfig:
             )
         if not 1 <= self.n_symbols <= 5000:
             raise InvalidParameterError(f"synthetic n_symbols must be in 1..5000, got {self.n_symbols}")
-        if self.substeps < 2:
-            raise InvalidParameterError(f"synthetic substeps must be >= 2, got {self.substeps}")
-        if self.start_price <= 0:
-            raise InvalidParameterError(f"synthetic start_price must be > 0, got {self.start_price}")
-        if pd.Timestamp(self.end) < pd.Timestamp(self.start):
+        if not 2 <= self.substeps <= 1000:
+            raise InvalidParameterError(f"synthetic substeps must be in 2..1000, got {self.substeps}")
+        if not 0 <= self.seed < 2**63:
+            raise InvalidParameterError(f"synthetic seed must be an integer >= 0, got {self.seed}")
+        if not 0 < self.start_price <= 1e9:  # NaN fails too
+            raise InvalidParameterError(f"synthetic start_price must be in (0, 1e9], got {self.start_price}")
+        start, end = (_date(name, getattr(self, name)) for name in ("start", "end"))
+        if end < start:
             raise InvalidParameterError(f"synthetic end {self.end} is before start {self.start}")
+        bars = len(pd.bdate_range(start, end)) * (_SESSION_MINUTES // _FREQUENCY_MINUTES[self.frequency])
+        if bars * self.n_symbols > MAX_SYNTHETIC_CELLS:
+            raise InvalidParameterError(
+                f"synthetic data of {self.n_symbols} symbol(s) x {bars:_} bars is more than {MAX_SYNTHETIC_CELLS:_} "
+                "prices; shorten start..end, lower n_symbols or use a longer frequency")
 
     def with_overrides(self, **overrides: object) -> "SyntheticConfig":
         """A copy with some fields replaced (values are converted to the field's type)."""

@@ -62,7 +62,7 @@ DOMAINS: dict[str, _Domain] = {
     "max_drawdown": _Domain("float", 0.0, high=1.0, high_open=True),
     "flatten_on_breaker": _Domain("bool"),
     "daily_loss_limit": _Domain("float", 0.0, high=1.0, high_open=True),
-    "cooldown_bars": _Domain("int", 0.0),
+    "cooldown_bars": _Domain("int", 0.0, high=1e9),  # bars: beyond any data, inside int64 kernels
 }
 RISK_KEYS: tuple[str, ...] = tuple(k for k in DOMAINS if k not in ("init_cash", "fees", "slippage"))
 """The risk limits of a scenario (every parameter but cash and costs)."""
@@ -183,14 +183,18 @@ def format_value(value: Any) -> str:
     return format(float(value), "g")
 
 
+LABEL_SEPARATOR = " "
+"""Between the ``name=value`` parts of a label: never a comma, so a label is a plain CSV column name."""
+
+
 def params_label(params: ScenarioParams) -> str:
-    """The fields that differ from the defaults, ``"fees=0.001,slippage=0.0005"``, or ``"default"``."""
+    """The fields that differ from the defaults, ``"fees=0.001 slippage=0.0005"``, or ``"default"``."""
     changed = [
         f"{name}={format_value(value)}"
         for name, value in params.to_dict().items()
         if value != getattr(DEFAULT_PARAMS, name)
     ]
-    return ",".join(changed) or "default"
+    return LABEL_SEPARATOR.join(changed) or "default"
 
 
 def parameter_grid(
@@ -199,8 +203,8 @@ def parameter_grid(
     """The cartesian product of parameter values, each with a label.
 
     Order: the axes in the order given, the LAST axis varying fastest (``itertools.product``), so
-    ``parameter_grid(fees=[0, 0.001], slippage=[0, 0.0005])`` gives ``fees=0,slippage=0``,
-    ``fees=0,slippage=0.0005``, ``fees=0.001,slippage=0``, ``fees=0.001,slippage=0.0005``.
+    ``parameter_grid(fees=[0, 0.001], slippage=[0, 0.0005])`` gives ``fees=0 slippage=0``,
+    ``fees=0 slippage=0.0005``, ``fees=0.001 slippage=0``, ``fees=0.001 slippage=0.0005``.
     Fields not named keep ``base``'s values. With no axes the grid is ``[("base", base)]``.
 
     Raises:
@@ -219,6 +223,6 @@ def parameter_grid(
     grid = []
     for combo in itertools.product(*axes.values()):
         changes = dict(zip(axes, combo))
-        label = ",".join(f"{name}={format_value(value)}" for name, value in changes.items())
+        label = LABEL_SEPARATOR.join(f"{name}={format_value(value)}" for name, value in changes.items())
         grid.append((label, replace(base, **changes)))
     return grid

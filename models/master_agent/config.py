@@ -10,6 +10,7 @@ from engine.errors import InvalidParameterError
 from engine.rewards import RewardWeights
 from engine.scenarios import ScenarioParams
 from models.devices import check_device
+from models.limits import check_count, check_rollout
 from models.master_agent.policy_network import MASTER_PRESETS
 
 
@@ -78,13 +79,10 @@ class MasterTrainingConfig:
                 f"unknown master preset {self.preset!r} (use one of {', '.join(MASTER_PRESETS)})")
         check_device(self.device)
         for name in ("timesteps", "threads", "accounts", "episode_length", "n_steps", "n_minibatches", "n_epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(f"MasterTrainingConfig.{name} must be a positive integer, got {value!r}")
+            check_count("MasterTrainingConfig", name, getattr(self, name), low=1)
         for name in ("seed", "eval_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise InvalidParameterError(f"MasterTrainingConfig.{name} must be an integer >= 0, got {value!r}")
+            check_count("MasterTrainingConfig", name, getattr(self, name), low=0)
+        check_rollout("MasterTrainingConfig", self.accounts, self.n_steps)
         if self.accounts * self.n_steps < self.n_minibatches:
             raise InvalidParameterError(f"a rollout of {self.accounts} accounts x {self.n_steps} steps cannot fill "
                                         f"{self.n_minibatches} minibatches")

@@ -22,7 +22,7 @@ from torch import nn
 from engine.errors import InvalidParameterError
 from engine.observation import PORTFOLIO_FIELDS
 from models.initialization import ACTOR_OUTPUT_GAIN, CRITIC_OUTPUT_GAIN, mlp_head
-from models.symbol_agent.encoder import FeatureEncoder
+from models.symbol_agent.encoder import MAX_WIDTH, FeatureEncoder, check_size
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,7 @@ class MasterAgentConfig:
 
     def __post_init__(self) -> None:
         for item in fields(self):
-            value = getattr(self, item.name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(f"MasterAgentConfig.{item.name} must be a positive integer, got {value!r}")
+            check_size(f"MasterAgentConfig.{item.name}", getattr(self, item.name), MAX_WIDTH)
         if self.d_model % self.n_heads:
             raise InvalidParameterError(
                 f"MasterAgentConfig.n_heads ({self.n_heads}) must divide d_model ({self.d_model})")

@@ -176,6 +176,19 @@ def build_master_network(card_config: Mapping[str, Any]) -> MasterPolicyNetwork:
 
 
 def master_action_space(card_config: Mapping[str, Any]) -> TargetWeights:
-    """The action space a master checkpoint was trained with."""
-    space = card_config["action_space"]
-    return TargetWeights(threshold=float(space["threshold"]), rebalance_every=int(space["rebalance_every"]))
+    """The action space a master checkpoint was trained with.
+
+    Raises:
+        InvalidParameterError: the card's ``action_space`` is missing, or a value is of the wrong type
+            or out of range.
+    """
+    space = card_config.get("action_space")
+    if not isinstance(space, Mapping) or set(space) != {"threshold", "rebalance_every"}:
+        raise InvalidParameterError(f"config action_space must be {{threshold, rebalance_every}}, got {space!r}")
+    threshold, every = space["threshold"], space["rebalance_every"]
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+        raise InvalidParameterError(f"config action_space.threshold must be a number in [0, 1], got {threshold!r}")
+    if isinstance(every, bool) or not isinstance(every, int) or not 0 <= every <= 1_000_000:
+        raise InvalidParameterError(
+            f"config action_space.rebalance_every must be an integer from 0 to 1000000, got {every!r}")
+    return TargetWeights(threshold=float(threshold), rebalance_every=every)

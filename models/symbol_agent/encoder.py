@@ -29,6 +29,22 @@ OBSERVATION_BLOCKS: tuple[str, ...] = ("technical", "sl_probs", "position", "por
 """Keys of the observation the encoder reads (``action_mask`` is read by the agent, not here)."""
 
 
+MAX_WIDTH = 8192
+"""The widest layer, block or window a network configuration may ask for (the largest preset uses 256)."""
+MAX_LAYERS = 64
+"""The most layers a network configuration may ask for.
+
+Both bound what an edited model card can make ``load_checkpoint`` build: the network is built from
+the card before the weights' shapes can be compared with it."""
+
+
+def check_size(name: str, value: object, limit: int) -> int:
+    """``value`` when it is an integer from 1 to ``limit``; else an InvalidParameterError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        raise InvalidParameterError(f"{name} must be an integer from 1 to {limit}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class EncoderConfig:
     """Shape of the observation and size of the transformer.
@@ -69,8 +85,8 @@ class EncoderConfig:
             if item.name == "dropout":
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
                     raise InvalidParameterError(f"EncoderConfig.dropout must be in [0, 1), got {value!r}")
-            elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(f"EncoderConfig.{item.name} must be a positive integer, got {value!r}")
+                continue
+            check_size(f"EncoderConfig.{item.name}", value, MAX_LAYERS if item.name == "n_layers" else MAX_WIDTH)
         if self.d_model % self.n_heads:
             raise InvalidParameterError(
                 f"EncoderConfig.n_heads ({self.n_heads}) must divide d_model ({self.d_model})")

@@ -21,7 +21,7 @@ from engine.errors import InvalidParameterError
 from engine.names import did_you_mean
 from models.initialization import ACTOR_OUTPUT_GAIN, CRITIC_OUTPUT_GAIN, mlp_head
 from models.spec import MASKED_LOGIT
-from models.symbol_agent.encoder import EncoderConfig, FeatureEncoder
+from models.symbol_agent.encoder import MAX_LAYERS, MAX_WIDTH, EncoderConfig, FeatureEncoder
 
 N_SYMBOL_ACTIONS = len(SymbolAction)
 
@@ -47,12 +47,15 @@ class SymbolAgentConfig:
             raise InvalidParameterError(f"SymbolAgentConfig.encoder must be an EncoderConfig, got {self.encoder!r}")
         for name in ("actor_hidden", "critic_hidden"):
             widths = getattr(self, name)
-            if not isinstance(widths, tuple) or not all(
-                    isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths):
+            if not isinstance(widths, tuple) or len(widths) > MAX_LAYERS or not all(
+                    isinstance(w, int) and not isinstance(w, bool) and 0 < w <= MAX_WIDTH for w in widths):
                 raise InvalidParameterError(
-                    f"SymbolAgentConfig.{name} must be a tuple of positive ints, got {widths!r}")
-        if isinstance(self.n_actions, bool) or not isinstance(self.n_actions, int) or self.n_actions < 2:
-            raise InvalidParameterError(f"SymbolAgentConfig.n_actions must be an integer >= 2, got {self.n_actions!r}")
+                    f"SymbolAgentConfig.{name} must be a tuple of at most {MAX_LAYERS} ints from 1 to {MAX_WIDTH}, "
+                    f"got {widths!r}")
+        if isinstance(self.n_actions, bool) or not isinstance(self.n_actions, int) \
+                or not 2 <= self.n_actions <= MAX_WIDTH:
+            raise InvalidParameterError(
+                f"SymbolAgentConfig.n_actions must be an integer from 2 to {MAX_WIDTH}, got {self.n_actions!r}")
 
     @classmethod
     def preset(cls, name: str, **overrides) -> SymbolAgentConfig:
@@ -193,4 +196,4 @@ def build_symbol_agent(card_config: Mapping[str, Any]) -> SymbolAgent:
     agent = dict(card_config["agent"])
     return SymbolAgent(SymbolAgentConfig(
         encoder=EncoderConfig(**agent["encoder"]), actor_hidden=tuple(agent["actor_hidden"]),
-        critic_hidden=tuple(agent["critic_hidden"]), n_actions=int(agent["n_actions"])))
+        critic_hidden=tuple(agent["critic_hidden"]), n_actions=agent["n_actions"]))

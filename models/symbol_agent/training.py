@@ -59,6 +59,7 @@ from engine.rewards import REWARD_COMPONENTS
 from engine.scenarios import ScenarioParams
 from models.checkpoint import ModelCard
 from models.devices import check_device
+from models.limits import check_count, check_rollout
 from models.symbol_agent.network import ARCHITECTURE, SymbolAgent, SymbolAgentConfig
 from models.symbol_agent.sb3_policy import agent_from_policy, copy_agent_into_policy, policy_kwargs
 from models.training_log import logger_formats
@@ -118,13 +119,10 @@ class TrainingConfig:
         check_device(self.device)
         for name in ("timesteps", "accounts", "episode_length", "n_steps", "batch_size", "n_epochs",
                      "env_workers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(f"TrainingConfig.{name} must be a positive integer, got {value!r}")
+            check_count("TrainingConfig", name, getattr(self, name), low=1)
         for name in ("seed", "eval_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise InvalidParameterError(f"TrainingConfig.{name} must be an integer >= 0, got {value!r}")
+            check_count("TrainingConfig", name, getattr(self, name), low=0)
+        check_rollout("TrainingConfig", self.accounts, self.n_steps)
         if self.env_workers > self.accounts:
             raise InvalidParameterError(
                 f"TrainingConfig.env_workers {self.env_workers} exceeds accounts {self.accounts}: each env worker "

@@ -7,6 +7,7 @@ checkpoint, network, extras to store, explanation or export.
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -53,15 +54,19 @@ def make_strategy(name: str, params: dict[str, str | int | float] | None = None)
                 f"strategy {name!r} has no parameter {key!r}; it takes "
                 f"{', '.join(f'{k}={v}' for k, v in defaults.items()) or 'none'}.{did_you_mean(key, defaults)}"
             )
-        typed[key] = _convert(name, key, value, type(defaults[key]))
+        typed[key] = parameter_value(name, key, value, type(defaults[key]))
     return cls(**typed)
 
 
-def _convert(name: str, key: str, value: object, kind: type) -> object:
+def parameter_value(name: str, key: str, value: object, kind: type) -> object:
+    """``value`` (text or number) as strategy ``name``'s parameter ``key`` of type ``kind`` (int or
+    float); a number that is not finite, or not whole for an int, is an InvalidParameterError."""
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidParameterError(f"{name} parameter {key}={value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise InvalidParameterError(f"{name} parameter {key}={value!r} is not a finite number")
     if kind is int:
         if number != int(number):
             raise InvalidParameterError(f"{name} parameter {key}={value!r} must be a whole number")

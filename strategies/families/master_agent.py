@@ -17,20 +17,12 @@ import pandas as pd
 import torch
 
 from engine.decision_tables import decisions, long_table
-from engine.errors import InvalidParameterError
+from engine.errors import CheckpointError, InvalidParameterError
 from engine.rollout import RolloutResult
 from engine.scenarios import ScenarioBatch
-from models.checkpoint import load_checkpoint
-from models.master_agent.export import (
-    MASTER_AGENT_GRAPH,
-    MASTER_INPUTS,
-    DecidingMasterAgent,
-)
-from models.master_agent.policy_network import (
-    ARCHITECTURE,
-    build_master_network,
-    master_action_space,
-)
+from models.checkpoint import CARD_FILE, load_checkpoint
+from models.master_agent.export import MASTER_AGENT_GRAPH, MASTER_INPUTS, DecidingMasterAgent
+from models.master_agent.policy_network import ARCHITECTURE, build_master_network, master_action_space
 from models.onnx_export import export_onnx
 from models.symbol_agent.encoder import OBSERVATION_BLOCKS
 from strategies.families.symbol_agent import FEATURES, shares
@@ -66,7 +58,11 @@ class MasterAgentFamily:
         """
         check_runtime(runtime)  # before anything is read
         network, card, normalizer = load_checkpoint(folder, build_master_network)
-        space = master_action_space(card.config)
+        try:
+            space = master_action_space(card.config)
+        except InvalidParameterError as error:
+            raise CheckpointError(f"{folder / CARD_FILE}: {error}. Fix: restore the model card or re-save the "
+                                  "checkpoint") from None
         return checkpoint_decider(
             self, folder, runtime, name, network=network, card=card, normalizer=normalizer,
             onnx=lambda path: MasterOnnxPolicy(path, name=folder.name, action_space=space),

@@ -11,7 +11,7 @@ from workbench.runs.spec import RunSpec
 from workbench.store import RunRecord, RunStore
 
 INDEX = pd.date_range("2009-01-02", periods=40, freq="B", tz="UTC")
-LABELS = ("fees=0,slippage=0", "fees=0.001,slippage=0")
+LABELS = ("fees=0 slippage=0", "fees=0.001 slippage=0")
 COMPONENTS = ("pnl", "cost", "time", "sharpe", "drawdown", "sizing", "hold")
 
 
@@ -68,7 +68,7 @@ def sweep_run() -> RunRecord:
     for fees in (0.0, 0.001, 0.002):
         for slippage in (0.0, 0.001):
             excess = 0.02 - 20 * fees - 10 * slippage
-            rows.append({"scenario": len(rows), "label": f"fees={fees:g},slippage={slippage:g}", "family": "grid",
+            rows.append({"scenario": len(rows), "label": f"fees={fees:g} slippage={slippage:g}", "family": "grid",
                          "fees": fees, "slippage": slippage, "sharpe": 1.0 - 100 * fees, "total_return": excess,
                          "max_drawdown": 0.1, "excess_return": excess})
     points = [{"at": {"slippage": 0.0}, "value": 0.001, "reason": None},

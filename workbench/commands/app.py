@@ -21,14 +21,14 @@ LOOPBACK_NAMES = ("localhost",)
 
 def register(commands: argparse._SubParsersAction) -> None:
     app = commands.add_parser(
-        "app", help="serve the browser workbench",
+        "app",
         description="Serve the browser workbench (Panel) on ADDRESS:PORT. It binds to loopback "
                     "(127.0.0.1) unless another address is asked for; the app has no login, so an address "
                     "other than loopback exposes every stored run and the controls to anyone who can reach it.")
     _serve_arguments(app)
     app.set_defaults(handler=run_app)
     demo = commands.add_parser(
-        "demo", help="fill the run store with demo runs of the shipped policy, then serve the app",
+        "demo",
         description="Run the shipped compact policy on three stocks: two backtests of baselines and one of the "
                     "policy, a stress set, a sensitivity grid, a walk-forward and a GO/NO-GO review (a few "
                     "minutes on two cores; runs already stored are skipped), then serve the app.")

@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from engine.atomic_files import check_output_folder, output_errors
 from engine.errors import InvalidParameterError
 from strategies.family import RUNTIMES
 from workbench.commands.options import parse_list
@@ -20,7 +21,7 @@ _TABLE = (("label", "SCENARIO"), ("final_equity", "FINAL"), ("total_return", "RE
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "backtest", help="run a strategy over a grid of costs",
+        "backtest",
         description=(
             "Backtest a strategy. Decisions at bar t's close fill at bar t+1's open; each "
             "combination of --fees and --slippage is one scenario, all run as one batch."
@@ -53,6 +54,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.symbols is not None and not args.symbols.strip(" ,"):
+        raise InvalidParameterError("--symbols '' names no symbol; leave it out to trade every symbol")
+    if args.export:
+        check_output_folder(args.export, "--export")  # before the backtest runs
     spec = RunSpec(
         kind="backtest",
         strategy=args.strategy,
@@ -69,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     )
     result = run_backtest(spec, extras=not args.no_store)
     if args.export:
-        export_backtest(result, args.export)
+        with output_errors("--export", args.export):
+            export_backtest(result, args.export)
     stored = None
     if not args.no_store:
         with RunStore.open() as store:

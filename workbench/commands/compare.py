@@ -15,7 +15,7 @@ _TABLE = (("name", "NAME"), ("role", "ROLE"), ("total_return", "RETURN"), ("shar
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "compare", help="compare a strategy or policy with every baseline and the benchmark",
+        "compare",
         description=(
             "Run the candidate, its variants and every baseline strategy on the same data, fills, costs and "
             "cash; report each baseline's Sharpe difference with a paired block-bootstrap interval, the "

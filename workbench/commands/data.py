@@ -19,11 +19,11 @@ from engine.data.limits import (
 )
 from engine.data.store import NAME_RULE, check_dataset_name
 from workbench.commands.output import abbreviate, print_json, print_table
-from workbench.services.datasets import dataset_store, list_datasets
+from workbench.services.datasets import dataset_store, file_source, list_datasets
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("data", help="list datasets, check and import OHLCV files",
+    parser = commands.add_parser("data",
                                  description="List datasets, check and import OHLCV files.",
                                  epilog="Warnings (large gaps, extreme moves) are logged on stderr "
                                         "and do not fail a file.")
@@ -105,7 +105,9 @@ def run_import(args: argparse.Namespace) -> int:
     check_dataset_name(args.name)  # before the file is read, which can take a while
     data, _ = read_ohlcv(args.path, symbol=args.symbol, tz=args.tz, adjusted=args.adjusted,
                          limits=_limits(args))
-    target = dataset_store().save(args.name, data, source=str(args.path), overwrite=args.overwrite)
+    source = file_source(args.path)  # absolute, with the sha256 of the bytes imported
+    target = dataset_store().save(args.name, data, source=source["path"], source_sha256=source["sha256"],
+                                  overwrite=args.overwrite)
     print(f"imported {args.path} as dataset {args.name!r} ({data.n_symbols} symbol(s), "
           f"{data.n_bars} timestamps) into {target}")
     return 0

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from engine.atomic_files import check_output_folder, output_errors
 from engine.errors import InvalidParameterError
 from engine.rollout import ProgressCallback
 from workbench.commands.options import parse_list
@@ -64,11 +65,16 @@ def executor_from_args(args: argparse.Namespace) -> tuple[Any, int | None]:
 
 
 def spec_from_args(args: argparse.Namespace, kind: str, options: Mapping[str, Any]) -> RunSpec:
-    """The run spec: ``--spec`` (if given) with the explicitly given options over it.
+    """The run spec: ``--spec`` (if given) with the explicitly given options over it; an unusable
+    ``--export`` folder is refused here, before anything runs.
 
     ``options`` holds the experiment options given on the command line; a mapping-valued option
     (a sweep's ``grid``) is merged key by key into the file's.
     """
+    if args.export is not None:
+        check_output_folder(args.export, "--export")  # before the run, which can take minutes
+    if args.symbols is not None and not args.symbols.strip(" ,"):
+        raise InvalidParameterError("--symbols '' names no symbol; leave it out for the default symbols")
     fields: dict[str, Any] = {}
     if args.strategy is not None:
         fields.update(strategy=args.strategy, policy=None)
@@ -152,7 +158,8 @@ def finish_run(args: argparse.Namespace, result: Any, print_summary: Callable[[d
     stored = store_run(record)
     if args.export:
         tables = record.tables if export_tables is None else {k: record.tables[k] for k in export_tables}
-        export_summary(args.export, summary, tables)
+        with output_errors("--export", args.export):
+            export_summary(args.export, summary, tables)
     if args.json:
         print_json(summary)
         return 0

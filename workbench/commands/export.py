@@ -4,12 +4,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from engine.atomic_files import check_output_file, output_errors
+from engine.errors import InvalidParameterError
 from workbench.commands.output import print_json, print_table
 from workbench.policies.export import export_policy
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("export", help="export a trained policy (ONNX)",
+    parser = commands.add_parser("export",
                                  description="Export trained policies to other runtimes.")
     sub = parser.add_subparsers(dest="export_command", metavar="FORMAT", required=True)
     onnx = sub.add_parser(
@@ -32,8 +34,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_onnx(args: argparse.Namespace) -> int:
-    symbols = [s.strip() for s in args.symbols.split(",")] if args.symbols else None
-    result = export_policy(args.checkpoint, args.out, data=args.data, symbols=symbols)
+    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()] if args.symbols is not None else None
+    if symbols == []:
+        raise InvalidParameterError("--symbols '' names no symbol; leave it out for the model card's symbols")
+    check_output_file(args.out, "--out", parents=True)  # before observations are recorded
+    with output_errors("--out", args.out):
+        result = export_policy(args.checkpoint, args.out, data=args.data, symbols=symbols)
     report = result.report
     if args.json:
         print_json({**report, "checkpoint": str(result.checkpoint), "dataset": result.dataset,

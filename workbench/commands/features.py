@@ -10,8 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from engine.atomic_files import atomic_path
+from engine.atomic_files import atomic_path, check_output_file
 from engine.data.market import to_utc
+from engine.data.timestamps import zone
 from engine.errors import InvalidParameterError
 from engine.features.build import build_feature_matrix
 from engine.features.normalize import NORMALIZATION_METHODS, FeatureNormalizer
@@ -25,7 +26,6 @@ NORMALIZER_METADATA_KEY = b"workbench.normalizer"
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "features",
-        help="build the feature matrix of a dataset and write it to Parquet",
         description=(
             "Build every feature family (docs/features.md) for DATASET_OR_PATH and write one Parquet "
             "file: a timestamp index, one column per feature and the regime label columns. Features "
@@ -52,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidParameterError("--normalize needs --train START:END, the period the statistics are fitted on")
     if args.out.suffix != ".parquet":
         raise InvalidParameterError(f"--out {args.out} must end in .parquet")
+    check_output_file(args.out, "--out", parents=True)  # before the features are built
+    if args.tz is not None:
+        zone(args.tz)  # an unknown zone is an error even when no timestamp needs it
     for option, value in (("--start", args.start), ("--end", args.end)):
         if value is not None:  # a bad date is an error before the data is read, not a traceback after
             try:

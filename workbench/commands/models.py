@@ -8,7 +8,7 @@ from workbench.policies import list_policies
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("models", help="list shipped trained policies",
+    parser = commands.add_parser("models",
                                  description="List the trained policies shipped in assets/policies.")
     sub = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     listing = sub.add_parser("list", help="one line per shipped policy, from its model card")
@@ -29,8 +29,10 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _period(period: list[str] | None) -> str:
-    return f"{period[0][:10]}..{period[1][:10]}" if period else "-"
+def _period(period: list | None) -> str:
+    if not period or len(period) != 2:
+        return "-"
+    return "..".join(str(side)[:10] if side else "?" for side in period)
 
 
 def _number(value: float | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from engine.atomic_files import check_output_folder, output_errors
 from engine.errors import InvalidParameterError
 from strategies.family import RUNTIMES
 from workbench.commands.output import print_json, print_table
@@ -23,7 +24,7 @@ from workbench.paper.session import DEFAULT_STALE_AFTER
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "paper", help="paper-trade a policy on a replayed or synthetic feed",
+        "paper",
         description="Paper trading: the backtest's kernels, one bar at a time, journaled so that a "
                     "killed session resumes exactly. See docs/paper.md.")
     sub = parser.add_subparsers(dest="paper_command", metavar="SUBCOMMAND", required=True)
@@ -76,6 +77,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _start(args: argparse.Namespace) -> int:
+    if args.symbols is not None and not args.symbols.strip(" ,"):
+        raise InvalidParameterError("--symbols '' names no symbol; leave it out to trade every symbol of the feed")
     options = StartOptions(
         state=args.state, feed=args.feed, strategy=args.strategy,
         strategy_params=tuple(_key_value(p) for p in args.param), policy=args.policy, runtime=args.runtime,
@@ -149,6 +152,9 @@ def _key_value(text: str) -> tuple[str, str]:
 
 
 def _export(args: argparse.Namespace) -> int:
-    for path in export_ledger(args.state, args.out):
+    check_output_folder(args.out, "--out")
+    with output_errors("--out", args.out):
+        paths = export_ledger(args.state, args.out)
+    for path in paths:
         print(path)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from engine.atomic_files import check_output_file, output_errors
 from engine.errors import InvalidParameterError
 from workbench.commands.output import print_json, print_table
 from workbench.review.assess import CANARY_BARS
@@ -11,10 +12,13 @@ from workbench.review.decide import review_runs
 from workbench.review.gates import DECISIONS, DEFAULT_GATES_FILE, load_gates
 from workbench.store import RunStore
 
+MAX_CANARY_BARS = 100_000
+"""The canary replays its window bar by bar; longer windows add nothing but minutes."""
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "review", help="GO/NO-GO review of stored runs",
+        "review",
         description=(
             "Test the GO/NO-GO gates on stored runs of one decider (backtest, compare, stress, sweep, "
             "walkforward), run the look-ahead canary, write a self-contained HTML report and store the "
@@ -39,10 +43,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.canary_bars < 3:
-        raise InvalidParameterError(f"--canary-bars {args.canary_bars} must be at least 3")
+    if not 3 <= args.canary_bars <= MAX_CANARY_BARS:
+        raise InvalidParameterError(
+            f"--canary-bars {args.canary_bars} must be at least 3 (and at most {MAX_CANARY_BARS:_})")
+    if args.reviewer is not None and not args.reviewer.strip():
+        raise InvalidParameterError("--reviewer '' is empty; give a name, or leave it out for $USER")
+    check_output_file(args.out, "--out")  # its folder must exist: a typo must not create folders
     gates = load_gates(args.gates)  # a bad gates file fails before any run is loaded
-    with RunStore.open() as store:
+    with RunStore.open() as store, output_errors("--out", args.out):
         outcome = review_runs(store, args.run_ids, args.out, gates, reviewer=args.reviewer,
                               decision=args.decision, notes=args.notes, canary=not args.no_canary,
                               canary_bars=args.canary_bars)

@@ -6,16 +6,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from engine.atomic_files import check_output_folder, output_errors
 from engine.errors import InvalidParameterError
 from workbench.commands.output import print_json, print_table
 from workbench.store import RunStore, StoredRun
 
 _METRICS = (("total_return", "RETURN"), ("sharpe", "SHARPE"), ("max_drawdown", "MAX_DD"), ("n_trades", "TRADES"))
+UNCHECKED = "not checked: the run was saved before the store recorded table digests"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "runs", help="list, show, tag, export and delete stored runs",
+        "runs",
         description="The run store under WORKBENCH_HOME/runs. RUN_ID may be any unambiguous prefix of an id.",
     )
     actions = parser.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
@@ -51,6 +53,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    for option, value in (("--tag", args.tag), ("--kind", args.kind), ("--search", args.search)):
+        if value is not None and not value.strip():
+            raise InvalidParameterError(f"{option} '' is empty; give a value or leave {option} out")
     with RunStore.open() as store:
         runs = store.list_runs(kind=args.kind, tag=args.tag, search=args.search, limit=args.limit)
     if args.json:
@@ -85,7 +90,7 @@ def run_show(args: argparse.Namespace) -> int:
     print("spec:")
     print("  " + json.dumps(run.spec, sort_keys=True))
     _print_metrics(run)
-    print("tables:")
+    print("tables:" if run.checked else f"tables ({UNCHECKED}):")
     print_table(["  NAME", "ROWS"], [[f"  {name}", rows[name]] for name in run.tables])
     if run.notes:
         print("notes:")
@@ -139,10 +144,11 @@ def run_tag(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    with RunStore.open() as store:
+    check_output_folder(args.out, "--out", empty=True)
+    with RunStore.open() as store, output_errors("--out", args.out):
         out = store.export_run(args.run_id, args.out)
-        full = store.resolve(args.run_id)
-    print(f"exported run {full} to {out}")
+        run = store.get_run(args.run_id)
+    print(f"exported run {run.run_id} to {out}" + ("" if run.checked else f" ({UNCHECKED})"))
     return 0
 
 

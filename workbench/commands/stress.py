@@ -25,7 +25,7 @@ _PATH_FAMILIES = ("bootstrap", "garch")
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "stress", help="stress a strategy or policy: crises, shocks, bootstrap and GARCH paths",
+        "stress",
         description=(
             "Run the decider over the period as it happened (base), every named stress period the period "
             "covers (historical), synthetic shocks of the base path (shock), stationary block bootstrap "

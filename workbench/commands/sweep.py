@@ -24,7 +24,7 @@ _METRICS = (("total_return", "RETURN"), ("sharpe", "SHARPE"), ("max_drawdown", "
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "sweep", help="sensitivity of a strategy or policy to costs and risk limits",
+        "sweep",
         description=(
             "Run the decider over every combination of --fees, --slippage, --position-limit and each "
             "--grid KEY=LIST, as one batch on one market path. Prints each grid point's metrics and "

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from engine.atomic_files import check_output_folder
 from engine.errors import InvalidParameterError
 from models.checkpoint import save_checkpoint
 from models.devices import DEVICES
@@ -34,7 +35,7 @@ TRAIN_SHARE = 0.8
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("train", help="train neural policies",
+    parser = commands.add_parser("train",
                                  description="Train a neural policy and save it as a checkpoint folder.")
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
     agent = kinds.add_parser(
@@ -102,8 +103,7 @@ def _training_arguments(parser: argparse.ArgumentParser, defaults: type, steps: 
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.out.exists():
-        raise InvalidParameterError(f"--out {args.out} already exists; choose a new checkpoint folder")
+    _check_options(args.out, args.symbols)
     config = TrainingConfig(
         preset=args.preset, timesteps=args.timesteps, seed=args.seed, device=args.device, accounts=args.accounts,
         episode_length=args.episode_length, n_steps=args.n_steps, batch_size=args.batch_size,
@@ -130,8 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_master(args: argparse.Namespace) -> int:
-    if args.out.exists():
-        raise InvalidParameterError(f"--out {args.out} already exists; choose a new checkpoint folder")
+    _check_options(args.out, args.symbols)
     config = MasterTrainingConfig(
         preset=args.preset, timesteps=args.timesteps, seed=args.seed, device=args.device, accounts=args.accounts,
         n_steps=args.n_steps, episode_length=args.episode_length, eval_every=args.eval_every)
@@ -164,6 +163,15 @@ def run_master(args: argparse.Namespace) -> int:
     print_table(["METRIC", "VALUE"], [[k, f"{v:.4g}"] for k, v in card.validation_metrics.items()])
     print(f"{card.training_metrics['train/steps_per_second']:.0f} steps/s; checkpoint saved to {args.out}")
     return 0
+
+
+def _check_options(out: Path, symbols: str | None) -> None:
+    """Refuse an --out that exists or could not be created, and an empty --symbols, before any training."""
+    if symbols is not None and not symbols.strip(" ,"):
+        raise InvalidParameterError("--symbols '' names no symbol; leave it out for the default symbols")
+    if out.exists():
+        raise InvalidParameterError(f"--out {out} already exists; choose a new checkpoint folder")
+    check_output_folder(out, "--out")
 
 
 def _timestamp(text: str, index: pd.DatetimeIndex) -> pd.Timestamp:

@@ -14,7 +14,7 @@ _TABLE = (("fold", "FOLD"), ("test_start", "TEST_START"), ("test_end", "TEST_END
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "walkforward", help="walk-forward test: folds, frozen or retrained, stitched out-of-sample curve",
+        "walkforward",
         description=(
             "Cut the period into folds (a training window, a purge gap, a test block; rolling or expanding), "
             "run the decider frozen or retrained per fold (--retrain: a strategy's parameters chosen on the "

@@ -20,7 +20,7 @@ from workbench.experiments.single_path import complete_symbols
 from workbench.runs.evaluate import Evaluation, code_version, spec_data
 from workbench.runs.spec import RunSpec
 from workbench.runs.tables import orders_table
-from workbench.services.datasets import load_dataset
+from workbench.services.datasets import describe_data, load_dataset
 from workbench.store.record import RunRecord
 
 QUANTILES = (5, 25, 50, 75, 95)
@@ -133,9 +133,7 @@ class ScenarioRun:
             "kind": self.spec.kind,
             "decider": self.decider.name,
             "spec": self.spec.to_dict(),
-            "data": {"name": data.name, "symbols": list(data.symbols),
-                     "start": data.index[0].isoformat(), "end": data.index[-1].isoformat(),
-                     "frequency": data.frequency, "fingerprint": data.fingerprint()},
+            "data": describe_data(data),
             "scenarios": rows,
             "distribution": self.distribution(rows),
             "worst": self.worst(rows),

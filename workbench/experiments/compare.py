@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -83,6 +84,10 @@ SEARCH_TRIALS_KEY = "search/n_trials"
 hyperparameter search that produced the checkpoint evaluated (the chosen one included)."""
 
 
+MAX_N_BOOT = 100_000
+"""Bootstrap resamples at most: each draws a resampled copy of every contender's returns."""
+
+
 @dataclass(frozen=True)
 class CompareOptions:
     """Options of a compare run (spec ``options``; the CLI flag in brackets).
@@ -117,16 +122,18 @@ class CompareOptions:
         object.__setattr__(self, "variants", value_lists("variants", variants))
         policies = [self.policies] if isinstance(self.policies, str) else list(self.policies or ())
         object.__setattr__(self, "policies", tuple(str(p).strip() for p in policies if str(p).strip()))
-        if isinstance(self.n_boot, bool) or not isinstance(self.n_boot, int) or self.n_boot < 1:
-            raise InvalidParameterError(f"compare option n_boot (--n-boot) {self.n_boot!r} must be an integer >= 1")
+        if isinstance(self.n_boot, bool) or not isinstance(self.n_boot, int) or not 1 <= self.n_boot <= MAX_N_BOOT:
+            raise InvalidParameterError(
+                f"compare option n_boot (--n-boot) {self.n_boot!r} must be an integer from 1 to {MAX_N_BOOT:_}")
         if isinstance(self.confidence, bool) or not isinstance(self.confidence, (int, float)) \
                 or not 0.0 < self.confidence < 1.0:
             raise InvalidParameterError(
                 f"compare option confidence (--confidence) {self.confidence!r} must lie in (0, 1), e.g. 0.95")
         if self.mean_block is not None and (isinstance(self.mean_block, bool)
-                                            or not isinstance(self.mean_block, (int, float)) or self.mean_block < 1):
+                                            or not isinstance(self.mean_block, (int, float))
+                                            or not 1 <= self.mean_block < math.inf):
             raise InvalidParameterError(
-                f"compare option mean_block (--block) {self.mean_block!r} must be a number of bars >= 1")
+                f"compare option mean_block (--block) {self.mean_block!r} must be a finite number of bars >= 1")
         if isinstance(self.pbo_blocks, bool) or not isinstance(self.pbo_blocks, int) \
                 or self.pbo_blocks < 2 or self.pbo_blocks % 2:
             raise InvalidParameterError(
@@ -444,6 +451,11 @@ def _variant_deciders(spec: RunSpec, options: CompareOptions, candidate: Decider
     if options.variants:
         check_value_lists("--variants", spec.strategy, options.variants)
         valid, rejected = expand_variants(spec.strategy, dict(spec.strategy_params), options.variants)
+        if not valid:
+            raise InvalidParameterError(
+                f"every variant is rejected by {spec.strategy} ("
+                + "; ".join(variant_label(spec.strategy, p) for p in rejected)
+                + "); give valid values with --variants KEY=LIST")
         if rejected:
             shown = "; ".join(variant_label(spec.strategy, p) for p in rejected)
             notes = (f"{len(rejected)} variant(s) left out because {spec.strategy} rejects them: {shown}",)

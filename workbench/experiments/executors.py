@@ -169,10 +169,15 @@ def evaluate_with(batch: ScenarioBatch, decider: Decider, spec: RunSpec,
     return evaluate_distributed(batch, DeciderSpec.from_spec(spec), executor, chunks)
 
 
+MAX_CHUNKS = 100_000
+"""Chunks of a batch at most (one scenario per chunk is the finest split; batches hold far fewer)."""
+
+
 def check_chunks(n_chunks: object) -> int:
-    """``n_chunks`` if it is an integer >= 1, else an error."""
-    if isinstance(n_chunks, bool) or not isinstance(n_chunks, int) or n_chunks < 1:
-        raise InvalidParameterError(f"chunks {n_chunks!r} must be an integer >= 1, e.g. --chunks 4")
+    """``n_chunks`` if it is an integer from 1 to :data:`MAX_CHUNKS`, else an error."""
+    if isinstance(n_chunks, bool) or not isinstance(n_chunks, int) or not 1 <= n_chunks <= MAX_CHUNKS:
+        raise InvalidParameterError(
+            f"chunks {n_chunks!r} must be an integer >= 1 (at most {MAX_CHUNKS:_}), e.g. --chunks 4")
     return n_chunks
 
 

@@ -16,11 +16,12 @@ def export_summary(folder: str | Path, summary: Mapping[str, Any], tables: Mappi
 
     Every text is rendered before anything is written and each file replaces its old version
     atomically (temporary file + ``os.replace``), so a failure never leaves half a file.
-    A table's index is written as a column when it is named (``timestamp``), else left out.
+    A table's index is written as a column when it is named (``timestamp``), else left out. Floats
+    are written at full precision (the shortest text that reads back as the same float).
     """
     texts = {"summary.json": json.dumps(summary, indent=2, default=str) + "\n"}
     for name, frame in tables.items():
-        texts[f"{name}.csv"] = frame.to_csv(index=frame.index.name is not None, float_format="%.10g")
+        texts[f"{name}.csv"] = frame.to_csv(index=frame.index.name is not None)
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise InvalidParameterError(f"--export {folder}: exists and is not a folder; choose a folder")

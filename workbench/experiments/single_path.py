@@ -25,7 +25,7 @@ from engine.rollout import ProgressCallback
 from engine.scenarios import ScenarioBatch, ScenarioParams, from_market
 from workbench.runs.evaluate import Decider, Evaluation, evaluate, spec_data
 from workbench.runs.spec import RunSpec
-from workbench.services.datasets import load_dataset
+from workbench.services.datasets import describe_data, load_dataset
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +60,7 @@ class SinglePath:
 
     def describe(self) -> dict[str, object]:
         """The data and cost point as the summaries show them."""
-        return {"name": self.data.name, "symbols": list(self.data.symbols),
-                "start": self.data.index[0].isoformat(), "end": self.data.index[-1].isoformat(),
-                "bars": int(self.data.n_bars), "frequency": self.data.frequency,
-                "fingerprint": self.data.fingerprint()}
+        return {**describe_data(self.data), "bars": int(self.data.n_bars)}
 
     def costs(self) -> dict[str, float]:
         return {"fees": self.params.fees, "slippage": self.params.slippage, "cash": self.params.init_cash}

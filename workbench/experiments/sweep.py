@@ -67,8 +67,8 @@ class SweepOptions:
         for key in sorted(grid):
             checked.append((key, axis_values(key, grid[key])))
         object.__setattr__(self, "grid", tuple(checked))
-        if isinstance(self.worst, bool) or not isinstance(self.worst, int) or self.worst < 1:
-            raise InvalidParameterError(f"sweep option worst {self.worst!r} must be an integer >= 1")
+        if isinstance(self.worst, bool) or not isinstance(self.worst, int) or not 1 <= self.worst <= 10_000:
+            raise InvalidParameterError(f"sweep option worst {self.worst!r} must be an integer in 1..10000")
 
 
 def axis_values(key: str, values: Any) -> tuple[float, ...]:

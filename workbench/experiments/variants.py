@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from engine.errors import InvalidParameterError
 from engine.names import did_you_mean
-from strategies.families.baseline import make_strategy, strategy_parameters
+from strategies.families.baseline import make_strategy, parameter_value, strategy_parameters
 
 ValueLists = tuple[tuple[str, tuple[str, ...]], ...]
 
@@ -39,7 +39,7 @@ def value_lists(option: str, values: Mapping[str, Any] | None) -> ValueLists:
 
 
 def check_value_lists(option: str, strategy: str, lists: ValueLists) -> None:
-    """Raise unless every key is a parameter of ``strategy`` and every value a number of its type."""
+    """Raise unless every key is a parameter of ``strategy`` and every value a finite number of its type."""
     defaults = strategy_parameters(strategy)
     for key, texts in lists:
         if key not in defaults:
@@ -49,11 +49,10 @@ def check_value_lists(option: str, strategy: str, lists: ValueLists) -> None:
                 + did_you_mean(key, defaults))
         for text in texts:
             try:
-                number = float(text)
-            except ValueError:
-                raise InvalidParameterError(f"{option} {key}={text!r} is not a number; write e.g. {key}=10,20") from None
-            if isinstance(defaults[key], int) and number != int(number):
-                raise InvalidParameterError(f"{option} {key}={text!r} must be a whole number")
+                parameter_value(strategy, key, text, type(defaults[key]))
+            except InvalidParameterError as error:  # "sma_cross parameter fast='x' is not a number"
+                problem = str(error).removeprefix(f"{strategy} parameter ")
+                raise InvalidParameterError(f"{option} {problem}; write e.g. {key}=10,20") from None
 
 
 def expand_variants(strategy: str, base: Mapping[str, str], lists: ValueLists,
@@ -79,10 +78,11 @@ def expand_variants(strategy: str, base: Mapping[str, str], lists: ValueLists,
 
 
 def variant_label(name: str, params: Mapping[str, str]) -> str:
-    """``sma_cross(fast=10,slow=50)``; the bare name without parameters."""
+    """``sma_cross(fast=10 slow=50)`` (no comma: it names a column of the exported CSV files); the bare
+    name without parameters."""
     if not params:
         return name
-    return f"{name}({','.join(f'{k}={v}' for k, v in sorted(params.items()))})"
+    return f"{name}({' '.join(f'{k}={v}' for k, v in sorted(params.items()))})"
 
 
 def _normal(text: str, default: object) -> str:

@@ -103,9 +103,11 @@ class WalkForwardOptions:
                     f"walkforward option {name} (--{name}) {value!r} must be an integer >= 0 bars")
         if not isinstance(self.retrain, bool):
             raise InvalidParameterError(f"walkforward option retrain {self.retrain!r} must be true or false")
-        if isinstance(self.timesteps, bool) or not isinstance(self.timesteps, int) or self.timesteps < 1:
+        if isinstance(self.timesteps, bool) or not isinstance(self.timesteps, int) \
+                or not 1 <= self.timesteps <= 10**9:
             raise InvalidParameterError(
-                f"walkforward option timesteps (--timesteps) {self.timesteps!r} must be an integer >= 1")
+                f"walkforward option timesteps (--timesteps) {self.timesteps!r} must be an integer from 1 to "
+                "1_000_000_000")
 
     def bars(self, bars_per_year: float) -> tuple[int, int, int]:
         """``(train, test, step)`` in bars."""

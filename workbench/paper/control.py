@@ -15,8 +15,9 @@ import numpy as np
 from engine.state import FOREVER
 from workbench.paper.broker import Order
 from workbench.paper.config import JOURNAL_FILE
-from workbench.paper.journal import JournalError, reading, request_control
-from workbench.paper.session import finished_replay, is_running, lock_pid
+from workbench.paper.journal import missing_journal, reading, request_control
+from workbench.paper.lock import holding_idle, is_running, lock_pid
+from workbench.paper.session import finished_replay
 
 RECENT_EVENTS = 5
 """Events in a status: the newest starts, stops, feed faults and applied kill / resume requests."""
@@ -30,8 +31,8 @@ def paper_status(state: str | Path) -> dict[str, Any]:
         JournalError: no journal in ``state``.
     """
     state = Path(state)
-    running = is_running(state)
-    with reading(state / JOURNAL_FILE, immutable=not running) as conn:
+    with holding_idle(state) as idle, reading(state / JOURNAL_FILE, idle=idle) as conn:
+        running = not idle
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         config = json.loads(meta["config"])
         symbols = config["symbols"]
@@ -96,16 +97,16 @@ def nothing_requested(reply: dict[str, Any]) -> str:
 
 def _request_next_bar(state: Path, command: str) -> dict[str, Any]:
     _require_journal(state)
-    running = is_running(state)
-    finished = None if running else finished_replay(state / JOURNAL_FILE)
+    with holding_idle(state) as idle:
+        finished = finished_replay(state / JOURNAL_FILE) if idle else None
     if finished is not None:
         return {"request": command, "id": None, "running": False, "finished_bar": finished[0]}
-    return {"request": command, "id": request_control(state / JOURNAL_FILE, command), "running": running}
+    return {"request": command, "id": request_control(state / JOURNAL_FILE, command), "running": not idle}
 
 
 def _require_journal(state: Path) -> None:
     if not (state / JOURNAL_FILE).is_file():
-        raise JournalError(f"{state}: no paper session here (no {JOURNAL_FILE}); start one with `workbench paper start`")
+        raise missing_journal(state / JOURNAL_FILE)
 
 
 def _account(conn, bar: int, symbols: list[str], cash0: float) -> dict[str, Any]:

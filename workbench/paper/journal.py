@@ -14,12 +14,20 @@ Tables outside the ledger: ``meta`` (schema version, config, chain head, halt, f
 ``snapshot`` (the latest bar's restore data), ``controls`` (stop / kill / resume requests from other
 processes), ``events`` (starts, stops, feed faults) and ``latency`` (seconds from a bar's arrival
 to its commit).
+
+The journal is three files: ``journal.sqlite``, and while a connection has it open (or after a loop
+was killed, or ended while a reader had it open) ``journal.sqlite-wal``, the write-ahead log that
+holds the commits not yet copied into the database, with ``journal.sqlite-shm``, its index. Readers
+always see the committed state, the WAL included (:func:`reading`). A database deleted beside its
+WAL is refused (:func:`missing_journal`); a WAL deleted before its commits were copied loses them,
+which :func:`lost_commits` detects from the index the next start finds.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import sqlite3
+import struct
 from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -80,24 +88,107 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def wal_path(path: Path) -> Path:
+    """The journal's write-ahead log (``journal.sqlite-wal``)."""
+    return Path(f"{path}-wal")
+
+
+def shm_path(path: Path) -> Path:
+    """The index of the journal's write-ahead log (``journal.sqlite-shm``)."""
+    return Path(f"{path}-shm")
+
+
+def missing_journal(path: Path) -> JournalError:
+    """The error for a journal that is not there: none was ever started, or its database was deleted
+    while its write-ahead log stayed (SQLite would replay that log into any new database)."""
+    leftovers = [p.name for p in (wal_path(path), shm_path(path)) if p.exists()]
+    if leftovers:
+        return JournalError(
+            f"{path}: the journal's database is missing but {' and '.join(leftovers)} remain (journal.sqlite was "
+            "deleted or moved); restore journal.sqlite from a backup, or delete the state folder to start over")
+    return JournalError(f"{path}: no journal; start a session with `workbench paper start --state {path.parent}`")
+
+
 def connect_readonly(path: Path, immutable: bool = False) -> sqlite3.Connection:
-    """A reading connection; ``immutable`` (only when no loop can be writing) touches no file."""
+    """A reading connection; ``immutable`` (only when no loop can be writing) reads the database file
+    alone and touches no file.
+
+    Raises:
+        JournalError: no journal at ``path`` (:func:`missing_journal`).
+    """
     if not path.is_file():
-        raise JournalError(f"{path}: no journal; start a session with `workbench paper start --state {path.parent}`")
+        raise missing_journal(path)
     flags = "mode=ro&immutable=1" if immutable else "mode=ro"
     return sqlite3.connect(f"file:{path.resolve()}?{flags}", uri=True, timeout=10.0)
 
 
-@contextmanager
-def reading(path: Path, immutable: bool = False) -> Iterator[sqlite3.Connection]:
-    """A reading connection (:func:`connect_readonly`) whose SQLite errors become :class:`JournalError`."""
-    conn = connect_readonly(path, immutable)
+def wal_holds_commits(path: Path) -> bool:
+    """Whether the journal's WAL may hold commits that are not in the database file yet."""
     try:
+        return wal_path(path).stat().st_size > 0
+    except OSError:  # none, or --state is not a folder: connect_readonly says which
+        return False
+
+
+@contextmanager
+def verified_reading(path: Path, idle: bool = False) -> Iterator[sqlite3.Connection]:
+    """:func:`reading`, after the checks a start runs (:meth:`Journal.verify`, the stored configuration's)."""
+    with reading(path, idle) as conn:
+        Journal(conn, path).verify()
+        yield conn
+
+
+@contextmanager
+def reading(path: Path, idle: bool = False) -> Iterator[sqlite3.Connection]:
+    """A reading connection that sees every committed bar, in one read transaction; its SQLite errors
+    become :class:`JournalError`.
+
+    ``idle``: the caller knows that no loop writes meanwhile (it holds the state's lock, see
+    ``workbench.paper.lock``). The journal is then read immutably, creating and changing no file,
+    unless its WAL still holds commits (a reader had the journal open when the loop closed it, or the
+    loop was killed): a read-only connection applies them, writing nothing but the WAL's index
+    (``journal.sqlite-shm``). A reader that is not ``idle`` reads like any SQLite reader of a live
+    database (and leaves an empty WAL and its index behind when it opened a quiet journal).
+    """
+    conn = connect_readonly(path, immutable=idle and not wal_holds_commits(path))
+    try:
+        conn.execute("BEGIN")  # one snapshot for every query of the block, while a loop commits bars
         yield conn
     except sqlite3.DatabaseError as error:
         raise unreadable(path, error) from None
     finally:
         conn.close()
+
+
+_WAL_INDEX_VERSION = 3007000
+_WAL_INDEX_HEADER = struct.Struct("=IIIBBHII")  # version, unused, change, is_init, big_end, page size, mxFrame, nPage
+_WAL_HEADER_BYTES, _WAL_FRAME_HEADER_BYTES, _BACKFILL_OFFSET = 32, 24, 96
+
+
+def lost_commits(path: Path) -> int:
+    """How many committed WAL frames the journal lost: frames its WAL index counts as committed and
+    not yet copied into the database, which the WAL file (deleted, or cut short) no longer holds.
+
+    Call it before anything opens the journal (the first connection rebuilds the index). 0 when
+    nothing is lost or the index is gone too (a deletion of both files cannot be seen).
+    """
+    try:
+        head = shm_path(path).read_bytes()[:_BACKFILL_OFFSET + 4]
+    except OSError:
+        return 0
+    if len(head) < _BACKFILL_OFFSET + 4 or head[:48] != head[48:96]:
+        return 0  # no index, or one SQLite would rebuild anyway
+    version, _, _, is_init, _, page_size, frames, _ = _WAL_INDEX_HEADER.unpack_from(head)
+    if version != _WAL_INDEX_VERSION or not is_init:
+        return 0
+    page_size = 65536 if page_size == 1 else page_size
+    (backfilled,) = struct.unpack_from("=I", head, _BACKFILL_OFFSET)
+    try:
+        size = wal_path(path).stat().st_size
+    except OSError:
+        size = 0
+    held = max(0, size - _WAL_HEADER_BYTES) // (_WAL_FRAME_HEADER_BYTES + page_size)
+    return max(0, frames - max(held, backfilled))
 
 
 class Journal:
@@ -115,6 +206,8 @@ class Journal:
         """A new, empty journal for ``config``, created atomically (built aside, then renamed)."""
         if path.exists():
             raise JournalError(f"{path}: already exists")
+        if wal_path(path).exists() or shm_path(path).exists():
+            raise missing_journal(path)  # a new database would be read through the old one's WAL
         staging = path.with_name(f".{path.name}.new")
         for leftover in (staging, Path(f"{staging}-wal"), Path(f"{staging}-shm")):
             leftover.unlink(missing_ok=True)
@@ -241,8 +334,11 @@ class Journal:
 
     # --- checking ----------------------------------------------------------------------------
 
-    def verify(self, config: PaperConfig) -> None:
+    def verify(self, config: PaperConfig | None = None) -> None:
         """Refuse a journal that is damaged, edited, or of another configuration.
+
+        ``config``: what a start gives, which must be the journal's; None (an export, a stored run)
+        checks everything else.
 
         Raises:
             JournalError: naming what does not match and what to do.
@@ -255,7 +351,7 @@ class Journal:
         if version != SCHEMA_VERSION:
             raise JournalError(f"{where}: schema version {version}, this workbench reads {SCHEMA_VERSION}; {fix}")
         stored = PaperConfig.from_dict(json.loads(self.meta("config")), source=f"{where} (meta config)")
-        difference = config_difference(stored, config)
+        difference = None if config is None else config_difference(stored, config)
         if difference is not None:
             raise JournalError(f"{where}: the journal was written with another configuration ({difference}); {fix}")
         grouped = read_ledger(self.conn)
@@ -327,7 +423,7 @@ def request_control(path: Path, command: str) -> int:
     if command not in COMMANDS:
         raise JournalError(f"unknown request {command!r}; use one of {', '.join(COMMANDS)}")
     if not path.is_file():
-        raise JournalError(f"{path}: no journal; start a session with `workbench paper start --state {path.parent}`")
+        raise missing_journal(path)
     try:
         with closing(sqlite3.connect(str(path), isolation_level=None, timeout=10.0)) as conn:
             with _transaction(conn):

@@ -18,7 +18,8 @@ import pandas as pd
 from engine.atomic_files import write_text_atomically
 from engine.records import OrderKind, OrderReason, OrderStatus, order_dt
 from workbench.paper.config import JOURNAL_FILE
-from workbench.paper.journal import reading
+from workbench.paper.journal import reading, verified_reading
+from workbench.paper.lock import holding_idle
 
 EXPORT_FILES = ("orders.csv", "fills.csv", "equity.csv")
 
@@ -76,9 +77,9 @@ def session_ledger(state: str | Path) -> SessionLedger:
     """The :class:`SessionLedger` of the session in ``state``.
 
     Raises:
-        JournalError: no journal, or an unreadable one.
+        JournalError: no journal, an unreadable one, or one that fails a start's checks (``Journal.verify``).
     """
-    with reading(Path(state) / JOURNAL_FILE) as conn:
+    with holding_idle(Path(state)) as idle, verified_reading(Path(state) / JOURNAL_FILE, idle=idle) as conn:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         config = json.loads(meta["config"])
         stamps = [row[0] for row in conn.execute("SELECT timestamp FROM bars ORDER BY bar")]
@@ -91,14 +92,19 @@ def session_ledger(state: str | Path) -> SessionLedger:
 
 def ledger_arrays(state: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """``(records, equity)`` of the session in ``state`` (what a backtest's rollout holds)."""
-    with reading(Path(state) / JOURNAL_FILE) as conn:
+    with holding_idle(Path(state)) as idle, reading(Path(state) / JOURNAL_FILE, idle=idle) as conn:
         return read_records(conn), read_equity(conn)
 
 
 def export_ledger(state: str | Path, out: str | Path) -> list[Path]:
-    """Write ``orders.csv``, ``fills.csv`` and ``equity.csv`` of the session into ``out``, each atomically."""
+    """Write ``orders.csv``, ``fills.csv`` and ``equity.csv`` of the session into ``out``, each atomically.
+
+    Raises:
+        JournalError: no journal, an unreadable one, or one that fails a start's checks (``Journal.verify``);
+            nothing is written.
+    """
     out = Path(out)
-    with reading(Path(state) / JOURNAL_FILE) as conn:
+    with holding_idle(Path(state)) as idle, verified_reading(Path(state) / JOURNAL_FILE, idle=idle) as conn:
         config = json.loads(conn.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
         symbols = config["symbols"]
         stamps = dict(conn.execute("SELECT bar, timestamp FROM bars").fetchall())

@@ -2,27 +2,27 @@
 verify the journal, restore the loop from it and run.
 
 A state folder is driven by one loop at a time: the loop holds an exclusive ``flock`` on
-``STATE/lock`` (released by the kernel when the process dies, even by SIGKILL). A start on a
-journal whose replay has finished changes nothing and reports it.
+``STATE/lock`` (``workbench.paper.lock``). A start on a journal whose replay has finished changes
+nothing and reports it. A start that finds committed bars lost with a deleted WAL says so (a warning
+and a ``wal_lost`` event) and continues from the bars the database kept.
 """
 from __future__ import annotations
 
-import fcntl
 import logging
 import math
-import os
-import time
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from engine.atomic_files import check_output_folder, output_errors
 from engine.errors import InvalidParameterError
 from engine.live import BarHistory, LiveAccount, live_policy, warm_up_kernels
 from strategies.family import Decider
 from workbench.paper.broker import Order, SimulatedBroker
 from workbench.paper.config import (
+    CONFIG_FILE,
     JOURNAL_FILE,
     LOCK_FILE,
     PaperConfig,
@@ -32,7 +32,8 @@ from workbench.paper.config import (
     write_config,
 )
 from workbench.paper.feeds import Feed, open_feed
-from workbench.paper.journal import Journal, JournalError, reading
+from workbench.paper.journal import Journal, JournalError, lost_commits, missing_journal, reading, shm_path, wal_path
+from workbench.paper.lock import StateLock
 from workbench.paper.loop import FaultInjector, PaperLoop
 from workbench.policies import resolve_decider, shipped_policies
 
@@ -74,62 +75,6 @@ class StartResult:
     equity: float | None
 
 
-class StateLock:
-    """The exclusive lock of a state folder's loop (``STATE/lock``, holding the loop's pid)."""
-
-    def __init__(self, state: Path) -> None:
-        self.state = state
-        self.path = state / LOCK_FILE
-        self.handle = None
-
-    def __enter__(self) -> "StateLock":
-        self.handle = open(self.path, "a+")
-        deadline = time.monotonic() + 2.0  # a status reader holds the lock for microseconds
-        while True:
-            try:
-                fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    self.handle.close()
-                    raise JournalError(
-                        f"{self.state}: a paper loop is already running (pid {lock_pid(self.state) or '?'}); "
-                        f"stop it first with `workbench paper stop --state {self.state}`") from None
-                time.sleep(0.05)
-
-    def write_pid(self) -> None:
-        self.handle.seek(0)
-        self.handle.truncate()
-        self.handle.write(f"{os.getpid()}\n")
-        self.handle.flush()
-
-    def __exit__(self, *exc) -> None:
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
-
-
-def is_running(state: Path) -> bool:
-    """Whether a loop holds the state folder's lock."""
-    path = Path(state) / LOCK_FILE
-    if not path.is_file():
-        return False
-    with open(path) as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
-
-
-def lock_pid(state: Path) -> int | None:
-    """The pid the last loop wrote into the lock file."""
-    try:
-        return int((Path(state) / LOCK_FILE).read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
 def start_paper(options: StartOptions, feed: Feed | None = None) -> StartResult:
     """Start or resume the session in ``options.state`` and run it until it finishes or stops.
 
@@ -141,6 +86,7 @@ def start_paper(options: StartOptions, feed: Feed | None = None) -> StartResult:
         JournalError: the journal fails its checks, or another loop runs on the state folder.
     """
     state = Path(options.state)
+    check_state_folder(state)
     if not options.stale_after > 0:
         raise InvalidParameterError(f"--stale-after must be > 0 seconds, got {options.stale_after}")
     faults = FaultInjector()
@@ -164,8 +110,12 @@ def start_paper(options: StartOptions, feed: Feed | None = None) -> StartResult:
                 "options, or use a new --state folder")
     elif journal_path.exists():
         raise JournalError(f"{state}: journal.sqlite exists without config.json; the state folder is damaged")
-    state.mkdir(parents=True, exist_ok=True)
+    if not journal_path.exists() and (wal_path(journal_path).exists() or shm_path(journal_path).exists()):
+        raise missing_journal(journal_path)
+    with output_errors("--state", state):
+        state.mkdir(parents=True, exist_ok=True)
     with StateLock(state) as lock:
+        lost = lost_commits(journal_path)  # before any connection rebuilds the WAL's index
         if journal_path.exists():
             finished = finished_replay(journal_path)
             if finished is not None:
@@ -178,6 +128,8 @@ def start_paper(options: StartOptions, feed: Feed | None = None) -> StartResult:
         with closing(journal):
             loop = _restore(journal, config, feed, decider, options.stale_after, faults)
             superseded = [(i, "superseded by a new start") for i, c in journal.pending_controls() if c == "stop"]
+            if lost:
+                _report_lost_commits(journal, lost)
             detail = f"resumed after bar {journal.last_bar()}" if exists else "new session"
             journal.record_event("start", detail, consume=superseded)
             outcome = loop.run()
@@ -186,6 +138,34 @@ def start_paper(options: StartOptions, feed: Feed | None = None) -> StartResult:
             stamp = loop.history.last_timestamp
             return StartResult(outcome.status, state, outcome.bars, last,
                                None if stamp is None else stamp.isoformat(), equity)
+
+
+def check_state_folder(state: Path) -> None:
+    """Refuse a ``--state`` that cannot hold a session, before anything is read or created: a file, a
+    folder holding other things than a session's files, or a place that cannot be written into.
+
+    Raises:
+        InvalidParameterError: naming the folder and the fix.
+    """
+    if state.exists() and state.is_dir():
+        names = {p.name for p in state.iterdir()}
+        session = {CONFIG_FILE, JOURNAL_FILE, LOCK_FILE, wal_path(Path(JOURNAL_FILE)).name,
+                   shm_path(Path(JOURNAL_FILE)).name}
+        others = sorted(n for n in names - session if not n.startswith("."))
+        if others and not names & {CONFIG_FILE, JOURNAL_FILE}:
+            raise InvalidParameterError(
+                f"--state {state}: holds {others[0]!r} and no paper session; give a new or empty folder, or the "
+                "state folder of a session")
+    check_output_folder(state, "--state")
+
+
+def _report_lost_commits(journal: Journal, frames: int) -> None:
+    last = journal.last_bar()
+    detail = (f"{journal.path.name}-wal was deleted or cut short before {frames} committed WAL frame(s) were copied "
+              f"into {journal.path.name}: the bars journaled after bar {last} are lost; the session continues "
+              f"from bar {last + 1} (a replay recomputes them, a live feed cannot)")
+    logger.warning("%s: %s", journal.path, detail)
+    journal.record_event("wal_lost", detail)
 
 
 def _restore(journal: Journal, config: PaperConfig, feed: Feed, decider: Decider, stale_after: float,
@@ -230,10 +210,10 @@ def _check_feed(journal: Journal, feed: Feed, history: BarHistory, last: int) ->
 def finished_replay(path: Path) -> tuple[int, str | None, float | None] | None:
     """``(last bar, timestamp, equity)`` when the journal's replay has finished, else None.
 
-    Read with an immutable connection (call it only when no loop runs, e.g. holding the lock), which
-    leaves every file of the state folder untouched.
+    Call it only when no loop runs (holding the state's lock): it reads the committed state, the WAL
+    included, and touches no file unless the WAL holds commits (``journal.reading`` with ``idle``).
     """
-    with reading(path, immutable=True) as conn:
+    with reading(path, idle=True) as conn:
         finished = conn.execute("SELECT value FROM meta WHERE key = 'finished'").fetchone()
         if finished is None or finished[0] == "":
             return None

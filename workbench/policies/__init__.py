@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from engine.errors import CheckpointError, InvalidParameterError
-from models.checkpoint import CARD_FILE, ONNX_FILE
-from strategies.families import load_trained, make_baseline
-from strategies.family import Decider
+from models.layout import CARD_FILE, ONNX_FILE
+
+if TYPE_CHECKING:
+    from strategies.family import Decider
 
 # assets/ is installed beside workbench/ (both are top-level packages of the distribution); it is
 # data, not a code layer, so it is located rather than imported.
@@ -32,19 +33,36 @@ def list_policies() -> list[dict[str, object]]:
     """A summary of each shipped policy's model card (read as JSON; weights are not loaded)."""
     rows = []
     for name, folder in shipped_policies().items():
-        card = json.loads((folder / CARD_FILE).read_text())
+        path = folder / CARD_FILE
+        try:
+            card = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise CheckpointError(f"{path}: not a readable model card ({error}); restore it") from None
+        if not isinstance(card, dict):
+            raise CheckpointError(f"{path}: a model card is a JSON object, got {type(card).__name__}; restore it")
+        # Read as plain JSON (weights are not loaded): a key of the wrong type shows as missing here,
+        # and loading the policy names it.
+        metrics = _typed(card, dict, "validation_metrics") or {}
         rows.append({
             "name": name,
-            "architecture": card.get("architecture"),
-            "preset": card.get("config", {}).get("preset"),
-            "parameters": card.get("parameter_counts", {}).get("total"),
-            "onnx": (folder / ONNX_FILE).is_file() and bool(card.get("export")),
-            "train_period": card.get("train_period"),
-            "validation_period": card.get("validation_period"),
-            "validation_metrics": card.get("validation_metrics", {}),
+            "architecture": _typed(card, str, "architecture"),
+            "preset": _typed(card, str, "config", "preset"),
+            "parameters": _typed(card, int, "parameter_counts", "total"),
+            "onnx": (folder / ONNX_FILE).is_file() and bool(_typed(card, dict, "export")),
+            "train_period": _typed(card, list, "train_period"),
+            "validation_period": _typed(card, list, "validation_period"),
+            "validation_metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
             "path": str(folder),
         })
     return rows
+
+
+def _typed(card: dict, kind: type, *keys: str) -> Any:
+    """``card[keys[0]][keys[1]]...`` when every step exists and the value is a ``kind``, else None."""
+    value: Any = card
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, kind) and not isinstance(value, bool) else None
 
 
 def resolve_policy(name_or_path: str) -> Path:
@@ -72,6 +90,8 @@ def load_policy(name_or_path: str, runtime: str = "auto") -> Decider:
         InvalidParameterError: unknown name or runtime.
         CheckpointError: a file fails verification, or ``runtime="onnx"`` without an export.
     """
+    from strategies.families import load_trained  # torch: imported by the commands that load, not by listings
+
     return load_trained(resolve_policy(name_or_path), runtime, name=name_or_path)
 
 
@@ -93,4 +113,6 @@ def resolve_decider(strategy: str | None, strategy_params: Mapping[str, Any] | N
     """A baseline by name with its parameters, or a shipped/saved policy (verified before loading)."""
     if policy is not None:
         return load_policy(policy, runtime)
+    from strategies.families import make_baseline
+
     return make_baseline(str(strategy), strategy_params)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence
 
 from engine.errors import InvalidParameterError
+from workbench.experiments.variants import variant_label
 from workbench.review.canary import CanaryResult
 from workbench.runs.registry import run_kind
 
@@ -186,8 +187,7 @@ def _decider_name(run: StoredRunLike) -> str:
     spec = run.spec
     if spec.get("policy"):
         return str(spec["policy"])
-    params = ",".join(f"{k}={v}" for k, v in sorted(dict(spec.get("strategy_params") or {}).items()))
-    return f"{spec.get('strategy')}({params})" if params else str(spec.get("strategy"))
+    return variant_label(str(spec.get("strategy")), dict(spec.get("strategy_params") or {}))
 
 
 def _number(value: Any) -> float | None:

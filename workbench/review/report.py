@@ -97,10 +97,8 @@ def render_report(assessment: Assessment, record: ReviewRecord) -> str:
 
 
 def write_report(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` (its folder created) with ``engine.atomic_files``' one rule."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_text_atomically(path, text)
+    """Write ``text`` to ``path`` with ``engine.atomic_files``' one rule; its folder must exist."""
+    return write_text_atomically(Path(path), text)
 
 
 def _decision_section(assessment: Assessment, record: ReviewRecord) -> str:

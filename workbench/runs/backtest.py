@@ -25,6 +25,7 @@ from workbench.runs import report_html, tables
 from workbench.runs.evaluate import code_version, cost_grid, evaluate, run_id, spec_data, spec_decider
 from workbench.runs.kind import DetailTable, Evidence, Progress, RunView, ScenarioRows, StoredRunLike, as_number
 from workbench.runs.spec import RunSpec
+from workbench.services.datasets import describe_data
 from workbench.store.record import RunRecord
 
 PORTFOLIO_KEYS = ("sharpe", "max_drawdown", "win_rate", "profit_factor", "excess_return")
@@ -57,9 +58,7 @@ class BacktestResult:
             "strategy": self.spec.strategy,
             "policy": self.spec.policy,
             "strategy_params": dict(self.spec.strategy_params),
-            "data": {"name": self.data.name, "symbols": list(self.data.symbols),
-                     "start": self.data.index[0].isoformat(), "end": self.data.index[-1].isoformat(),
-                     "frequency": self.data.frequency, "fingerprint": self.data.fingerprint()},
+            "data": describe_data(self.data),
             "scenarios": scenarios,
         }
         if self.decider is not None:

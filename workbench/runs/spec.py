@@ -152,10 +152,16 @@ class RunSpec:
                     raise InvalidParameterError(f"{source}: {key} must be a mapping of names to values")
                 kwargs[key] = tuple(value.items())
         for key in ("symbols", "fees", "slippage"):
-            if isinstance(kwargs.get(key), str):
-                kwargs[key] = tuple(s.strip() for s in kwargs[key].split(","))
-            elif kwargs.get(key) is not None:
-                kwargs[key] = tuple(kwargs[key])
+            value = kwargs.get(key)
+            if isinstance(value, str):
+                kwargs[key] = tuple(s.strip() for s in value.split(","))
+            elif isinstance(value, (list, tuple)):
+                kwargs[key] = tuple(value)
+            elif value is not None and key == "symbols":
+                raise InvalidParameterError(
+                    f"{source}: symbols must be a list of symbol names (or one comma-separated string), "
+                    f"got {value!r}")
+            # a single fees or slippage number is a grid of one value (RunSpec takes it as such)
         try:
             return cls(**kwargs)
         except InvalidParameterError as error:

@@ -181,6 +181,7 @@ def save_review(store: RunStore, assessment: Assessment, reviewer: str, decision
     """
     created = datetime.now(timezone.utc)
     name = f"review-{created.strftime('%Y%m%dT%H%M%S%fZ')}-{assessment.runs[0].info.run_id[:8]}.html"
+    reports_dir().mkdir(parents=True, exist_ok=True)
     outcome = save_decision(store, assessment, reports_dir() / name, reviewer=reviewer, decision=decision,
                             notes=notes)
     return outcome.review_id, outcome.report

@@ -5,7 +5,10 @@ same three forms and reports the same errors.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 from pathlib import Path
+from typing import Any
 
 from engine.data.io import read_ohlcv
 from engine.data.market import MarketData
@@ -59,7 +62,9 @@ def load_dataset(
     elif dataset_store().exists(spec):
         data = dataset_store().load(spec)
     elif spec.strip() and Path(spec).exists():  # a folder or a FIFO too: read_ohlcv says what it is
-        data, _ = read_ohlcv(Path(spec), tz=tz)  # read_ohlcv logs its warnings
+        # Read by its absolute path: the data's name, which summaries and exports record, must still
+        # find the file from another working folder.
+        data, _ = read_ohlcv(Path(spec).absolute(), tz=tz)  # read_ohlcv logs its warnings
     else:
         names = list(builtin_names()) + [m["name"] for m in dataset_store().list()]
         raise UnknownDatasetError(
@@ -71,3 +76,31 @@ def load_dataset(
     if start is not None or end is not None:
         data = data.slice(start, end)
     return data
+
+
+def describe_data(data: MarketData) -> dict[str, Any]:
+    """The data as summaries and exports record it: name, symbols, first and last bar, frequency,
+    fingerprint, and for data read from a file its absolute path and sha256 (``source``)."""
+    described: dict[str, Any] = {
+        "name": data.name, "symbols": list(data.symbols), "start": data.index[0].isoformat(),
+        "end": data.index[-1].isoformat(), "frequency": data.frequency, "fingerprint": data.fingerprint()}
+    path = Path(data.name)
+    if path.is_absolute() and path.is_file():
+        described["source"] = file_source(path)
+    return described
+
+
+def file_source(path: str | Path) -> dict[str, str]:
+    """``{"path": absolute path, "sha256": hex digest}`` of a source file."""
+    path = Path(path).absolute()
+    stat = path.stat()
+    return {"path": str(path), "sha256": _sha256(str(path), stat.st_size, stat.st_mtime_ns)}
+
+
+@functools.lru_cache(maxsize=32)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:  # a summary is built several times per run
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -4,24 +4,28 @@ Each table of a :class:`~workbench.store.record.RunRecord` becomes ``<name>.parq
 goes file by file into a temporary folder, each file and then the folder fsynced, so the rename that
 publishes the folder happens only after every byte is on disk. Reading gives back the DataFrame that
 was written: same columns, dtypes, values and index (pyarrow keeps the pandas metadata). A float NaN
-is stored as a Parquet null and read back as NaN.
+is stored as a Parquet null and read back as NaN. The sha256 of every file as written is returned to
+the store, which records it; a read checks the file against it (:func:`read_checked_parquet`).
+
+pandas and pyarrow are imported by the functions that read or write a table: listing the store's
+runs (``workbench runs list``) imports neither.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, Mapping
-
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any, Mapping
 
 from engine.atomic_files import fsync_path
-from engine.errors import InvalidParameterError
+from engine.errors import InvalidParameterError, RunTableError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 TEMP_PREFIX = ".tmp-"
@@ -33,6 +37,8 @@ def check_table(name: str, frame: object) -> None:
     if not isinstance(name, str) or not TABLE_NAME.match(name):
         raise InvalidParameterError(
             f"table name {name!r} is not a lowercase identifier (a-z, 0-9, _; e.g. 'equity')")
+    import pandas as pd
+
     if not isinstance(frame, pd.DataFrame):
         raise InvalidParameterError(f"table {name!r} is a {type(frame).__name__}, not a pandas DataFrame")
     bad = [c for c in frame.columns if not isinstance(c, str)]
@@ -45,6 +51,9 @@ def check_table(name: str, frame: object) -> None:
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` to ``path`` (index kept as pandas metadata or columns) and fsync it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     table = pa.Table.from_pandas(frame, preserve_index=None)
     pq.write_table(table, path, compression="zstd")
     fsync_path(path)
@@ -52,29 +61,84 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
 
 def read_parquet(path: Path) -> pd.DataFrame:
     """The DataFrame :func:`write_parquet` wrote."""
+    import pyarrow.parquet as pq
+
     return pq.read_table(path).to_pandas()
 
 
-def parquet_rows(path: Path) -> int:
-    """Rows of a Parquet file, from its footer (the data is not read)."""
-    return int(pq.read_metadata(path).num_rows)
+def read_checked_parquet(path: Path, digest: str | None, run_id: str) -> pd.DataFrame:
+    """The DataFrame in ``path``, after its bytes are checked against ``digest`` (None: a run saved
+    before digests were recorded, read unchecked).
+
+    Raises:
+        RunTableError: the file is missing, unreadable, or its sha256 is not ``digest``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    fix = (f"restore {path.name} from a backup, or delete the run (`workbench runs delete {run_id}`) "
+           "and run it again")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise RunTableError(f"run {run_id}: table file {path} cannot be read ({error.strerror or error}). "
+                            f"Fix: {fix}") from None
+    if digest is not None:
+        found = hashlib.sha256(data).hexdigest()
+        if found != digest:
+            raise RunTableError(
+                f"run {run_id}: table file {path} changed since the run was saved (sha256 {found[:16]}..., "
+                f"recorded {digest[:16]}...); its rows cannot be trusted. Fix: {fix}")
+    try:
+        return pq.read_table(pa.BufferReader(data)).to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise RunTableError(f"run {run_id}: table file {path} is not a readable Parquet table ({error}). "
+                            f"Fix: {fix}") from None
 
 
-def write_tables(tables: Mapping[str, pd.DataFrame], parent: Path, label: str) -> Path:
-    """Write every table into a fresh temporary folder under ``parent`` and return the folder.
+def parquet_rows(path: Path, run_id: str) -> int:
+    """Rows of a Parquet file, from its footer (the data is not read nor checked).
+
+    Raises:
+        RunTableError: the file is missing or its footer unreadable.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.read_metadata(path).num_rows)
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise RunTableError(f"run {run_id}: table file {path} is not a readable Parquet table ({error}). "
+                            f"Fix: delete the run (`workbench runs delete {run_id}`) and run it again") from None
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_tables(tables: Mapping[str, pd.DataFrame], parent: Path, label: str) -> tuple[Path, dict[str, str]]:
+    """Write every table into a fresh temporary folder under ``parent``; returns the folder and the
+    sha256 of each table's file (by table name).
 
     The folder and every file in it are fsynced. On any failure the folder is removed and the error
     re-raised.
     """
     folder = temp_folder(parent, label)
+    digests = {}
     try:
         for name, frame in tables.items():
             write_parquet(frame, folder / f"{name}.parquet")
+            digests[name] = file_sha256(folder / f"{name}.parquet")
         fsync_path(folder)
     except BaseException:
         remove_tree(folder)
         raise
-    return folder
+    return folder, digests
 
 
 def temp_folder(parent: Path, label: str) -> Path:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import InvalidParameterError
-from workbench.store.files import parquet_rows, read_parquet
+from workbench.store.files import parquet_rows, read_checked_parquet
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class RunInfo:
         tags: Sorted tags.
         verdict: Verdict of the latest review that includes the run, None when unreviewed.
         spec, summary: The run's spec and summary (JSON objects).
+        table_digests: The sha256 of each table file as saved; None for a run saved before the
+            store recorded them (schema version 4), whose tables are read unchecked.
     """
 
     run_id: str
@@ -41,6 +44,7 @@ class RunInfo:
     verdict: str | None = None
     spec: dict[str, Any] = field(default_factory=dict, hash=False, repr=False)
     summary: dict[str, Any] = field(default_factory=dict, hash=False, repr=False)
+    table_digests: dict[str, str] | None = field(default=None, hash=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The row as plain JSON types, without spec and summary (``workbench runs list --json``)."""
@@ -49,7 +53,7 @@ class RunInfo:
             "dataset": self.dataset, "start": self.start, "end": self.end, "decider": self.decider,
             "model_sha": self.model_sha, "data_fingerprint": self.data_fingerprint,
             "code_version": self.code_version, "folder": str(self.folder), "tags": list(self.tags),
-            "verdict": self.verdict,
+            "verdict": self.verdict, "table_digests": self.table_digests,
         }
 
 
@@ -135,13 +139,23 @@ class StoredRun:
     def folder(self) -> Path:
         return self.info.folder
 
+    @property
+    def checked(self) -> bool:
+        """Whether its tables are checked on read (False: saved before the store recorded digests)."""
+        return self.info.table_digests is not None
+
     def load_table(self, name: str) -> pd.DataFrame:
-        """The table ``name`` exactly as it was saved."""
-        return read_parquet(self._path(name))
+        """The table ``name`` exactly as it was saved.
+
+        Raises:
+            RunTableError: its file is missing, unreadable, or changed since the run was saved.
+        """
+        digests = self.info.table_digests
+        return read_checked_parquet(self._path(name), None if digests is None else digests[name], self.run_id)
 
     def table_rows(self) -> dict[str, int]:
-        """Rows of every table (read from the Parquet footers)."""
-        return {name: parquet_rows(self._path(name)) for name in self.tables}
+        """Rows of every table (read from the Parquet footers, unchecked)."""
+        return {name: parquet_rows(self._path(name), self.run_id) for name in self.tables}
 
     def _path(self, name: str) -> Path:
         if name not in self.tables:

@@ -9,6 +9,8 @@ Version 1: ``runs`` (one row per stored run), ``tags`` and ``notes``.
 Version 2: GO/NO-GO ``reviews``, linked to the runs they judged by ``review_runs``, and indexes
 for the listing filters.
 Version 3: ``reviews.rule``, the rule that produced the gates' verdict ('' for older reviews).
+Version 4: ``runs.table_digests``, the sha256 of each table file as saved (a JSON object, table name
+to hex digest); '' for runs saved before, whose tables are read unchecked.
 """
 from __future__ import annotations
 
@@ -69,6 +71,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (
         "ALTER TABLE reviews ADD COLUMN rule TEXT NOT NULL DEFAULT ''",
+    ),
+    (
+        "ALTER TABLE runs ADD COLUMN table_digests TEXT NOT NULL DEFAULT ''",
     ),
 )
 

@@ -29,9 +29,7 @@ import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from engine.atomic_files import fsync_path
 from engine.errors import InvalidParameterError, RunStoreError, UnknownRunError
@@ -42,12 +40,15 @@ from workbench.store.info import Note, Review, RunInfo, StoredRun
 from workbench.store.record import RunRecord
 from workbench.store.schema import migrate
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "runs.sqlite"
 BUSY_TIMEOUT_S = 30.0
 _RUN_COLUMNS = ('run_id, kind, created_at, dataset, "start", "end", decider, model_sha, '
-                "data_fingerprint, code_version, spec_json, summary_json, folder")
+                "data_fingerprint, code_version, spec_json, summary_json, folder, table_digests")
 # The latest review verdict and the tags ride along with every row (char(31) cannot be in a tag).
 _INFO_SELECT = (
     f"SELECT {_RUN_COLUMNS}, "
@@ -133,13 +134,13 @@ class RunStore:
                     logger.info("run %s is already stored; nothing written", record.run_id)
                     return self._info(record.run_id)
                 self._sweep_temporary()
-                folder = files.write_tables(record.tables, self.root, record.run_id)
+                folder, digests = files.write_tables(record.tables, self.root, record.run_id)
                 if target.exists():
                     logger.warning("replacing %s: a folder that no stored run names (an interrupted save)", target)
                     files.remove_tree(target)
                 files.publish(folder, target)
                 published = True
-                self._insert_run(record, _now())
+                self._insert_run(record, _now(), digests)
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:
@@ -152,12 +153,12 @@ class RunStore:
         logger.info("stored run %s in %s", record.run_id, target)
         return self._info(record.run_id)
 
-    def _insert_run(self, record: RunRecord, created_at: str) -> None:
+    def _insert_run(self, record: RunRecord, created_at: str, digests: dict[str, str]) -> None:
         self._db.execute(
-            f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (record.run_id, record.kind, created_at, record.dataset, record.start, record.end,
              record.decider, record.model_sha, record.data_fingerprint, record.code_version,
-             spec_json(record), summary_json(record), record.run_id),
+             spec_json(record), summary_json(record), record.run_id, json.dumps(digests, sort_keys=True)),
         )
         self._db.executemany("INSERT OR IGNORE INTO tags (run_id, tag) VALUES (?, ?)",
                              [(record.run_id, tag) for tag in record.tags])
@@ -316,9 +317,11 @@ class RunStore:
             args.extend([pattern] * (len(columns) + 1))
         sql = _INFO_SELECT + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY created_at DESC, rowid DESC"
+        if tag is not None:
+            check_tags([tag])  # a malformed tag can never match: say so
         if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-                raise InvalidParameterError(f"limit {limit!r} must be a positive integer")
+            if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 2**62:
+                raise InvalidParameterError(f"limit {limit!r} must be a positive integer (at most 2**62)")
             sql += f" LIMIT {int(limit)}"
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
@@ -339,7 +342,10 @@ class RunStore:
         if not info.folder.is_dir():
             raise RunStoreError(f"{info.folder}: the folder of run {full} is missing; delete the run "
                                 "(`workbench runs delete`) and run it again")
-        tables = tuple(sorted(p.stem for p in info.folder.glob("*.parquet")))
+        if info.table_digests is not None:
+            tables = tuple(sorted(info.table_digests))
+        else:  # saved before digests were recorded: whatever the folder holds
+            tables = tuple(sorted(p.stem for p in info.folder.glob("*.parquet")))
         return StoredRun(info, tables, tuple(notes), tuple(reviews))
 
     def notes_for(self, run_id: str) -> list[Note]:
@@ -375,11 +381,13 @@ class RunStore:
         """Write a run to the new folder ``out_dir``: ``run.json`` (row, tags, notes, reviews),
         ``spec.json``, ``summary.json`` and one ``<table>.csv`` per table.
 
-        The files are written into a temporary folder beside ``out_dir`` and renamed into place, so
+        Every table is checked against its recorded sha256 first (a run saved before digests were
+        recorded is exported unchecked). The files are written into a temporary folder beside ``out_dir`` and renamed into place, so
         ``out_dir`` is either complete or absent.
 
         Raises:
             InvalidParameterError: ``out_dir`` exists and is not an empty folder.
+            RunTableError: a table file is missing, unreadable or changed since the run was saved.
         """
         out_dir = Path(out_dir)
         if out_dir.exists() and not (out_dir.is_dir() and not any(out_dir.iterdir())):
@@ -419,10 +427,11 @@ class RunStore:
 
     def _row_info(self, row: tuple) -> RunInfo:
         (run_id, kind, created_at, dataset, start, end, decider, model_sha, fingerprint, code_version,
-         spec_json, summary_json, folder, tags, verdict) = row
+         spec_json, summary_json, folder, digests, tags, verdict) = row
         return RunInfo(run_id, kind, created_at, dataset, start, end, decider, model_sha, fingerprint,
                        code_version, self.root / folder, tuple(sorted(tags.split("\x1f"))) if tags else (),
-                       verdict, json.loads(spec_json), json.loads(summary_json))
+                       verdict, json.loads(spec_json), json.loads(summary_json),
+                       json.loads(digests) if digests else None)
 
 
 def _now() -> str:
@@ -430,5 +439,7 @@ def _now() -> str:
 
 
 def _default_index(frame: pd.DataFrame) -> bool:
+    import pandas as pd
+
     return isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1 \
         and frame.index.name is None

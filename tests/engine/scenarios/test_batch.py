@@ -95,7 +95,7 @@ def test_fingerprint_changes_with_prices_params_and_labels(data):
     batch = from_market(data, GRID)
     assert batch.fingerprint() == from_market(data, GRID).fingerprint()
     assert batch.fingerprint() != from_market(data, GRID[:3] + [("x", GRID[3][1])]).fingerprint()
-    assert batch.fingerprint() != from_market(data, GRID[:3] + [("fees=0.001,slippage=0.0005",
+    assert batch.fingerprint() != from_market(data, GRID[:3] + [("fees=0.001 slippage=0.0005",
                                                                   ScenarioParams(fees=0.002))]).fingerprint()
     shifted = market_data(random_path(30, n_symbols=2, seed=3), name="tiny")
     assert batch.fingerprint() != from_market(shifted, GRID).fingerprint()
@@ -163,8 +163,8 @@ def test_historical_windows_keep_their_real_dates():
 def test_cross_params_is_scenario_major():
     batch = from_paths([make_path([1.0, 2.0], label="a"), make_path([3.0, 4.0], label="b")])
     crossed = cross_params(batch, GRID[:2])
-    assert crossed.labels == ("a | fees=0,slippage=0", "a | fees=0,slippage=0.0005",
-                              "b | fees=0,slippage=0", "b | fees=0,slippage=0.0005")
+    assert crossed.labels == ("a | fees=0 slippage=0", "a | fees=0 slippage=0.0005",
+                              "b | fees=0 slippage=0", "b | fees=0 slippage=0.0005")
     assert crossed.path_ids.tolist() == [0, 0, 1, 1]
     assert crossed.path_labels == ("a", "a", "b", "b")
     assert crossed.param_array("slippage").tolist() == [0.0, 0.0005, 0.0, 0.0005]

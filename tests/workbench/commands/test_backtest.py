@@ -56,7 +56,7 @@ def test_export_writes_equity_orders_and_metrics(tmp_path: Path, capsys: pytest.
     equity = pd.read_csv(tmp_path / "out" / "equity.csv", index_col="timestamp")
     orders = pd.read_csv(tmp_path / "out" / "orders.csv")
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert list(equity.columns) == ["fees=0,slippage=0", "fees=0.002,slippage=0"]
+    assert list(equity.columns) == ["fees=0 slippage=0", "fees=0.002 slippage=0"]
     assert tuple(orders.columns) == ORDER_COLUMNS  # the schema the run store keeps
     assert set(orders["side"]) <= {"buy", "sell", "none"} and set(orders["scenario"]) == {0, 1}
     assert equity.iloc[-1, 1] == pytest.approx(metrics["scenarios"][1]["final_equity"], rel=1e-9)

@@ -21,7 +21,7 @@ from workbench.paper import request_stop, start_paper
 from workbench.paper.broker import Order, SimulatedBroker, client_order_id
 from workbench.paper.config import CONFIG_FILE, JOURNAL_FILE
 from workbench.paper.journal import CHECKPOINT_EVERY, JournalError
-from workbench.paper.session import StateLock
+from workbench.paper.lock import StateLock
 
 
 @pytest.fixture

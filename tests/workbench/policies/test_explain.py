@@ -24,7 +24,7 @@ def test_replayed_attention_equals_the_stored_samples() -> None:
     replayed = explain_bar(SPEC.to_dict(), bar)
     explained = replayed.explanation
     assert explained.tokens == explained.queries == tokens == token_names(24)
-    assert replayed.scenario == "fees=0,slippage=0" and replayed.symbols == ("AAPL", "MSFT")
+    assert replayed.scenario == "fees=0 slippage=0" and replayed.symbols == ("AAPL", "MSFT")
     # The replay rebuilds the very observation the run decided on, so the maps agree.
     np.testing.assert_allclose(explained.attention, stored, atol=1e-5)
     np.testing.assert_allclose(explained.attention.sum(axis=-1), 1.0, atol=1e-5)

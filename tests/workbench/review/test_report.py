@@ -136,6 +136,9 @@ def test_the_comparison_section_shows_the_statistics_and_their_warnings(full_rep
 
 def test_write_report_is_atomic_and_readable(tmp_path: Path) -> None:
     path = tmp_path / "out" / "report.html"
+    with pytest.raises(FileNotFoundError):
+        write_report(path, "no folder")  # issue 16: the report's folder is never created silently
+    path.parent.mkdir()
     write_report(path, "first")
     write_report(path, "second")
     assert path.read_text() == "second"

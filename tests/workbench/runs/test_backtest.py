@@ -35,7 +35,7 @@ def test_record_row_fields(result: BacktestResult) -> None:
 
 def test_equity_table_is_the_rollout_equity(result: BacktestResult, tables: dict) -> None:
     equity = tables["equity"]
-    assert list(equity.columns) == ["timestamp", "fees=0,slippage=0", "fees=0.001,slippage=0"]
+    assert list(equity.columns) == ["timestamp", "fees=0 slippage=0", "fees=0.001 slippage=0"]
     assert (equity["timestamp"] == result.rollout.index).all()
     np.testing.assert_array_equal(equity.iloc[:, 1:].to_numpy(), result.rollout.equity)
 
@@ -86,7 +86,7 @@ def test_rewards_by_hand(result: BacktestResult, tables: dict) -> None:
         expected = np.clip(ret / 0.01 * (1 + t / 20) ** -np.sign(ret), -1, 1)
         assert zero_fee.loc[t, "time"] == pytest.approx(expected, rel=1e-9)
     # Drawdown from the equity table: 1 - E / running peak, scaled by 10%.
-    equity = tables["equity"]["fees=0,slippage=0"].to_numpy()
+    equity = tables["equity"]["fees=0 slippage=0"].to_numpy()
     drawdown = 1 - equity[1:] / np.maximum.accumulate(equity)[1:]
     np.testing.assert_allclose(zero_fee["drawdown"].to_numpy(), -np.clip(drawdown / 0.1, 0, 1), rtol=0, atol=1e-12)
 

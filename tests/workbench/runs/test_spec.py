@@ -93,3 +93,15 @@ def test_unquoted_yaml_dates_become_iso_text(tmp_path: Path) -> None:
     assert '"start": "2005-01-01"' in spec.canonical()
     with pytest.raises(InvalidParameterError, match="RunSpec.start 5 is not a date"):
         RunSpec(data="stocks", strategy="sma_cross", start=5)
+
+
+def test_issue16_scalars_where_lists_are_expected(tmp_path: Path) -> None:
+    one_fee = RunSpec.from_dict({"data": "stocks", "strategy": "sma_cross", "fees": 0.001, "slippage": 0})
+    assert (one_fee.fees, one_fee.slippage) == ((0.001,), (0.0,))  # a single cost is a grid of one value
+    with pytest.raises(InvalidParameterError, match="spec: symbols must be a list of symbol names .*got 5"):
+        RunSpec.from_dict({"data": "stocks", "strategy": "sma_cross", "symbols": 5})
+    path = tmp_path / "spec.yaml"
+    path.write_text("data: stocks\nstrategy: sma_cross\nstart: 2012-02-30\n")
+    with pytest.raises(InvalidParameterError, match=r"'2012-02-30' is not a date \(day is out of range for month\) "
+                                                    r"at line 3, column 8"):
+        RunSpec.from_file(path)

@@ -13,8 +13,8 @@ def tables(seed: int = 0, rows: int = 5) -> dict[str, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     equity = pd.DataFrame({
         "timestamp": pd.date_range("2010-01-04", periods=rows, freq="B", tz="UTC"),
-        "fees=0,slippage=0": 100_000.0 + rng.normal(0, 100, rows).cumsum(),
-        "fees=0.001,slippage=0": np.r_[np.nan, 99_000.0 + rng.normal(0, 100, rows - 1).cumsum()],
+        "fees=0 slippage=0": 100_000.0 + rng.normal(0, 100, rows).cumsum(),
+        "fees=0.001 slippage=0": np.r_[np.nan, 99_000.0 + rng.normal(0, 100, rows - 1).cumsum()],
     })
     orders = pd.DataFrame({
         "scenario": np.arange(rows, dtype=np.int64) % 2,
@@ -30,7 +30,7 @@ def record(run_id: str = "0123456789abcdef", seed: int = 0, tags: tuple[str, ...
            decider: str = "sma_cross", dataset: str = "stocks", rows: int = 5) -> RunRecord:
     return RunRecord(
         run_id=run_id, kind=kind, spec={"data": dataset, "strategy": decider, "seed": seed},
-        summary={"run_id": run_id, "scenarios": [{"label": "fees=0,slippage=0", "total_return": 0.1 * seed,
+        summary={"run_id": run_id, "scenarios": [{"label": "fees=0 slippage=0", "total_return": 0.1 * seed,
                                                   "sharpe": 1.5, "max_drawdown": 0.2, "n_trades": 3}]},
         dataset=dataset, start="2010-01-04T00:00:00+00:00", end="2010-01-08T00:00:00+00:00",
         decider=decider, model_sha="", data_fingerprint="f" * 64, code_version="0.1.0+test",

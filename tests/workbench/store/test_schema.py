@@ -44,7 +44,7 @@ def make_v1_store(home: Path) -> None:
 def test_v1_is_upgraded_and_keeps_its_runs(tmp_path: Path) -> None:
     make_v1_store(tmp_path)
     with RunStore.open(tmp_path) as store:
-        assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         [info] = store.list_runs(tag="legacy")
         assert (info.run_id, info.decider, info.verdict) == ("oldrun", "sma_cross", None)
         assert info.summary == {"run_id": "oldrun"}
@@ -69,7 +69,7 @@ def test_a_newer_store_is_refused(tmp_path: Path) -> None:
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.commit()
     db.close()
-    with pytest.raises(RunStoreError, match=r"schema version 4, written by a newer workbench.*up to 3"):
+    with pytest.raises(RunStoreError, match=r"schema version 5, written by a newer workbench.*up to 4"):
         RunStore.open(tmp_path)
 
 

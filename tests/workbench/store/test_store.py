@@ -104,8 +104,8 @@ def test_a_failing_table_write_leaves_no_row_and_no_folder(store: RunStore, monk
 def test_a_failing_insert_after_the_rename_removes_the_folder(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
     real = RunStore._insert_run
 
-    def insert_then_fail(self, rec, created_at):
-        real(self, rec, created_at)  # the row and tags are in the open transaction ...
+    def insert_then_fail(self, rec, created_at, digests):
+        real(self, rec, created_at, digests)  # the row and tags are in the open transaction ...
         assert (self.root / rec.run_id / "equity.parquet").is_file()  # ... and the folder is published
         raise RuntimeError("killed before commit")
 
@@ -237,8 +237,8 @@ def test_export_writes_json_and_one_csv_per_table(store: RunStore, tmp_path: Pat
     assert json.loads((out / "run.json").read_text())["tags"] == ["t"]
     equity = pd.read_csv(out / "equity.csv")
     assert list(equity.columns) == list(rec.tables["equity"].columns)
-    assert equity["fees=0,slippage=0"].to_list() == rec.tables["equity"]["fees=0,slippage=0"].to_list()
-    assert math.isnan(equity["fees=0.001,slippage=0"][0])
+    assert equity["fees=0 slippage=0"].to_list() == rec.tables["equity"]["fees=0 slippage=0"].to_list()
+    assert math.isnan(equity["fees=0.001 slippage=0"][0])
     with pytest.raises(InvalidParameterError, match="already exists"):
         store.export_run("0123", out)
     (tmp_path / "empty").mkdir()
