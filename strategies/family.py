@@ -146,6 +146,10 @@ class Explanation:
         actions: The decision per symbol, as text.
         attribution: Rows ``symbol, block, feature, score`` (score: share of the symbol's total).
         method: One line saying how the attribution was computed.
+        heads: Names of the maps' ``heads`` axis when they are not a layer's heads (a team's agents);
+            empty for attention heads.
+        members: A team's decision member by member: rows ``symbol, agent, vote`` and one
+            probability column per action (None for a single network).
     """
 
     rows: tuple[str, ...]
@@ -157,6 +161,8 @@ class Explanation:
     actions: tuple[str, ...]
     attribution: pd.DataFrame
     method: str = ""
+    heads: tuple[str, ...] = ()
+    members: pd.DataFrame | None = None
 
 
 class PolicyFamily(Protocol):

@@ -39,6 +39,14 @@ ATTENTION_PRIORS: dict[str, tuple[float, ...]] = {
 }
 """The specification's attention of each agent over the seven tactical columns."""
 
+AGENT_FOCUS: dict[str, tuple[int, ...]] = {
+    "fvg": (0, 1, 2, 3, 4),
+    "momentum": (5, 6),
+    "entry": (0, 1, 2, 3, 4, 5, 6),
+}
+"""The columns each agent specialises in (where its prior puts its weight): the measure of whether it
+still looks there after training is its attention's share on them (:func:`specialisation`)."""
+
 N_ACTIONS = 3
 ACTION_NAMES: tuple[str, ...] = ("short", "hold", "long")
 
@@ -158,3 +166,21 @@ def initial_attention(agent: str, floor: float) -> np.ndarray:
     """The agent's prior with every weight at least ``floor``, renormalized to sum to 1 (float64)."""
     prior = np.maximum(np.asarray(ATTENTION_PRIORS[agent], dtype=np.float64), floor)
     return prior / prior.sum()
+
+
+def specialisation(attention: np.ndarray, agents: tuple[str, ...]) -> dict[str, float]:
+    """How specialised the agents' attention ``[..., agents, 7]`` is, averaged over decisions.
+
+    ``<agent>_focus``: share of the agent's attention on its :data:`AGENT_FOCUS` columns (1.0 for the
+    entry agent, whose focus is every column); ``<agent>_balance``: entropy of its mean attention over
+    ``ln 7`` (1 = uniform, 0 = one column); ``<agent>_prior_distance``: half the L1 distance between its
+    mean attention and its initial one (0 = unchanged, 1 = disjoint).
+    """
+    mean = np.asarray(attention, dtype=np.float64).reshape(-1, len(agents), attention.shape[-1]).mean(axis=0)
+    out = {}
+    for a, agent in enumerate(agents):
+        weights = mean[a] / mean[a].sum()
+        out[f"{agent}_focus"] = float(weights[list(AGENT_FOCUS[agent])].sum())
+        out[f"{agent}_balance"] = float(-(weights * np.log(np.maximum(weights, 1e-12))).sum() / np.log(len(weights)))
+        out[f"{agent}_prior_distance"] = float(0.5 * np.abs(weights - initial_attention(agent, 1e-3)).sum())
+    return out

@@ -154,7 +154,7 @@ class TacticalTeam(nn.Module):
         outputs = [self.actors[a](window) for a in self.agents]
         logits = torch.stack([o[0] for o in outputs], dim=1)
         attention = torch.stack([o[1] for o in outputs], dim=1)
-        values = self.critic(window.reshape(len(window), -1)) if with_values else None
+        values = self.critic(window.flatten(1)) if with_values else None
         return TeamOutput(logits, attention, values)
 
     def logits(self, observation: torch.Tensor) -> torch.Tensor:
