@@ -68,8 +68,10 @@ class TacticalTeamConfig:
         temperature_init: The actors' learned softmax temperature at initialization.
         attention_floor: Smallest initial attention weight (see the module docstring).
         critic_hidden: Widths of the critic's MLP.
-        critic_attention_dim: Width of the critic's bar tokens in its self-attention layer.
+        critic_attention_dim: Width of the critic's tokens in its self-attention layer.
         critic_heads: Heads of that layer.
+        critic_patch: Bars per critic token (the 60 bars become ``60 / critic_patch`` tokens of
+            ``critic_patch x 7`` values: attention over 12 tokens costs 25 times less than over 60).
     """
 
     preset: str = "compact"
@@ -86,6 +88,7 @@ class TacticalTeamConfig:
     critic_hidden: tuple[int, ...] = (128, 64, 32)
     critic_attention_dim: int = 32
     critic_heads: int = 2
+    critic_patch: int = 5
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "agents", tuple(self.agents))
@@ -95,7 +98,7 @@ class TacticalTeamConfig:
             raise InvalidParameterError(
                 f"team agents must be distinct names among {', '.join(ATTENTION_PRIORS)}, got {self.agents!r}")
         for name in ("window", "n_features", "conv_channels", "kernel_size", "conv_stride", "hidden",
-                     "critic_attention_dim", "critic_heads"):
+                     "critic_attention_dim", "critic_heads", "critic_patch"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidParameterError(f"TacticalTeamConfig.{name} must be a positive integer, got {value!r}")
@@ -105,6 +108,8 @@ class TacticalTeamConfig:
             raise InvalidParameterError(
                 f"critic_attention_dim {self.critic_attention_dim} must be a multiple of critic_heads "
                 f"{self.critic_heads}")
+        if self.window % self.critic_patch:
+            raise InvalidParameterError(f"critic_patch {self.critic_patch} must divide the window ({self.window} bars)")
         if self.n_features != len(TACTICAL_COLUMNS):
             raise InvalidParameterError(f"the tactical matrix has {len(TACTICAL_COLUMNS)} columns, not "
                                         f"{self.n_features}")

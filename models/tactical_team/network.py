@@ -14,8 +14,8 @@
 It returns the logits and the attention weights; the weights come with every decision.
 
 **Critic** (:class:`CentralisedCritic`) on the joint state ``[B, 420]`` (the window flattened,
-``engine.envs.marl_env.MarlTradingEnv.state``): the 60 bars become tokens (a linear map of the 7
-features plus a learned position), one self-attention layer (residual, LayerNorm) relates them,
+``engine.envs.marl_env.MarlTradingEnv.state``): the 60 bars become 12 tokens of 5 bars (a linear map
+of their 35 values plus a learned position), one self-attention layer (residual, LayerNorm) relates them,
 their mean joins the raw state, and an MLP ``critic_hidden`` with LayerNorm, ReLU and dropout gives
 one value per agent (the agents share the team reward, so the values are of the same return; one
 head per agent lets a per-agent reward plug in).
@@ -114,9 +114,9 @@ class CentralisedCritic(nn.Module):
     def __init__(self, config: TacticalTeamConfig) -> None:
         super().__init__()
         d = config.critic_attention_dim
-        self.window, self.n_features = config.window, config.n_features
-        self.embed = orthogonal_linear(config.n_features, d, 1.0)
-        self.position = nn.Parameter(torch.randn(config.window, d) * 0.02)
+        self.n_tokens, self.token_size = config.window // config.critic_patch, config.critic_patch * config.n_features
+        self.embed = orthogonal_linear(self.token_size, d, 1.0)
+        self.position = nn.Parameter(torch.randn(self.n_tokens, d) * 0.02)
         self.attention = nn.MultiheadAttention(d, config.critic_heads, dropout=config.dropout, batch_first=True)
         self.attention_norm = nn.LayerNorm(d)
         layers: list[nn.Module] = []
@@ -129,7 +129,7 @@ class CentralisedCritic(nn.Module):
         self.output = orthogonal_linear(width, len(config.agents), CRITIC_OUTPUT_GAIN)
 
     def forward(self, state: torch.Tensor) -> torch.Tensor:
-        tokens = self.embed(state.reshape(-1, self.window, self.n_features)) + self.position
+        tokens = self.embed(state.reshape(-1, self.n_tokens, self.token_size)) + self.position
         attended, _ = self.attention(tokens, tokens, tokens, need_weights=False)
         summary = self.attention_norm(tokens + attended).mean(dim=1)
         return self.output(self.mlp(torch.cat([state, summary], dim=1)))

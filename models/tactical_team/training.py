@@ -10,7 +10,9 @@ training data, ``models.tactical_team.env``), then :func:`train_tactical_team`, 
 Validation is a backtest: the caller passes ``validate(team, normalizer, data)``, which trades the
 validation period as ``workbench backtest --policy ... --start VALIDATION_START`` would (the tactical
 family's ``strategies.tactical.validation_backtest``), and the weights with the best validation
-Sharpe are kept. Those metrics go into the model card as they are, good or bad.
+Sharpe are kept. Choosing on the validation period flatters its figures, so a third, later period
+(``test``) can be held out: the chosen weights trade it once, after training, and its ``test/...``
+metrics are the honest out-of-sample ones. Both go into the model card as they are, good or bad.
 """
 from __future__ import annotations
 
@@ -126,15 +128,18 @@ def make_training_env(train: MarketData, normalizer: FittedNormalizer, config: T
                            reward_weights=config.reward_weights, reward_scales=config.reward_scales)
 
 
-def card_config(config: TeamTrainingConfig, team: TacticalTeam) -> dict[str, Any]:
-    """The card's ``config``: the team's sizes, its decision rule and how it was trained."""
+def card_config(config: TeamTrainingConfig, team: TacticalTeam, test_period: tuple[str, str] | None = None
+                ) -> dict[str, Any]:
+    """The card's ``config``: the team's sizes, its decision rule and how it was trained (with the
+    held-out test period, when there was one)."""
     return {"preset": config.preset, "network": team.config.to_dict(), "vote": config.vote, "vote_weights": None,
             "exposure": config.exposure, "parameters": parameter_report(team),
-            "training": config.card_settings(), "mappo": config.mappo.to_dict()}
+            "training": {**config.card_settings(), "test_period": None if test_period is None else list(test_period)},
+            "mappo": config.mappo.to_dict()}
 
 
 def train_tactical_team(train: MarketData, validation: MarketData, config: TeamTrainingConfig, validate: Validate, *,
-                        run_dir: str | Path, code_version: str, resume: bool = False,
+                        run_dir: str | Path, code_version: str, test: MarketData | None = None, resume: bool = False,
                         progress: Callable[[int, int], None] | None = None, verbose: bool = False
                         ) -> TeamTrainingResult:
     """Train a team on ``train``, validate it on ``validation`` and keep the best weights.
@@ -143,6 +148,7 @@ def train_tactical_team(train: MarketData, validation: MarketData, config: TeamT
         train: The training period's data.
         validation: The validation period's data (after the training period).
         config: The run's settings.
+        test: A held-out period after the validation period, traded once by the chosen weights.
         validate: The validation backtest (module docstring).
         run_dir: Logs and training checkpoints (``models.mappo``).
         code_version: Recorded in the model card.
@@ -151,11 +157,15 @@ def train_tactical_team(train: MarketData, validation: MarketData, config: TeamT
         verbose: Print the logger's tables.
 
     Raises:
-        InvalidParameterError: the validation period does not start after the training period.
+        InvalidParameterError: the validation period does not start after the training period, or the
+            test period after the validation period.
     """
     if validation.index[0] <= train.index[-1]:
         raise InvalidParameterError(f"the validation period ({validation.index[0]}) must start after the training "
                                     f"period ends ({train.index[-1]})")
+    if test is not None and test.index[0] <= validation.index[-1]:
+        raise InvalidParameterError(f"the test period ({test.index[0]}) must start after the validation period ends "
+                                    f"({validation.index[-1]}): the weights are chosen on the validation period")
     normalizer = fit_team_normalizer(train)
     env = make_training_env(train, normalizer, config)
     torch.manual_seed(config.mappo.seed)
@@ -163,16 +173,20 @@ def train_tactical_team(train: MarketData, validation: MarketData, config: TeamT
     result = train_mappo(env, team, config.mappo, run_dir, evaluate=lambda network: validate(network, normalizer,
                                                                                            validation),
                          resume=resume, progress=progress, verbose=verbose)
+    held_out = {}
+    if test is not None:
+        held_out = {f"test/{k.split('/', 1)[1]}": v for k, v in validate(result.network, normalizer, test).items()}
     training_metrics = {**result.train_metrics, "train/timesteps": float(result.timesteps),
                         "train/updates": float(result.updates), "train/seconds": result.seconds,
                         "train/decisions_per_second": result.timesteps / max(result.seconds, 1e-9)}
     card = ModelCard(
-        architecture=ARCHITECTURE, config=card_config(config, team),
+        architecture=ARCHITECTURE,
+        config=card_config(config, team, None if test is None else (test.index[0].isoformat(), test.index[-1].isoformat())),
         train_period=(train.index[0].isoformat(), train.index[-1].isoformat()),
         validation_period=(validation.index[0].isoformat(), validation.index[-1].isoformat()),
         data_fingerprint=train.fingerprint(), seed=config.mappo.seed, code_version=code_version,
         training_metrics={k: _finite(v) for k, v in training_metrics.items()},
-        validation_metrics={k: _finite(v) for k, v in (result.best_metrics or {}).items()},
+        validation_metrics={k: _finite(v) for k, v in {**(result.best_metrics or {}), **held_out}.items()},
         observation_spec=tactical_observation_spec(), action_spec=tactical_action_spec())
     return TeamTrainingResult(result.network.eval(), card, normalizer, result)
 

@@ -240,5 +240,5 @@ def test_the_card_records_the_decision_rule(team_folder: Path) -> None:
     assert card["architecture"] == "tactical_team" and card["config"]["vote"] == "plurality"
     assert card["config"]["network"]["agents"] == ["fvg", "momentum", "entry"]
     assert card["config"]["mappo"]["gae_lambda"] == 0.9047
-    assert card["parameter_counts"]["total"] == card["config"]["parameters"]["total"] == 184_570
+    assert card["parameter_counts"]["total"] == card["config"]["parameters"]["total"] == 183_930
     assert pd.Timestamp(card["train_period"][1]) < pd.Timestamp(card["validation_period"][0])

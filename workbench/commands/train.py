@@ -106,7 +106,10 @@ def _register_tactical(kinds: argparse._SubParsersAction) -> None:
     team.add_argument("--symbols", help="comma-separated symbols (default: all)")
     defaults, mappo = TeamTrainingConfig(), MappoArgs()
     team.add_argument("--train", metavar="START:END", help="training period, e.g. 2024-01-02:2024-02-29")
-    team.add_argument("--val", metavar="START:END", help="validation period, e.g. 2024-03-01:2024-03-28")
+    team.add_argument("--val", metavar="START:END", help="validation period (chooses the best weights)")
+    team.add_argument("--test", metavar="START:END",
+                      help="held-out period after --val, traded once by the chosen weights (honest out-of-sample "
+                           "figures in the model card's test/... metrics)")
     team.add_argument("--timesteps", type=int, default=mappo.total_timesteps,
                       help=f"team decisions, over every account and symbol (default {mappo.total_timesteps})")
     team.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -227,6 +230,7 @@ def run_tactical(args: argparse.Namespace) -> int:
     symbols = [s.strip() for s in args.symbols.split(",")] if args.symbols else None
     data = load_dataset(args.data, symbols=symbols)
     train, validation, _ = split_periods(data, args.data, args.train, args.val)
+    test = _slice(data, parse_period("--test", args.test), "--test") if args.test else None
     per_update = args.n_steps * args.accounts * train.n_symbols
     mappo = MappoArgs(seed=args.seed, total_timesteps=args.timesteps, n_steps=args.n_steps,
                       learning_rate=args.learning_rate, checkpoint_every=args.checkpoint_every,
@@ -235,14 +239,15 @@ def run_tactical(args: argparse.Namespace) -> int:
                                 episode_length=args.episode_length, reward_mode=args.reward_mode, mappo=mappo)
     print(f"training {config.preset} tactical team on {args.data} ({', '.join(data.symbols)}): "
           f"train {train.index[0]}..{train.index[-1]}, validate {validation.index[0]}..{validation.index[-1]}, "
-          f"{mappo.n_updates(args.accounts * train.n_symbols)} updates of {per_update} decisions, vote {config.vote}")
+          + (f"test {test.index[0]}..{test.index[-1]}, " if test is not None else "")
+          + f"{mappo.n_updates(args.accounts * train.n_symbols)} updates of {per_update} decisions, vote {config.vote}")
     validate = functools.partial(validation_backtest, vote=config.vote, exposure=config.exposure,
                                  params=config.params())
     with tempfile.TemporaryDirectory(prefix="workbench-train-") as temporary:
         run_dir = args.run_dir or Path(temporary)
         bar = None if args.no_progress else _TimestepBar("training tactical team")
         result = train_tactical_team(train, validation, config, validate, run_dir=run_dir,
-                                     code_version=code_version(), resume=args.resume,
+                                     code_version=code_version(), test=test, resume=args.resume,
                                      progress=None if bar is None else bar.update)
         if bar is not None:
             bar.close()
@@ -252,7 +257,9 @@ def run_tactical(args: argparse.Namespace) -> int:
     metrics = card.validation_metrics
     keys = ("sharpe", "total_return", "max_drawdown", "n_trades", "time_in_market", "agreement", "fvg_focus",
             "momentum_focus", "entry_balance", "update")
-    print_table(["METRIC", "VALUE"], [[f"validation/{k}", _shown(metrics.get(f"validation/{k}"))] for k in keys])
+    rows = [[f"{part}/{k}", _shown(metrics.get(f"{part}/{k}"))] for part in ("validation", "test") for k in keys
+            if f"{part}/{k}" in metrics]
+    print_table(["METRIC", "VALUE"], rows)
     print(f"{card.training_metrics['train/decisions_per_second']:.0f} decisions/s; checkpoint saved to {args.out}")
     return 0
 
