@@ -41,7 +41,7 @@ no environment state needs saving).
 ``reward/...``, ``validation/...``); ``checkpoints/last/`` every ``checkpoint_every`` updates
 (network and Adam state as safetensors, the trainer's counters and history as JSON: what
 ``resume=True`` continues from); ``checkpoints/best/`` the weights with the best validation Sharpe
-so far and their metrics. Loading never unpickles.
+so far (the later of equal scores) and their metrics. Loading never unpickles.
 
 Prioritized replay, which the tactical-team specification lists, is not used: see docs/models.md
 (MAPPO trainer).
@@ -556,7 +556,8 @@ def _train(env: TeamEnv, network: torch.nn.Module, args: MappoArgs, run_dir: Pat
             log.record(key, value)
         state.history.append({"update": float(update), "timesteps": float(state.timesteps), **metrics})
         score = metrics[SCORE_KEY]
-        if state.best_metrics is None or _comparable(score) > _comparable(state.best_metrics[SCORE_KEY]):
+        # A later validation that scores as well replaces the earlier one: more training at no cost.
+        if state.best_metrics is None or _comparable(score) >= _comparable(state.best_metrics[SCORE_KEY]):
             state.best_metrics = {**metrics, "validation/update": float(update),
                                   "validation/timesteps": float(state.timesteps)}
             best_state = copy.deepcopy(network.state_dict())
