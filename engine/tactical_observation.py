@@ -7,7 +7,7 @@ to ``[-clip, clip]``, float32 (``engine.feature_windows``). Rows are scenario-ma
 
 :class:`LiveTacticalObservation` builds the same window for a paper-trading account bar by bar. It
 keeps the last ``TACTICAL_WINDOW + TACTICAL_LOOKBACK`` bars (112) of each symbol and runs the same
-``tactical_features`` on them: a row depends on its last 53 bars only
+formulas on them (``tactical_values``, what ``tactical_features`` computes): a row depends on its last 53 bars only
 (``engine.features.matrices``, "Memory"), so the window's 60 rows equal the batch rows bit for bit,
 normalized and clipped by the same ``observed_values``. A bar costs the same however long the
 session runs. ``tests/engine/test_tactical_observation.py`` compares the two on paths with gaps.
@@ -15,13 +15,18 @@ session runs. ``tests/engine/test_tactical_observation.py`` compares the two on 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from engine.actions import BarContext
 from engine.data.market import FIELDS
 from engine.errors import InvalidParameterError
 from engine.feature_windows import FeatureWindows, check_normalizer, compute_family, observed_values
-from engine.features.matrices import TACTICAL_COLUMNS, TACTICAL_LOOKBACK, TACTICAL_WINDOW, tactical_features
+from engine.features.matrices import (
+    TACTICAL_COLUMNS,
+    TACTICAL_LOOKBACK,
+    TACTICAL_WINDOW,
+    tactical_features,
+    tactical_values,
+)
 from engine.features.normalize import FittedNormalizer
 from engine.scenarios import ScenarioBatch
 from engine.tracking import AccountTracker
@@ -109,7 +114,8 @@ class LiveTacticalObservation:
         rows = np.full((self.n_symbols, TACTICAL_WINDOW, len(TACTICAL_COLUMNS)), np.nan)
         kept = len(self._bars["close"])
         for n in range(self.n_symbols):
-            bars = pd.DataFrame({f: self._bars[f][:, n] for f in FIELDS})
-            values = tactical_features(bars).to_numpy(dtype=np.float64)[-TACTICAL_WINDOW:]
-            rows[n, TACTICAL_WINDOW - min(kept, TACTICAL_WINDOW):] = values
+            high, low, close, volume = (np.ascontiguousarray(self._bars[f][:, n]) for f in ("high", "low", "close",
+                                                                                          "volume"))
+            rows[n, TACTICAL_WINDOW - min(kept, TACTICAL_WINDOW):] = tactical_values(high, low, close,
+                                                                                     volume)[-TACTICAL_WINDOW:]
         return {WINDOW_KEY: observed_values(rows, self.normalizer, self.clip)}

@@ -41,7 +41,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from engine.errors import InvalidParameterError
 from engine.features import rolling
 from engine.features._ohlcv import check_int, frame, ohlcv_arrays
-from engine.features.fvg import FVG_MAX_AGE, fair_value_gaps
+from engine.features.fvg import FVG_MAX_AGE, fair_value_gaps, fair_value_gaps_nb
 from engine.features.lvn import low_volume_nodes
 from engine.features.mlmi import mlmi
 from engine.features.mmd import mmd_regime_score
@@ -89,13 +89,18 @@ def volume_ratio(volume: np.ndarray, window: int) -> np.ndarray:
 def tactical_features(bars: pd.DataFrame) -> pd.DataFrame:
     """The 7 tactical features per bar (columns ``TACTICAL_COLUMNS``), default family parameters."""
     arrays = ohlcv_arrays(bars, "tactical_features")
-    close = arrays["close"]
-    sigma = rolling.realized_vol(close, _TACTICAL_VOL_WINDOW)
-    fvg = fair_value_gaps(bars)
-    out = fvg.copy()
-    out["momentum"] = scaled_momentum(close, _TACTICAL_MOMENTUM_PERIOD, sigma)
-    out["volume"] = volume_ratio(arrays["volume"], _TACTICAL_VOLUME_WINDOW)
-    return out[list(TACTICAL_COLUMNS)]
+    values = tactical_values(arrays["high"], arrays["low"], arrays["close"], arrays["volume"])
+    return frame(TACTICAL_COLUMNS, values, bars.index)
+
+
+def tactical_values(high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray) -> np.ndarray:
+    """:func:`tactical_features` on float64 arrays of one symbol: ``[T, 7]`` (no frame; the live
+    observation calls it on every bar)."""
+    out = np.empty((len(close), len(TACTICAL_COLUMNS)))
+    out[:, :5] = fair_value_gaps_nb(high, low, close, FVG_MAX_AGE)
+    out[:, 5] = scaled_momentum(close, _TACTICAL_MOMENTUM_PERIOD, rolling.realized_vol(close, _TACTICAL_VOL_WINDOW))
+    out[:, 6] = volume_ratio(volume, _TACTICAL_VOLUME_WINDOW)
+    return out
 
 
 def strategic_features(bars: pd.DataFrame) -> pd.DataFrame:
