@@ -64,7 +64,7 @@ def test_paper_trading_the_shipped_team_keeps_its_backtests_ledger(tmp_path: Pat
                                       policy=NAME, start=PERIOD["start"], end=PERIOD["end"], fees=0.0002))
     assert result.status == "finished"
     records, equity = ledger_arrays(tmp_path / "paper")
-    assert len(records) == len(rollout.records)
+    assert len(records) == len(rollout.records) >= 2  # at least its entries
     for name in records.dtype.names:
         assert np.array_equal(records[name], rollout.records[name], equal_nan=True), name
     np.testing.assert_array_equal(equity, rollout.equity[:, 0])
