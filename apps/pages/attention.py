@@ -50,6 +50,14 @@ def stamp(timestamp: pd.Timestamp) -> str:
     return f"{timestamp:%Y-%m-%d %H:%M}" if timestamp.hour or timestamp.minute else f"{timestamp:%Y-%m-%d}"
 
 
+def distinct_features(scores: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` with each feature named by its block too (``fvg: momentum``) when a feature name
+    repeats across blocks (a team's agents read the same columns): the chart's axis needs distinct names."""
+    if not scores["feature"].duplicated().any():
+        return scores
+    return scores.assign(feature=scores["block"] + ": " + scores["feature"])
+
+
 def map_title(heads: tuple[str, ...], layer: int, head: int) -> str:
     """A map's title: the agent when the maps are a team's, else the layer and head."""
     return f"agent {heads[head]}" if heads else f"layer {layer + 1}, head {head + 1}"
@@ -185,7 +193,7 @@ class AttentionPage(pn.viewable.Viewer):
         probabilities = pd.DataFrame(explanation.probabilities, columns=list(explanation.action_names))
         probabilities.insert(0, "symbol", list(replayed.symbols))
         probabilities.insert(1, "action", list(explanation.actions))
-        scores = explanation.attribution[explanation.attribution["symbol"] == symbol_name]
+        scores = distinct_features(explanation.attribution[explanation.attribution["symbol"] == symbol_name])
         blocks = scores.groupby("block", sort=False)["score"].sum().reset_index()
         top = scores.nlargest(TOP_FEATURES, "score")
         parts = []

@@ -387,7 +387,7 @@ def test_team_history_reads_the_stored_votes_and_attention(store) -> None:
 
 
 def test_attention_page_draws_a_team_over_time(context) -> None:
-    from apps.pages.attention import AttentionPage, map_title, stamp
+    from apps.pages.attention import AttentionPage, distinct_features, map_title, stamp
 
     context.store.save_run(team_backtest())
     page = AttentionPage(context, run_id="e" * 16)
@@ -398,5 +398,8 @@ def test_attention_page_draws_a_team_over_time(context) -> None:
     assert map_title(("fvg", "momentum"), 0, 1) == "agent momentum" and map_title((), 1, 2) == "layer 2, head 3"
     assert stamp(pd.Timestamp("2024-03-01 14:35", tz="UTC")) == "2024-03-01 14:35"
     assert stamp(pd.Timestamp("2009-01-02", tz="UTC")) == "2009-01-02"
+    scores = pd.DataFrame({"block": ["fvg", "momentum"], "feature": ["volume", "volume"], "score": [0.4, 0.6]})
+    assert list(distinct_features(scores)["feature"]) == ["fvg: volume", "momentum: volume"]
+    assert distinct_features(scores.iloc[:1]) is not None and list(distinct_features(scores.iloc[:1])["feature"]) == ["volume"]
     page.run_id = "a" * 16  # a symbol agent's run: no team section
     assert isinstance(page._team.objects[0], pn.Spacer)

@@ -120,7 +120,7 @@ def test_the_attention_page_shows_a_teams_agents(page, server, run_ids) -> None:
     assert members.count() == 3  # one row per agent: its vote and probabilities
     assert {"fvg", "momentum", "entry"} <= set(" ".join(members.all_inner_texts()).split())
     # Choose a later bar: the maps, the votes and the marker follow it.
-    bar_input = page.page.locator("input[type='number']").first
+    bar_input = page.page.get_by_role("textbox").first  # the Bar input (the page's one text box)
     bar_input.fill("300")
     bar_input.press("Enter")
     settle(page.page, "Bar 300 (")
