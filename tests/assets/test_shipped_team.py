@@ -69,3 +69,21 @@ def test_paper_trading_the_shipped_team_keeps_its_backtests_ledger(tmp_path: Pat
         assert np.array_equal(records[name], rollout.records[name], equal_nan=True), name
     np.testing.assert_array_equal(equity, rollout.equity[:, 0])
     assert load_policy(NAME).runtime == "onnx"
+
+
+def test_the_app_launches_a_stress_set_of_the_team_and_reviews_it(tmp_path: Path) -> None:
+    from workbench.services import app as app_services
+    from workbench.store import RunStore
+
+    assert NAME in app_services.policy_choices()
+    stress = RunSpec(kind="stress", policy=NAME, fees=(0.0002,), seed=1,
+                     options=(("n_bootstrap", 2), ("n_garch", 0)), **PERIOD)
+    backtest = RunSpec(kind="backtest", policy=NAME, fees=(0.0002,), **PERIOD)
+    with RunStore.open(tmp_path) as store:
+        for spec in (stress, backtest):
+            app_services.check_spec(spec)
+        ids = [app_services.run_and_store(store, spec).run_id for spec in (stress, backtest)]
+        assessment = app_services.assess_runs(store, ids, app_services.default_gates(), canary=True)
+    results = {r.gate.name: r.status for r in assessment.results}
+    assert results["lookahead_canary"] == "PASS" and results["stress_max_drawdown"] in ("PASS", "FAIL")
+    assert assessment.verdict.decision == "NO-GO" and "sharpe" in assessment.verdict.rule  # it loses on the period
