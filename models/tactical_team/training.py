@@ -179,9 +179,9 @@ def train_tactical_team(train: MarketData, validation: MarketData, config: TeamT
     training_metrics = {**result.train_metrics, "train/timesteps": float(result.timesteps),
                         "train/updates": float(result.updates), "train/seconds": result.seconds,
                         "train/decisions_per_second": result.timesteps / max(result.seconds, 1e-9)}
+    test_period = None if test is None else (test.index[0].isoformat(), test.index[-1].isoformat())
     card = ModelCard(
-        architecture=ARCHITECTURE,
-        config=card_config(config, team, None if test is None else (test.index[0].isoformat(), test.index[-1].isoformat())),
+        architecture=ARCHITECTURE, config=card_config(config, team, test_period),
         train_period=(train.index[0].isoformat(), train.index[-1].isoformat()),
         validation_period=(validation.index[0].isoformat(), validation.index[-1].isoformat()),
         data_fingerprint=train.fingerprint(), seed=config.mappo.seed, code_version=code_version,

@@ -400,6 +400,6 @@ def test_attention_page_draws_a_team_over_time(context) -> None:
     assert stamp(pd.Timestamp("2009-01-02", tz="UTC")) == "2009-01-02"
     scores = pd.DataFrame({"block": ["fvg", "momentum"], "feature": ["volume", "volume"], "score": [0.4, 0.6]})
     assert list(distinct_features(scores)["feature"]) == ["fvg: volume", "momentum: volume"]
-    assert distinct_features(scores.iloc[:1]) is not None and list(distinct_features(scores.iloc[:1])["feature"]) == ["volume"]
+    assert list(distinct_features(scores.iloc[:1])["feature"]) == ["volume"]  # unique names stay as they are
     page.run_id = "a" * 16  # a symbol agent's run: no team section
     assert isinstance(page._team.objects[0], pn.Spacer)
