@@ -94,12 +94,12 @@ def main() -> None:
     policies["torch, seed preset (untrained)"] = TacticalTeamPolicy(seed_team, name="seed")
     print("\ndecision latency per bar (act: forward pass, softmax, vote)")
     throughput = {}
+    stacked = np.concatenate(windows)[:256]
+    stacked = np.concatenate([stacked] * (256 // len(stacked) + 1))[:256]
     for name, policy in policies.items():
-        one = timed(lambda i: policy.act({"window": windows[i % len(windows)][:1]}), len(bars))
-        every = timed(lambda i: policy.act({"window": windows[i % len(windows)]}), len(bars))
-        stacked = np.concatenate(windows)[:256]
-        stacked = np.concatenate([stacked] * (256 // len(stacked) + 1))[:256]
-        wide = timed(lambda i: policy.act({"window": stacked}), max(20, len(bars) // 20))
+        one = timed(lambda i, policy=policy: policy.act({"window": windows[i % len(windows)][:1]}), len(bars))
+        every = timed(lambda i, policy=policy: policy.act({"window": windows[i % len(windows)]}), len(bars))
+        wide = timed(lambda i, policy=policy: policy.act({"window": stacked}), max(20, len(bars) // 20))
         throughput[name] = (1e3 / one.mean(), 256 * 1e3 / wide.mean())
         print(f"  {name:32s} 1 symbol : {describe(one)}")
         print(f"  {'':32s} {data.n_symbols} symbols: {describe(every)}")

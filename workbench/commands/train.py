@@ -16,8 +16,8 @@ import pandas as pd
 from engine.errors import InvalidParameterError
 from engine.votes import VOTE_RULES
 from models.checkpoint import save_checkpoint
-from models.mappo import MappoArgs
 from models.devices import DEVICES
+from models.mappo import MappoArgs
 from models.master_agent.policy_network import MASTER_PRESETS
 from models.master_agent.training import MasterTrainingConfig, train_master_agent
 from models.symbol_agent.network import AGENT_PRESETS
