@@ -147,16 +147,20 @@ class TacticalActions:
     """Short (0) / hold (1) / long (2) per symbol; hold keeps the last target (tactical-team specification).
 
     Long and short target ``+exposure`` / ``-exposure`` of equity per symbol (a long-only scenario
-    turns short into flat).
+    turns short into flat). With ``split_across_symbols`` the target is ``+-exposure / N`` in each of
+    the ``N`` symbols, so a book whose every symbol is long holds ``exposure`` in all (a team that
+    decides each symbol on its own stays inside a gross limit of 1).
     """
 
     exposure: float = 1.0
+    split_across_symbols: bool = False
     name: str = "tactical3"
     n_actions: int = 3
     action_names: tuple[str, ...] = ("short", "hold", "long")
 
     def _targets(self, actions: np.ndarray) -> np.ndarray:
-        return np.where(actions == 2, self.exposure, np.where(actions == 0, -self.exposure, np.nan))
+        exposure = self.exposure / actions.shape[-1] if self.split_across_symbols and actions.ndim else self.exposure
+        return np.where(actions == 2, exposure, np.where(actions == 0, -exposure, np.nan))
 
     def bar_intents(self, actions: np.ndarray, context: BarContext) -> tuple[np.ndarray, np.ndarray]:
         actions = _check_discrete(actions, 3, context.state.units.shape)

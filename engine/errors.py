@@ -56,6 +56,10 @@ class Location:
         return ", ".join(parts)
 
 
+class ObservationError(InvalidParameterError):
+    """An observation handed to a network has the wrong shape or type, or values that are not finite."""
+
+
 class DataValidationError(WorkbenchError, ValueError):
     """An input data file breaks a validation rule.
 

@@ -10,8 +10,9 @@ value and attention maps; the master agent's weights). :func:`export_onnx` write
 free batch axis, checks it with ``onnx.checker``, then measures on the given inputs:
 
 * ``max_abs_logit_diff``: largest ``|torch - onnxruntime|`` of the deciding output (must be <= 1e-4);
-* ``action_agreement``: share of rows whose decision is the same: the argmax action for logits;
-  every weight within 1e-4 for weights (must be >= 99.9%);
+* ``action_agreement``: share of decisions that are the same: the argmax action for logits (per row,
+  or per row and agent for a team's ``[B, agents, actions]``); every weight within 1e-4 for weights
+  (must be >= 99.9%);
 * ``output_max_abs_diff``: the same largest difference for every output;
 * onnxruntime latency p50 / p99 at batch 1 and 256 (``intra_op_num_threads=2``).
 
@@ -54,14 +55,18 @@ class OnnxGraph:
     Attributes:
         inputs: Input names, in the order ``forward`` takes them; axis 0 of each is the free batch.
         outputs: Output names, in the order ``forward`` returns them; the first decides.
-        decision: ``"argmax"`` (the first output is logits) or ``"weights"`` (a weight vector).
+        decision: ``"argmax"`` (the first output is logits; its last axis holds the actions) or
+            ``"weights"`` (a weight vector).
         batch_axes: Output name -> the axis of its batch (0 unless said).
+        n_actions: Actions per decision of an ``argmax`` graph (the last axis of its logits; a team's
+            logits ``[B, agents, 3]`` hold one decision per row and agent).
     """
 
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     decision: str = "argmax"
     batch_axes: Mapping[str, int] = field(default_factory=dict)
+    n_actions: int = N_ACTIONS
 
 
 ACTOR_GRAPH = OnnxGraph(OBSERVATION_NAMES, (OUTPUT_NAME,))
@@ -166,9 +171,9 @@ def export_onnx(actor: torch.nn.Module, path: str | Path, sample_observations: M
         session = onnx_session(staging, intra_op_num_threads)
         reference = torch_outputs(actor, observations, graph)
         decided = reference[0]
-        if graph.decision == "argmax" and decided.shape != (len(decided), N_ACTIONS):
+        if graph.decision == "argmax" and (decided.ndim < 2 or decided.shape[-1] != graph.n_actions):
             raise InvalidParameterError(f"the actor returned logits of shape {list(decided.shape)}; an actor "
-                                        f"returns masked logits [B, {N_ACTIONS}]")
+                                        f"returns logits [B, ..., {graph.n_actions}]")
         exported = onnx_outputs(session, observations, graph)
         differences = {name: float(np.max(np.abs(r - e))) if r.size else 0.0
                        for name, r, e in zip(graph.outputs, reference, exported)}
@@ -186,9 +191,9 @@ def export_onnx(actor: torch.nn.Module, path: str | Path, sample_observations: M
 
 
 def _agreement(reference: np.ndarray, exported: np.ndarray, decision: str) -> float:
-    """Share of rows that decide the same (module docstring)."""
+    """Share of decisions that are the same (module docstring): per row, or per row and agent."""
     if decision == "argmax":
-        return float(np.mean(reference.argmax(1) == exported.argmax(1)))
+        return float(np.mean(reference.argmax(-1) == exported.argmax(-1)))
     rows = np.abs(reference - exported).reshape(len(reference), -1).max(axis=1)
     return float(np.mean(rows <= MAX_LOGIT_DIFF))
 

@@ -6,7 +6,8 @@ The names are also the ONNX graph's input names, in this order.
 """
 from __future__ import annotations
 
-from engine.actions import SymbolAction
+from engine.actions import SymbolAction, TacticalActions
+from engine.features.matrices import TACTICAL_COLUMNS, TACTICAL_WINDOW
 from engine.features.regime_block import REGIME_COLUMNS
 from engine.features.technical import TECHNICAL_COLUMNS, TECHNICAL_WINDOW
 from engine.observation import PORTFOLIO_FIELDS, POSITION_FIELDS, SL_MODELS
@@ -56,8 +57,26 @@ MASTER_ARCHITECTURE = "master_agent"
 """The model card architecture of a master policy (``models.master_agent.policy_network``)."""
 
 
+TACTICAL_ARCHITECTURE = "tactical_team"
+"""The model card architecture of a tactical team (``models.tactical_team.network``)."""
+
+
+def tactical_observation_spec() -> dict:
+    """The tactical window: ``[60, 7]`` float32, the columns of ``TACTICAL_COLUMNS`` in order."""
+    return {"window": {"shape": [TACTICAL_WINDOW, len(TACTICAL_COLUMNS)], "dtype": "float32",
+                       "columns": list(TACTICAL_COLUMNS)}}
+
+
+def tactical_action_spec() -> dict:
+    """Each agent votes short / hold / long; the team's vote rule joins the votes into one action."""
+    names = [a.upper() for a in TacticalActions.action_names]
+    return {"type": "discrete", "n": len(names), "names": names, "per": "agent", "joint": "vote"}
+
+
 def card_specs(architecture: str) -> tuple[dict, dict]:
     """The ``(observation_spec, action_spec)`` a model card of ``architecture`` must carry."""
     if architecture == MASTER_ARCHITECTURE:
         return observation_spec(include_mask=False), weights_action_spec()
+    if architecture == TACTICAL_ARCHITECTURE:
+        return tactical_observation_spec(), tactical_action_spec()
     return observation_spec(), action_spec()

@@ -147,6 +147,10 @@ class Explanation:
         attribution: Rows ``symbol, block, feature, score`` (score: share of the symbol's total).
         method: One line saying how the attribution was computed.
         reading: One line saying how to read the attention maps.
+        heads: Names of the maps' ``heads`` axis when they are not a layer's heads (a team's agents);
+            empty for attention heads.
+        members: A team's decision member by member: rows ``symbol, agent, vote`` and one
+            probability column per action (None for a single network).
     """
 
     rows: tuple[str, ...]
@@ -159,6 +163,8 @@ class Explanation:
     attribution: pd.DataFrame
     method: str = ""
     reading: str = ""
+    heads: tuple[str, ...] = ()
+    members: pd.DataFrame | None = None
 
 
 class PolicyFamily(Protocol):

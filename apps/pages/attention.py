@@ -1,5 +1,10 @@
 """Attention: a neural policy's attention per layer and head at a chosen bar, linked to the equity
-chart (click a drawdown episode to see the attention at its start), and the feature attribution."""
+chart (click a drawdown episode to see the attention at its start), and the feature attribution.
+
+For a team (an explanation whose maps are per agent) the maps are each agent's attention over the
+seven tactical columns, a table shows each agent's vote and probabilities beside the team's
+decision, and "Team over time" draws, from the run's stored tables, each agent's attention, the
+agents' agreement and the reward components over the whole run, marked at the chosen bar."""
 from __future__ import annotations
 
 import pandas as pd
@@ -40,6 +45,24 @@ def episode_start(episodes: list[dict], timestamp: pd.Timestamp) -> str | None:
     return None
 
 
+def stamp(timestamp: pd.Timestamp) -> str:
+    """A bar's date, with its time of day when it has one (intraday bars)."""
+    return f"{timestamp:%Y-%m-%d %H:%M}" if timestamp.hour or timestamp.minute else f"{timestamp:%Y-%m-%d}"
+
+
+def distinct_features(scores: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` with each feature named by its block too (``fvg: momentum``) when a feature name
+    repeats across blocks (a team's agents read the same columns): the chart's axis needs distinct names."""
+    if not scores["feature"].duplicated().any():
+        return scores
+    return scores.assign(feature=scores["block"] + ": " + scores["feature"])
+
+
+def map_title(heads: tuple[str, ...], layer: int, head: int) -> str:
+    """A map's title: the agent when the maps are a team's, else the layer and head."""
+    return f"agent {heads[head]}" if heads else f"layer {layer + 1}, head {head + 1}"
+
+
 class AttentionPage(pn.viewable.Viewer):
     """Attention maps and feature attribution of a neural policy's decision at one bar."""
 
@@ -54,6 +77,7 @@ class AttentionPage(pn.viewable.Viewer):
         super().__init__(**params)
         self._episodes: list[dict] = []
         self._explanation = BackgroundSection()
+        self._team = pn.Column(sizing_mode="stretch_width")
         choose_run(self, run_options(context.store, where=lambda info: bool(info.spec.get("policy"))), run_id)
         if not self.run_id:
             self._run_changed()
@@ -162,19 +186,26 @@ class AttentionPage(pn.viewable.Viewer):
             weights, tokens = stored
             queries, source = tokens, "read from the run's stored attention samples"
         n_layers, _, n_heads = weights.shape[:3]
-        maps = [plots.attention_figure(weights[layer, row, head], tokens, f"layer {layer + 1}, head {head + 1}",
-                                       size=280, queries=queries)
+        team = bool(explanation.heads)
+        maps = [plots.attention_figure(weights[layer, row, head], tokens, map_title(explanation.heads, layer, head),
+                                       size=360 if team else 280, queries=queries)
                 for layer in range(n_layers) for head in range(n_heads)]
         probabilities = pd.DataFrame(explanation.probabilities, columns=list(explanation.action_names))
         probabilities.insert(0, "symbol", list(replayed.symbols))
         probabilities.insert(1, "action", list(explanation.actions))
-        scores = explanation.attribution[explanation.attribution["symbol"] == symbol_name]
+        scores = distinct_features(explanation.attribution[explanation.attribution["symbol"] == symbol_name])
         blocks = scores.groupby("block", sort=False)["score"].sum().reset_index()
         top = scores.nlargest(TOP_FEATURES, "score")
+        parts = []
+        if explanation.members is not None:
+            members = explanation.members[explanation.members["symbol"] == symbol_name].drop(columns="symbol")
+            parts = [heading(f"The agents' votes: the team chose {explanation.actions[symbol]}"),
+                     table(members, css_classes=["members-table"], width=520, sizing_mode="fixed")]
         return pn.Column(
-            heading(f"Bar {bar} ({replayed.timestamp:%Y-%m-%d}), {symbol_name}: chose {explanation.actions[symbol]}"),
+            heading(f"Bar {bar} ({stamp(replayed.timestamp)}), {symbol_name}: chose {explanation.actions[symbol]}"),
             note(f"Attention {source}; {explanation.reading}. Attribution: {explanation.method}."),
             table(probabilities, css_classes=["probabilities-table"]),
+            *parts,
             pn.GridBox(*[pn.pane.Bokeh(m) for m in maps], ncols=min(n_heads, 4)),
             heading("Feature attribution"),
             pn.Row(pn.pane.Bokeh(plots.attribution_figure(top, f"Top {TOP_FEATURES} features, {symbol_name}"),
@@ -183,11 +214,39 @@ class AttentionPage(pn.viewable.Viewer):
                    sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
 
+    @param.depends("run_id", "symbol", "bar", watch=True)
+    def _draw_team(self) -> None:
+        """Team over time, from the run's stored tables (nothing for a run of a single network)."""
+        if not self.run_id or self.symbol is None:
+            self._team.objects = []
+            return
+        self._team.objects = [guarded(lambda: self._team_view(self.symbol, self.index()[self.bar]), "team history")]
+
+    def _team_view(self, symbol: str, when: pd.Timestamp):
+        history = app_services.team_history(self.run(), symbol)
+        if history is None:
+            return pn.Spacer(height=0)
+        agreement = plots.line_figure(history.agreement, f"Agreement over time, {symbol}: share of agents voting "
+                                      "the team's decision", "agreement")
+        figures = [agreement] + [plots.stacked_share_figure(history.attention[a], f"{a} agent: attention over time",
+                                                            "attention", x_range=agreement.x_range)
+                                 for a in history.agents]
+        if history.rewards is not None:
+            figures.append(plots.signed_stack_figure(history.rewards, f"Reward components, {symbol}",
+                                                     x_range=agreement.x_range))
+        for figure in figures:
+            plots.mark_time(figure, when)
+        return pn.Column(heading("Team over time"),
+                         note("From the run's stored tables (its first scenario), in time buckets; the black line "
+                              "is the chosen bar."),
+                         *[pn.pane.Bokeh(f, sizing_mode="stretch_width") for f in figures],
+                         sizing_mode="stretch_width", css_classes=["team-history"])
+
     @param.depends("run_id", "bar")
     def _bar_text(self):
         if not self.run_id:
             return pn.Spacer(height=0)
-        return guarded(lambda: note(f"Bar {self.bar} is the close of {self.index()[self.bar]:%Y-%m-%d}."), "bar")
+        return guarded(lambda: note(f"Bar {self.bar} is the close of {stamp(self.index()[self.bar])}."), "bar")
 
     def __panel__(self):
         controls = pn.Row(
@@ -197,6 +256,7 @@ class AttentionPage(pn.viewable.Viewer):
             pn.widgets.IntInput.from_param(self.param.bar, width=110),
             pn.widgets.Select.from_param(self.param.episode, width=260),
             sizing_mode="stretch_width", styles={"flex-wrap": "wrap"})
+        self._draw_team()
         return pn.Column(
-            heading("Attention", 2), controls, self._bar_text, self._equity, self._explanation,
+            heading("Attention", 2), controls, self._bar_text, self._equity, self._explanation, self._team,
             sizing_mode="stretch_width")

@@ -12,7 +12,7 @@ Presets (:data:`PRESETS`):
   is learned). Actions ``Discrete(3)``:
   0 short, 1 hold, 2 long. **Joint rule: plurality vote** - the choice with strictly more votes
   than each other choice wins; any tie is hold (``(long, long, short)`` is long,
-  ``(long, short, hold)`` is hold). The joint action goes through
+  ``(long, short, hold)`` is hold; ``engine.votes`` holds this and the other rules). The joint action goes through
   :class:`~engine.actions.TacticalActions`: long / short target ``+-exposure`` of equity, hold
   keeps the last target (a long-only scenario turns short into flat).
 * ``"strategic"`` (the strategic-team specification): agents ``mlmi``, ``nwrqk``, ``regime``; each
@@ -67,8 +67,8 @@ from engine.features.normalize import FittedNormalizer
 from engine.rewards import REWARD_COMPONENTS, RewardScales, RewardWeights
 from engine.scenarios import ScenarioParams
 from engine.tracking import AccountTracker
+from engine.votes import HOLD, LONG, SHORT, plurality_vote  # noqa: F401  (the action ids are re-exported)
 
-SHORT, HOLD, LONG = 0, 1, 2
 REWARD_MODES: tuple[str, ...] = ("shared", "vote_pnl")
 
 
@@ -103,15 +103,6 @@ PRESETS: dict[str, MarlPreset] = {
     "strategic": MarlPreset("strategic", ("mlmi", "nwrqk", "regime"), strategic_features, STRATEGIC_COLUMNS,
                             STRATEGIC_WINDOW, dict(STRATEGIC_AGENT_COLUMNS), "probabilities", True),
 }
-
-
-def plurality_vote(votes: np.ndarray) -> np.ndarray:
-    """Joint tactical action of ``votes [..., agents]`` (0 short, 1 hold, 2 long); ties are hold."""
-    counts = np.stack([(votes == a).sum(axis=-1) for a in (SHORT, HOLD, LONG)], axis=-1)
-    best = counts.argmax(axis=-1)
-    top = np.take_along_axis(counts, best[..., None], axis=-1)
-    unique = (counts == top).sum(axis=-1) == 1
-    return np.where(unique, best, HOLD)
 
 
 def vote_probabilities(weights: np.ndarray) -> np.ndarray:

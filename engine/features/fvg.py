@@ -32,6 +32,8 @@ from engine.features._ohlcv import check_int, frame, ohlcv_arrays
 FVG_COLUMNS: tuple[str, ...] = (
     "fvg_bullish", "fvg_bearish", "fvg_level", "fvg_age", "fvg_mitigation",
 )
+FVG_MAX_AGE = 50
+"""Default ``max_age``: a gap older than this many bars is dropped."""
 
 
 @numba.njit(cache=True)
@@ -105,7 +107,7 @@ def fair_value_gaps_nb(
     return out
 
 
-def fair_value_gaps(bars: pd.DataFrame, *, max_age: int = 50) -> pd.DataFrame:
+def fair_value_gaps(bars: pd.DataFrame, *, max_age: int = FVG_MAX_AGE) -> pd.DataFrame:
     """Fair value gap features (columns ``FVG_COLUMNS``) of one symbol's bars.
 
     Args:

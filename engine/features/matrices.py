@@ -18,6 +18,14 @@ Columns defined here (the others come from their families):
   ``ln(close_t / close_{t-n}) / (volatility_30_t * sqrt(n))`` for ``n = 20, 50``; 0 where
   ``volatility_30 == 0``. Warm-up 30 and 50 bars.
 
+Memory (``TACTICAL_LOOKBACK = 52``): a tactical row at bar ``t`` is a function of bars ``t - 52 .. t``
+alone, so the same function run on any stretch of bars that holds those gives the same row bit for
+bit (the live observation relies on it, ``engine.tactical_observation``). Momentum reads 21 closes,
+volume 20 bars, both computed window by window (``engine.features.rolling``: no running sums);
+a fair value gap active at ``t`` formed at ``f >= t - max_age`` from bars ``f - 2 .. f`` and its fill
+reads bars ``f + 1 .. t``, and a gap formed earlier has expired by ``t`` whether it was seen or not:
+``max_age + 2 = 52`` bars.
+
 Strategic column order and agent groups: the strategic-team specification (docs/design.md,
 strategic team) gives the MLMI agent indices ``[0, 1, 9, 10]``, NWRQK ``[2, 3, 4, 5]`` and Regime
 ``[10, 11, 12]``: MLMI and Regime overlap at 10, and 6-8 are unused. We resolve it by giving MLMI
@@ -33,13 +41,15 @@ from numpy.lib.stride_tricks import sliding_window_view
 from engine.errors import InvalidParameterError
 from engine.features import rolling
 from engine.features._ohlcv import check_int, frame, ohlcv_arrays
-from engine.features.fvg import fair_value_gaps
+from engine.features.fvg import FVG_MAX_AGE, fair_value_gaps, fair_value_gaps_nb
 from engine.features.lvn import low_volume_nodes
 from engine.features.mlmi import mlmi
 from engine.features.mmd import mmd_regime_score
 from engine.features.nwrqk import nwrqk
 
 TACTICAL_WINDOW = 60
+TACTICAL_LOOKBACK = FVG_MAX_AGE + 2
+"""A tactical row at bar ``t`` depends on bars ``t - TACTICAL_LOOKBACK .. t`` only (module docstring)."""
 STRATEGIC_WINDOW = 48
 
 TACTICAL_COLUMNS: tuple[str, ...] = (
@@ -79,13 +89,18 @@ def volume_ratio(volume: np.ndarray, window: int) -> np.ndarray:
 def tactical_features(bars: pd.DataFrame) -> pd.DataFrame:
     """The 7 tactical features per bar (columns ``TACTICAL_COLUMNS``), default family parameters."""
     arrays = ohlcv_arrays(bars, "tactical_features")
-    close = arrays["close"]
-    sigma = rolling.realized_vol(close, _TACTICAL_VOL_WINDOW)
-    fvg = fair_value_gaps(bars)
-    out = fvg.copy()
-    out["momentum"] = scaled_momentum(close, _TACTICAL_MOMENTUM_PERIOD, sigma)
-    out["volume"] = volume_ratio(arrays["volume"], _TACTICAL_VOLUME_WINDOW)
-    return out[list(TACTICAL_COLUMNS)]
+    values = tactical_values(arrays["high"], arrays["low"], arrays["close"], arrays["volume"])
+    return frame(TACTICAL_COLUMNS, values, bars.index)
+
+
+def tactical_values(high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray) -> np.ndarray:
+    """:func:`tactical_features` on float64 arrays of one symbol: ``[T, 7]`` (no frame; the live
+    observation calls it on every bar)."""
+    out = np.empty((len(close), len(TACTICAL_COLUMNS)))
+    out[:, :5] = fair_value_gaps_nb(high, low, close, FVG_MAX_AGE)
+    out[:, 5] = scaled_momentum(close, _TACTICAL_MOMENTUM_PERIOD, rolling.realized_vol(close, _TACTICAL_VOL_WINDOW))
+    out[:, 6] = volume_ratio(volume, _TACTICAL_VOLUME_WINDOW)
+    return out
 
 
 def strategic_features(bars: pd.DataFrame) -> pd.DataFrame:

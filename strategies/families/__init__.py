@@ -15,6 +15,7 @@ from models.checkpoint import CARD_FILE, card_architecture, read_card
 from strategies.families.baseline import BASELINES
 from strategies.families.master_agent import MASTER_AGENT
 from strategies.families.symbol_agent import SYMBOL_AGENT
+from strategies.families.tactical_team import TACTICAL_TEAM
 from strategies.family import Decider, PolicyFamily, check_runtime
 
 FAMILIES: dict[str, PolicyFamily] = {}
@@ -37,7 +38,7 @@ def register_family(family: PolicyFamily) -> PolicyFamily:
     return family
 
 
-for _family in (BASELINES, SYMBOL_AGENT, MASTER_AGENT):
+for _family in (BASELINES, SYMBOL_AGENT, MASTER_AGENT, TACTICAL_TEAM):
     register_family(_family)
 
 

@@ -369,3 +369,64 @@ def test_upload_panel_reports_in_the_page(context) -> None:
     assert not panel.upload_policy("agent.zip", b"not a zip") and "policy name" in panel.message
     panel.policy_name = "mine"
     assert not panel.upload_policy("agent.zip", b"not a zip") and "not a readable .zip" in panel.message
+
+
+# -- a team's attention over time --------------------------------------------------------------------
+
+TEAM_COLUMNS = ("fvg_bullish", "fvg_bearish", "fvg_level", "fvg_age", "fvg_mitigation", "momentum", "volume")
+
+
+def team_backtest():
+    """One scenario, symbol AAPL, 39 decisions: fvg and entry vote long, momentum short on even bars (agreement
+    2/3) and long on odd bars (agreement 1); the FVG agent puts 0.8 on fvg_bullish and 0.2 on volume."""
+    from tests.apps.conftest import INDEX, record
+    from workbench.runs.spec import RunSpec
+
+    spec = RunSpec(kind="backtest", data="stocks", policy="/nowhere/tactical-team", symbols=("AAPL",),
+                   start="2009-01-02", end="2009-02-26")
+    bars = np.arange(39)
+    base = pd.DataFrame({"bar": bars, "timestamp": INDEX[bars], "scenario": 0, "symbol": "AAPL"})
+    momentum = np.where(bars % 2 == 0, 0.0, 2.0)
+    votes = base.assign(fvg=2.0, momentum=momentum, entry=2.0, team=2.0,
+                        agreement=np.where(bars % 2 == 0, 2 / 3, 1.0))
+    weights = {"fvg": [0.8, 0, 0, 0, 0, 0, 0.2], "momentum": [0, 0, 0, 0, 0, 0.8, 0.2], "entry": [1 / 7] * 7}
+    attention = base.assign(**{f"{a}_{c}": w[i] for a, w in weights.items() for i, c in enumerate(TEAM_COLUMNS)})
+    rewards = base.assign(pnl=0.5, cost=-0.1, time=0.0, sharpe=0.0, drawdown=0.0, sizing=0.0, hold=0.0, total=0.4)
+    equity = pd.DataFrame({"timestamp": INDEX, "fees=0,slippage=0": np.linspace(100.0, 110.0, 40)})
+    summary = {"kind": "backtest", "policy": spec.policy, "data": {"name": "stocks", "symbols": ["AAPL"]},
+               "scenarios": [{"scenario": 0, "label": "fees=0,slippage=0", "total_return": 0.1, "sharpe": 1.0,
+                              "max_drawdown": 0.0, "n_trades": 1}]}
+    return record("e" * 16, "backtest", spec, summary, {"equity": equity, "team_votes": votes,
+                                                         "team_attention": attention, "rewards": rewards})
+
+
+def test_team_history_reads_the_stored_votes_and_attention(store) -> None:
+    from workbench.services import app as app_services
+
+    store.save_run(team_backtest())
+    history = app_services.team_history(store.get_run("e" * 16), "AAPL")
+    assert history.agents == ("fvg", "momentum", "entry")
+    assert history.agreement.mean() == pytest.approx((20 * 2 / 3 + 19) / 39)
+    assert list(history.attention["fvg"].columns) == list(TEAM_COLUMNS)
+    assert history.attention["fvg"]["fvg_bullish"].iloc[0] == pytest.approx(0.8)
+    assert history.rewards["pnl"].sum() == pytest.approx(0.5 * 39)
+    assert app_services.team_history(store.get_run("a" * 16), "AAPL") is None  # a single network's run
+
+
+def test_attention_page_draws_a_team_over_time(context) -> None:
+    from apps.pages.attention import AttentionPage, distinct_features, map_title, stamp
+
+    context.store.save_run(team_backtest())
+    page = AttentionPage(context, run_id="e" * 16)
+    page._draw_team()
+    section = page._team.objects[0]
+    assert "Team over time" in section.objects[0].object
+    assert len(section.objects) == 2 + 1 + 3 + 1  # heading, note, agreement, three agents, rewards
+    assert map_title(("fvg", "momentum"), 0, 1) == "agent momentum" and map_title((), 1, 2) == "layer 2, head 3"
+    assert stamp(pd.Timestamp("2024-03-01 14:35", tz="UTC")) == "2024-03-01 14:35"
+    assert stamp(pd.Timestamp("2009-01-02", tz="UTC")) == "2009-01-02"
+    scores = pd.DataFrame({"block": ["fvg", "momentum"], "feature": ["volume", "volume"], "score": [0.4, 0.6]})
+    assert list(distinct_features(scores)["feature"]) == ["fvg: volume", "momentum: volume"]
+    assert list(distinct_features(scores.iloc[:1])["feature"]) == ["volume"]  # unique names stay as they are
+    page.run_id = "a" * 16  # a symbol agent's run: no team section
+    assert isinstance(page._team.objects[0], pn.Spacer)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.fixture_store import fill_fixture
+from tests.e2e.fixture_store import TEAM_POLICY, fill_fixture
 from workbench.store import RunStore
 
 CHROMIUM = Path(os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium"))
@@ -62,13 +62,14 @@ def e2e_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def run_ids(e2e_home: Path) -> dict[str, str]:
-    """Run ids of the fixture by role: ``backtest``, ``baseline``, ``stress``, ``sweep``, ``policy``."""
+    """Run ids of the fixture by role: ``backtest``, ``baseline``, ``stress``, ``sweep``, ``policy``,
+    ``team``."""
     with RunStore.open(e2e_home) as store:
         infos = store.list_runs()
     by_role = {}
     for info in infos:
         if info.kind == "backtest" and info.spec.get("policy"):
-            by_role["policy"] = info.run_id
+            by_role["team" if info.spec["policy"] == TEAM_POLICY else "policy"] = info.run_id
         elif info.kind == "backtest":
             by_role["backtest" if info.decider == "sma_cross" else "baseline"] = info.run_id
         else:

@@ -6,11 +6,12 @@ from workbench.services.app import run_and_store
 from workbench.store import RunStore
 
 COMMON = dict(data="stocks", symbols=("AAPL", "MSFT"), start="2009-01-01", end="2010-06-30")
+TEAM_POLICY = "tactical-compact-synthetic5m"
 
 
 def fixture_specs() -> list[RunSpec]:
-    """Baseline backtests, a stress set and a sweep (market-scope strategies run in seconds), and a
-    short backtest of the shipped policy for the attention page."""
+    """Baseline backtests, a stress set and a sweep (market-scope strategies run in seconds), and
+    short backtests of the shipped symbol agent and tactical team for the attention page."""
     return [
         RunSpec(kind="backtest", strategy="sma_cross", fees=(0.0, 0.001), slippage=(0.0005,), **COMMON),
         RunSpec(kind="backtest", strategy="equal_weight", fees=(0.0, 0.001), slippage=(0.0005,), **COMMON),
@@ -20,6 +21,8 @@ def fixture_specs() -> list[RunSpec]:
                 **COMMON),
         RunSpec(kind="backtest", policy="symbol-agent-compact-stocks", fees=(0.001,), slippage=(0.0005,),
                 **dict(COMMON, start="2009-06-01", end="2009-12-31")),
+        RunSpec(kind="backtest", policy=TEAM_POLICY, data="synthetic-5min", symbols=("SYN000", "SYN001"),
+                start="2024-03-20", end="2024-03-28", fees=(0.0002,), slippage=(0.0001,)),
     ]
 
 

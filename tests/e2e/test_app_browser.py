@@ -1,6 +1,7 @@
 """The app in a real browser: every page loads cleanly, a stress run launched from the Stress lab
 completes and shows its results, a review decision survives a reload, a comparison shows both runs,
-and the Paper trading page's kill switch flattens and halts a session running in another process."""
+the Attention page shows a tactical team agent by agent, and the Paper trading page's kill switch
+flattens and halts a session running in another process."""
 from __future__ import annotations
 
 import os
@@ -107,6 +108,24 @@ def test_comparison_of_two_runs_shows_both(page, server, e2e_home) -> None:
         newest = [info.run_id for info in store.list_runs()][:2]  # the table's first rows, newest first
     assert len(compared) == 2
     assert [h.split()[0] for h in compared] == [r[:10] for r in newest]
+    assert page.errors == []
+
+
+def test_the_attention_page_shows_a_teams_agents(page, server, run_ids) -> None:
+    page.page.goto(f"{server}/attention?run={run_ids['team']}")
+    settle(page.page, "Team over time")
+    settle(page.page, "The agents' votes")
+    assert page.page.get_by_text("the black line is the chosen bar", exact=False).count() == 1
+    members = page.page.locator(".members-table .tabulator-row")
+    assert members.count() == 3  # one row per agent: its vote and probabilities
+    assert {"fvg", "momentum", "entry"} <= set(" ".join(members.all_inner_texts()).split())
+    # Choose a later bar: the maps, the votes and the marker follow it.
+    bar_input = page.page.get_by_role("textbox").first  # the Bar input (the page's one text box)
+    bar_input.fill("300")
+    bar_input.press("Enter")
+    settle(page.page, "Bar 300 (")
+    page.screenshot("attention-team")
+    assert not page.page.get_by_text("Traceback").count()
     assert page.errors == []
 
 

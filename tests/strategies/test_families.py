@@ -37,7 +37,7 @@ MASTER = SHIPPED_DIR / "master-agent-compact-stocks"
 
 
 def test_the_registry_holds_each_family_once_and_refuses_clashes() -> None:
-    assert list(families.FAMILIES) == ["baseline", "symbol_agent", "master_agent"]
+    assert list(families.FAMILIES) == ["baseline", "symbol_agent", "master_agent", "tactical_team"]
     with pytest.raises(InvalidParameterError, match="already registered"):
         families.register_family(type("Other", (), {"name": "symbol_agent", "architecture": "x"})())
     with pytest.raises(InvalidParameterError, match="already loads architecture 'master_agent'"):

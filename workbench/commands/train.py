@@ -1,9 +1,12 @@
-"""``workbench train symbol-agent`` (MaskablePPO) and ``workbench train master-agent`` (PPO over a frozen
-symbol agent): train, then save the best checkpoint by validation Sharpe."""
+"""``workbench train symbol-agent`` (MaskablePPO), ``workbench train master-agent`` (PPO over a frozen
+symbol agent) and ``workbench train tactical-team`` (MAPPO): train, then save the best checkpoint by
+validation Sharpe."""
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import math
 import shutil
 import tempfile
 from pathlib import Path
@@ -12,13 +15,19 @@ import pandas as pd
 
 from engine.atomic_files import check_output_folder
 from engine.errors import InvalidParameterError
+from engine.votes import VOTE_RULES
 from models.checkpoint import save_checkpoint
 from models.devices import DEVICES
+from models.mappo import MappoArgs
 from models.master_agent.policy_network import MASTER_PRESETS
 from models.master_agent.training import MasterTrainingConfig, train_master_agent
 from models.symbol_agent.network import AGENT_PRESETS
 from models.symbol_agent.training import TrainingConfig, train_symbol_agent
+from models.tactical_team.config import TEAM_PRESETS
+from models.tactical_team.env import REWARD_MODES
+from models.tactical_team.training import TeamTrainingConfig, train_tactical_team
 from strategies.families.symbol_agent import SYMBOL_AGENT
+from strategies.tactical import validation_backtest
 from workbench.commands.options import parse_period
 from workbench.commands.output import print_table
 from workbench.experiments.executors import EXECUTORS
@@ -62,6 +71,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                             "instance when unset (needs rl-trading-workbench[ray])")
     agent.set_defaults(handler=run)
     _register_master(kinds)
+    _register_tactical(kinds)
 
 
 def _register_master(kinds: argparse._SubParsersAction) -> None:
@@ -80,6 +90,52 @@ def _register_master(kinds: argparse._SubParsersAction) -> None:
     master.add_argument("--symbols", help="comma-separated symbols (default: the symbol agent's)")
     _training_arguments(master, MasterTrainingConfig, "account decisions", "account")
     master.set_defaults(handler=run_master)
+
+
+def _register_tactical(kinds: argparse._SubParsersAction) -> None:
+    team = kinds.add_parser(
+        "tactical-team", help="train the tactical team (FVG, Momentum, Entry) with MAPPO",
+        description=("Train the tactical team (three attention actors over the 60 x 7 tactical matrix, a "
+                     "centralised critic) with MAPPO on accounts trading every symbol of the training period, "
+                     "validate it every --eval-every steps with a backtest of the validation period, and save "
+                     "the best weights (by validation Sharpe) to --out. The MAPPO defaults are the tactical-team "
+                     "specification's tuned values."),
+        epilog="Without --train/--val the first 80%% of the bars train and the rest validate.")
+    team.add_argument("--preset", default="compact", choices=tuple(TEAM_PRESETS),
+                      help="team size (default compact; seed is the specification's)")
+    team.add_argument("--data", required=True, metavar="DATASET_OR_PATH", help="dataset name or file")
+    team.add_argument("--symbols", help="comma-separated symbols (default: all)")
+    defaults, mappo = TeamTrainingConfig(), MappoArgs()
+    team.add_argument("--train", metavar="START:END", help="training period, e.g. 2024-01-02:2024-02-29")
+    team.add_argument("--val", metavar="START:END", help="validation period (chooses the best weights)")
+    team.add_argument("--test", metavar="START:END",
+                      help="held-out period after --val, traded once by the chosen weights (honest out-of-sample "
+                           "figures in the model card's test/... metrics)")
+    team.add_argument("--timesteps", type=int, default=mappo.total_timesteps,
+                      help=f"team decisions, over every account and symbol (default {mappo.total_timesteps})")
+    team.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    team.add_argument("--accounts", type=int, default=defaults.accounts,
+                      help=f"parallel training accounts, each trading every symbol (default {defaults.accounts})")
+    team.add_argument("--n-steps", type=int, default=mappo.n_steps,
+                      help=f"rollout steps per account between updates (default {mappo.n_steps})")
+    team.add_argument("--episode-length", type=int, default=defaults.episode_length,
+                      help=f"decisions per training episode (default {defaults.episode_length})")
+    team.add_argument("--eval-every", type=int, default=0,
+                      help="validate every N steps, 0 = only at the end (default 0)")
+    team.add_argument("--vote", choices=VOTE_RULES, default=defaults.vote,
+                      help="how the three votes become one order (default plurality)")
+    team.add_argument("--reward-mode", choices=REWARD_MODES, default=defaults.reward_mode,
+                      help="team: the symbol's engine reward, shared; vote_pnl: each agent's own vote (default team)")
+    team.add_argument("--learning-rate", type=float, default=mappo.learning_rate,
+                      help=f"Adam step size (default {mappo.learning_rate:g})")
+    team.add_argument("--run-dir", type=Path, metavar="DIR",
+                      help="keep the logs and training checkpoints here (default: a temporary folder)")
+    team.add_argument("--checkpoint-every", type=int, default=0, metavar="UPDATES",
+                      help="write DIR/checkpoints/last every N updates (default: after the last)")
+    team.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
+    team.add_argument("--out", required=True, type=Path, metavar="DIR", help="checkpoint folder to create")
+    team.add_argument("--no-progress", action="store_true", help="no progress bar")
+    team.set_defaults(handler=run_tactical)
 
 
 def _training_arguments(parser: argparse.ArgumentParser, defaults: type, steps: str, rollout_unit: str) -> None:
@@ -172,6 +228,70 @@ def _check_options(out: Path, symbols: str | None) -> None:
     if out.exists():
         raise InvalidParameterError(f"--out {out} already exists; choose a new checkpoint folder")
     check_output_folder(out, "--out")
+
+
+def run_tactical(args: argparse.Namespace) -> int:
+    _check_options(args.out, args.symbols)
+    if args.resume and args.run_dir is None:
+        raise InvalidParameterError("--resume continues the run kept in --run-dir; pass --run-dir")
+    symbols = [s.strip() for s in args.symbols.split(",")] if args.symbols else None
+    data = load_dataset(args.data, symbols=symbols)
+    train, validation, _ = split_periods(data, args.data, args.train, args.val)
+    test = _slice(data, parse_period("--test", args.test), "--test") if args.test else None
+    per_update = args.n_steps * args.accounts * train.n_symbols
+    mappo = MappoArgs(seed=args.seed, total_timesteps=args.timesteps, n_steps=args.n_steps,
+                      learning_rate=args.learning_rate, checkpoint_every=args.checkpoint_every,
+                      eval_every=math.ceil(args.eval_every / per_update) if args.eval_every > 0 else 0)
+    config = TeamTrainingConfig(preset=args.preset, vote=args.vote, accounts=args.accounts,
+                                episode_length=args.episode_length, reward_mode=args.reward_mode, mappo=mappo)
+    print(f"training {config.preset} tactical team on {args.data} ({', '.join(data.symbols)}): "
+          f"train {train.index[0]}..{train.index[-1]}, validate {validation.index[0]}..{validation.index[-1]}, "
+          + (f"test {test.index[0]}..{test.index[-1]}, " if test is not None else "")
+          + f"{mappo.n_updates(args.accounts * train.n_symbols)} updates of {per_update} decisions, vote {config.vote}")
+    validate = functools.partial(validation_backtest, vote=config.vote, exposure=config.exposure,
+                                 params=config.params())
+    with tempfile.TemporaryDirectory(prefix="workbench-train-") as temporary:
+        run_dir = args.run_dir or Path(temporary)
+        bar = None if args.no_progress else _TimestepBar("training tactical team")
+        result = train_tactical_team(train, validation, config, validate, run_dir=run_dir,
+                                     code_version=code_version(), test=test, resume=args.resume,
+                                     progress=None if bar is None else bar.update)
+        if bar is not None:
+            bar.close()
+        card = dataclasses.replace(result.card, dataset={"name": args.data, "symbols": list(data.symbols)})
+        card = save_checkpoint(args.out, result.team, card, result.normalizer)
+        keep_logs(run_dir, args.out)
+    metrics = card.validation_metrics
+    keys = ("sharpe", "total_return", "max_drawdown", "n_trades", "time_in_market", "agreement", "fvg_focus",
+            "momentum_focus", "entry_balance", "update")
+    rows = [[f"{part}/{k}", _shown(metrics.get(f"{part}/{k}"))] for part in ("validation", "test") for k in keys
+            if f"{part}/{k}" in metrics]
+    print_table(["METRIC", "VALUE"], rows)
+    print(f"{card.training_metrics['train/decisions_per_second']:.0f} decisions/s; checkpoint saved to {args.out}")
+    return 0
+
+
+class _TimestepBar:
+    """A tqdm bar fed with ``(done, total)``."""
+
+    def __init__(self, description: str) -> None:
+        self.description, self.bar, self.done = description, None, 0
+
+    def update(self, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, initial=0, unit="decision", desc=self.description)
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _shown(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
 
 
 def _timestamp(text: str, index: pd.DatetimeIndex) -> pd.Timestamp:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 
 # WorkbenchError is re-exported: the app catches user errors without importing the engine.
 from engine.errors import InvalidParameterError, WorkbenchError  # noqa: F401
@@ -102,6 +104,59 @@ def stored_attention_at(run: StoredRun, bar: int) -> tuple[np.ndarray, tuple[str
         return None
     symbols = tuple(run.summary.get("data", {}).get("symbols") or ())
     return stored_attention(table, bar, symbols)
+
+
+TEAM_BUCKETS = 300
+"""Time buckets of the team history's curves (a long run still draws readable lines)."""
+
+
+@dataclass(frozen=True)
+class TeamHistory:
+    """A team run's decisions for one symbol over time (first scenario), bucketed by time.
+
+    Attributes:
+        agents: The agents, in order.
+        attention: Agent -> its attention over the seven columns, a row per bucket (mean).
+        agreement: Share of agents voting the team's decision (bucket mean).
+        rewards: Reward components per bucket (sum), or None when the run has none.
+    """
+
+    agents: tuple[str, ...]
+    attention: dict[str, pd.DataFrame]
+    agreement: pd.Series
+    rewards: pd.DataFrame | None
+
+
+def team_history(run: StoredRun, symbol: str) -> TeamHistory | None:
+    """The team's attention, agreement and reward components for ``symbol`` over the run (None for a
+    run without a team's stored votes)."""
+    if "team_votes" not in run.tables or "team_attention" not in run.tables:
+        return None
+    votes = run.load_table("team_votes")
+    votes = votes[(votes["scenario"] == 0) & (votes["symbol"] == symbol)].set_index("timestamp").sort_index()
+    attention = run.load_table("team_attention")
+    attention = attention[attention["symbol"] == symbol].set_index("timestamp").sort_index()
+    agents = tuple(c for c in votes.columns if c not in ("bar", "scenario", "symbol", "team", "agreement"))
+    per_agent = {}
+    for agent in agents:
+        columns = [c for c in attention.columns if c.startswith(f"{agent}_")]
+        per_agent[agent] = _bucketed(attention[columns].rename(columns=lambda c: c[len(agent) + 1:]), "mean")
+    rewards = None
+    if "rewards" in run.tables:
+        table = run.load_table("rewards")
+        table = table[(table["scenario"] == 0) & (table["symbol"] == symbol)].set_index("timestamp").sort_index()
+        rewards = _bucketed(table[["pnl", "cost", "time", "sharpe", "drawdown", "sizing", "hold"]], "sum")
+    return TeamHistory(agents, per_agent, _bucketed(votes[["agreement"]], "mean")["agreement"], rewards)
+
+
+def _bucketed(frame: pd.DataFrame, how: str) -> pd.DataFrame:
+    """``frame`` reduced to at most :data:`TEAM_BUCKETS` consecutive buckets (first timestamp as index)."""
+    if len(frame) <= TEAM_BUCKETS:
+        return frame
+    bucket = np.arange(len(frame)) * TEAM_BUCKETS // len(frame)
+    reduced = frame.groupby(bucket).agg(how)
+    reduced.index = frame.index[np.searchsorted(bucket, np.arange(TEAM_BUCKETS))]
+    return reduced
 
 
 # -- choices the forms offer -----------------------------------------------------------------------
