@@ -22,7 +22,7 @@ import shutil
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from safetensors import SafetensorError
@@ -64,6 +64,16 @@ class ModelCard:
         export: ``ExportReport.to_dict()`` of an ONNX export, when there is one (its ``path`` is
             relative to the checkpoint folder when the file is inside it).
         dataset: ``{"name": ..., "symbols": [...]}`` of the training data, when known.
+        test_period: ``(start, end)`` of the held-out test period, when there is one.
+        test_metrics: The final weights' figures on the test period (``test/...`` keys), measured
+            once, after every choice was made on the training and validation periods.
+        warnings: The training warning signs that fired (``models.training_checks``), each
+            ``{sign, timesteps, message, count}``.
+        search: The hyperparameter search that chose the settings, when there was one
+            (``models.symbol_agent.search.SearchResult.to_dict()``: ``n_trials``, ``best_trial``,
+            ``trials``, ...).
+        baselines: The final weights against the baseline strategies on the test period
+            (``workbench train`` writes it: period, protocol and one row per decider).
     """
 
     architecture: str
@@ -81,6 +91,11 @@ class ModelCard:
     weights_sha256: str = ""
     export: Mapping[str, Any] = field(default_factory=dict)
     dataset: Mapping[str, Any] = field(default_factory=dict)
+    test_period: tuple[str | None, str | None] | None = None
+    test_metrics: Mapping[str, float] = field(default_factory=dict)
+    warnings: Sequence[Mapping[str, Any]] = ()
+    search: Mapping[str, Any] = field(default_factory=dict)
+    baselines: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types (tuples become lists), plus the card format number."""
@@ -111,6 +126,9 @@ class ModelCard:
             raise InvalidParameterError(f"model card lacks key(s) {', '.join(missing)}")
         for name in ("train_period", "validation_period"):
             data[name] = tuple(data[name])
+        if data.get("test_period") is not None:
+            data["test_period"] = tuple(data["test_period"])
+        data["warnings"] = tuple(data.get("warnings", ()))
         return cls(**data)
 
 

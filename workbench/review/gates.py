@@ -15,10 +15,11 @@ The verdict rule (:func:`verdict`):
 2. **GO** when every gate passes (gates that do not apply to the decider, N/A, are left out);
 3. **CONDITIONAL GO** otherwise: every critical gate passes, some non-critical gate fails or is missing.
 
-Critical by default: portfolio Sharpe, max drawdown, stress max drawdown, out-of-sample Sharpe and
-the look-ahead canary (seed 004 makes Sharpe/drawdown the gate to validation, drawdowns <= 40% under
-stress and OOS Sharpe > 0.6 the exit of Phase 6; a policy that peeks at the future has no valid
-result at all).
+Critical by default: portfolio Sharpe, max drawdown, the activity minimums (trades a year, time in
+market), stress max drawdown, out-of-sample Sharpe and the look-ahead canary (seed 004 makes
+Sharpe/drawdown the gate to validation, drawdowns <= 40% under stress and OOS Sharpe > 0.6 the exit of
+Phase 6, and lists a policy that only holds among its warning signs; a policy that peeks at the
+future has no valid result at all).
 """
 from __future__ import annotations
 
@@ -105,6 +106,11 @@ DEFAULT_GATES: tuple[Gate, ...] = (
     Gate("profit_factor", "profit_factor", ">", 1.3, False, "profit factor > 1.3 (seed 004, final success metrics)"),
     Gate("excess_return", "excess_return", ">", 0.05, False,
          "annualized return > 5% above the equal-weight buy-and-hold benchmark (seed 004: >5% over SPY)"),
+    Gate("min_trades", "trades_per_year", ">=", 5.0, True,
+         "at least 5 trades a year, so that the other gates judge a policy that trades (seed 004 warning sign: "
+         "'all actions = HOLD')"),
+    Gate("min_time_in_market", "time_in_market", ">=", 0.30, True,
+         "a position open at least 30% of the time, so that a drawdown gate cannot pass by sitting in cash"),
     Gate("stress_max_drawdown", "stress_max_drawdown", "<=", 0.40, True,
          "drawdown <= 40% in every stress scenario (seed 004, Phase 6)"),
     Gate("oos_sharpe", "oos_sharpe", ">", 0.6, True, "out-of-sample Sharpe > 0.6 (seed 004, Phase 6)"),

@@ -27,8 +27,10 @@ from workbench.runs.kind import Evidence, Progress, RunView, StoredRunLike, as_n
 from workbench.runs.spec import RunSpec
 from workbench.store.record import RunRecord
 
-PORTFOLIO_KEYS = ("sharpe", "max_drawdown", "win_rate", "profit_factor", "excess_return")
-"""Per-scenario metrics that feed the portfolio gates."""
+PORTFOLIO_KEYS = ("sharpe", "max_drawdown", "win_rate", "profit_factor", "excess_return", "trades_per_year",
+                  "time_in_market")
+"""Per-scenario metrics that feed the portfolio gates (the activity ones keep a drawdown gate from passing
+on a run that sat in cash)."""
 
 
 @dataclass

@@ -39,7 +39,7 @@ class FakeRun:
 
 def scenario(label: str, **metrics: float | None) -> dict[str, Any]:
     base = {"label": label, "sharpe": 1.5, "max_drawdown": 0.2, "win_rate": 0.6, "profit_factor": 1.8,
-            "excess_return": 0.08, "total_return": 0.4}
+            "excess_return": 0.08, "total_return": 0.4, "trades_per_year": 12.0, "time_in_market": 0.6}
     return {**base, **metrics}
 
 
@@ -92,7 +92,7 @@ def sweep(run_id: str = "sw01") -> FakeRun:
 def compare(run_id: str = "cmp01", **candidate: float) -> FakeRun:
     """Like ``workbench.experiments.compare``: flat candidate metrics, equity indexed by timestamp."""
     metrics = {"sharpe": 1.4, "max_drawdown": 0.22, "win_rate": 0.55, "profit_factor": 1.5,
-               "excess_return": 0.07, **candidate}
+               "excess_return": 0.07, "trades_per_year": 10.0, "time_in_market": 0.7, **candidate}
     summary = {"candidate": {"name": "sma_cross", "role": "candidate", "params": {}, **metrics},
                "baselines": [{"name": "buy_and_hold", "role": "baseline", "sharpe": 1.1,
                               "sharpe_diff": {"estimate": 0.3, "low": -0.1, "high": 0.7}}]}
