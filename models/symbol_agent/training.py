@@ -71,11 +71,6 @@ from models.training_log import logger_formats
 
 logger = logging.getLogger(__name__)
 
-TRAINING_REWARD_WEIGHTS = RewardWeights(hold=0.05)
-"""The reward weights symbol agents train with by default: the plan's Phase 3 weights, except that
-idle cash costs (``hold`` 0.05 instead of 0.00); see docs/models.md for why."""
-
-
 @dataclass(frozen=True)
 class TrainingConfig:
     """What a training run does (defaults: the program plan's Phase 3 PPO configuration).
@@ -101,7 +96,8 @@ class TrainingConfig:
         clip_range: PPO clip range.
         vf_coef: Value loss coefficient.
         max_grad_norm: Gradient norm clip.
-        reward_weights: Weights of the reward components in training and validation.
+        reward_weights: Weights of the reward components in training and validation (plan: the engine's
+            defaults, ``hold`` 0).
         eval_every: Validate every this many timesteps (0: only at the end).
         eval_episodes: Staggered validation episodes per validation (plan: 10).
         checkpoint_every: Write a resume point every this many timesteps (0: never).
@@ -129,7 +125,7 @@ class TrainingConfig:
     clip_range: float = 0.2
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
-    reward_weights: RewardWeights = TRAINING_REWARD_WEIGHTS
+    reward_weights: RewardWeights = RewardWeights()
     eval_every: int = 5_000
     eval_episodes: int = 10
     checkpoint_every: int = 10_000
@@ -178,7 +174,7 @@ class TrainingConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainingConfig":
         """Inverse of :meth:`to_dict`. Cards written before schedules existed hold plain numbers for
-        ``learning_rate`` and ``ent_coef`` (constants) and no reward weights (the engine's defaults then).
+        ``learning_rate`` and ``ent_coef`` (constants), and lack the settings added since (defaults).
 
         Raises:
             InvalidParameterError: an unknown key or a bad value.
@@ -192,8 +188,6 @@ class TrainingConfig:
                 values[name] = Schedule.constant(values[name])
             elif isinstance(values.get(name), Mapping):
                 values[name] = Schedule.from_dict(values[name])
-        if "reward_weights" not in values and "learning_rate" in data and not isinstance(data["learning_rate"], Mapping):
-            values["reward_weights"] = RewardWeights()
         for name, kind in (("reward_weights", RewardWeights), ("warnings", WarningThresholds)):
             if isinstance(values.get(name), Mapping):
                 values[name] = kind(**values[name])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from sb3_contrib import MaskablePPO
 from engine.data.registry import load_builtin
 from engine.envs.episode import EpisodeConfig
 from engine.envs.vector_env import SB3VecEnv, TradingVectorEnv
-from engine.rewards import REWARD_COMPONENTS
+from engine.errors import InvalidParameterError
+from engine.rewards import REWARD_COMPONENTS, RewardWeights
 from models.checkpoint import load_checkpoint
 from models.symbol_agent.encoder import as_tensors
 from models.symbol_agent.network import SymbolAgent, SymbolAgentConfig, build_symbol_agent
@@ -197,3 +199,36 @@ def test_the_defaults_are_the_plan_s_ppo_configuration() -> None:
             config.checkpoint_every) == (2048, 64, 10, 5_000, 10, 10_000)
     assert config.learning_rate == Schedule("cosine", 3e-4, 1e-5) and config.ent_coef == Schedule("linear", 0.01, 0.001)
     assert config.accounts * 3 == 9  # three stocks: the closest to the plan's 8 parallel environments
+
+
+def test_a_card_s_training_config_reads_back_and_older_cards_still_read() -> None:
+    from models.schedules import Schedule
+
+    config = dataclasses.replace(TINY_CONFIG, reward_weights=RewardWeights(hold=0.05))
+    assert TrainingConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    before_issue_15 = {"accounts": 4, "batch_size": 256, "clip_range": 0.2, "device": "cpu", "ent_coef": 0.01,
+                       "episode_length": 256, "eval_every": 10000, "fees": 0.001, "gae_lambda": 0.95, "gamma": 0.99,
+                       "learning_rate": 0.0003, "n_epochs": 4, "n_steps": 128, "preset": "compact", "seed": 7,
+                       "slippage": 0.0005, "timesteps": 50000}
+    old = TrainingConfig.from_dict(before_issue_15)
+    assert old.learning_rate == Schedule.constant(3e-4) and old.ent_coef == Schedule.constant(0.01)
+    assert (old.n_steps, old.reward_weights, old.eval_episodes) == (128, RewardWeights(), 10)
+    with pytest.raises(InvalidParameterError, match="unknown training setting"):
+        TrainingConfig.from_dict({**before_issue_15, "n_envs": 8})
+
+
+def test_the_command_records_its_search_in_the_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    from models.symbol_agent import search
+
+    monkeypatch.setitem(search.SEARCH_SPACE, "n_steps", {"choices": [16]})  # rollouts that fit a tiny trial
+    out = tmp_path / "agent"
+    argv = [*TINY, "--test", "none", "--timesteps", "128", "--search", "2", "--search-timesteps", "64"]
+    assert main(["train", "symbol-agent", *argv, "--out", str(out)]) == 0
+    assert "search: best trial" in capsys.readouterr().out
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["search"]["n_trials"] == 2 and len(card["search"]["trials"]) == 2
+    best = card["search"]["best_trial"]["params"]
+    assert card["config"]["training"]["n_steps"] == best["n_steps"] == 16
+    assert card["config"]["training"]["clip_range"] == best["clip_range"]
+    assert card["test_period"] is None and card["test_metrics"] == {} and card["baselines"] == {}
