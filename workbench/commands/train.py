@@ -75,7 +75,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     agent.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every, metavar="N",
                        help=f"write a resume point every N steps, 0 = never (default {defaults.checkpoint_every})")
     agent.add_argument("--checkpoints", type=Path, metavar="DIR",
-                       help="folder of the resume points (default OUT.checkpoints; removed once OUT is saved)")
+                       help="folder of the resume points (default OUT.checkpoints); removed once OUT is saved")
     agent.add_argument("--resume", action="store_true",
                        help="continue from the newest resume point in --checkpoints (same options and data)")
     agent.add_argument("--search", type=int, default=0, metavar="N",
@@ -150,12 +150,18 @@ def run(args: argparse.Namespace) -> int:
         env_workers=args.env_workers)
     if args.search < 0 or (args.search and args.resume):
         raise InvalidParameterError("--search takes a number of trials >= 1 and cannot be resumed; drop --resume")
+    resumable = config.checkpoint_every > 0 and config.env_workers == 1 and args.executor == "local"
+    if args.resume and not resumable:
+        raise InvalidParameterError("--resume needs resume points, which one in-process environment writes "
+                                    "(no --env-workers, --executor local, --checkpoint-every > 0)")
     shard_runner = training_shard_runner(args.executor)
     symbols = [s.strip() for s in args.symbols.split(",")] if args.symbols else None
     data = load_dataset(args.data, symbols=symbols)
     split = parse_split(data, args.train, args.val, args.test)
     print(f"training {config.preset} symbol agent on {args.data} ({', '.join(data.symbols)}): "
           f"{_periods_text(split)}, {config.timesteps} steps, {config.env_workers} env worker(s) ({args.executor})")
+    if config.checkpoint_every > 0 and not resumable:
+        print("no resume points: they need one in-process environment (no --env-workers, --executor local)")
     with tempfile.TemporaryDirectory(prefix="workbench-train-") as log_dir:
         search = None
         if args.search:
@@ -165,7 +171,6 @@ def run(args: argparse.Namespace) -> int:
             config = search.best_config
             print(f"search: best trial {search.best_trial['number']} of {search.n_trials} "
                   f"(validation score {search.best_trial['score']:.3f}): {search.best_trial['params']}")
-        resumable = config.checkpoint_every > 0 and config.env_workers == 1 and args.executor == "local"
         result = train_symbol_agent(split, config, log_dir=log_dir, code_version=code_version(),
                                     progress=not args.no_progress, shard_runner=shard_runner,
                                     checkpoints=checkpoints if resumable else None, resume=args.resume)
