@@ -164,6 +164,12 @@ def test_user_errors_exit_2_with_a_message(tmp_path: Path, capsys: pytest.Captur
     assert not (tmp_path / "agent").exists()
 
 
+def test_an_earlier_run_s_resume_points_are_not_mixed_in(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "agent.checkpoints" / "step-000000000128").mkdir(parents=True)
+    assert main(["train", "symbol-agent", *TINY, "--out", str(tmp_path / "agent")]) == 2
+    assert "holds the resume points of an earlier run; continue it with --resume" in capsys.readouterr().err
+
+
 def test_an_existing_out_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "agent").mkdir()
     assert main(["train", "symbol-agent", *TINY, "--out", str(tmp_path / "agent")]) == 2

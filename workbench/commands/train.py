@@ -21,6 +21,7 @@ from models.master_agent.training import MasterTrainingConfig, train_master_agen
 from models.schedules import parse_schedule
 from models.splits import DataSplit, split_data
 from models.symbol_agent.network import AGENT_PRESETS
+from models.symbol_agent.resume import resume_points
 from models.symbol_agent.search import search_symbol_agent
 from models.symbol_agent.training import TrainingConfig, train_symbol_agent
 from strategies.families.symbol_agent import SYMBOL_AGENT
@@ -138,8 +139,11 @@ def run(args: argparse.Namespace) -> int:
     checkpoints = args.checkpoints or args.out.with_name(args.out.name + ".checkpoints")
     if args.out.exists():
         raise InvalidParameterError(f"--out {args.out} already exists; choose a new checkpoint folder")
-    if args.resume and not checkpoints.is_dir():
+    if args.resume and not resume_points(checkpoints):
         raise InvalidParameterError(f"--resume: {checkpoints} holds no resume points; start without --resume")
+    if not args.resume and resume_points(checkpoints):
+        raise InvalidParameterError(f"{checkpoints} holds the resume points of an earlier run; continue it with "
+                                    "--resume or remove the folder")
     config = TrainingConfig(
         preset=args.preset, timesteps=args.timesteps, seed=args.seed, device=args.device, accounts=args.accounts,
         episode_length=args.episode_length, n_steps=args.n_steps, batch_size=args.batch_size,
