@@ -46,9 +46,11 @@ METRIC_KEYS = (
     "win_rate",
     "profit_factor",
     "n_trades",
+    "trades_per_year",
     "n_closed_trades",
     "n_orders",
     "exposure",
+    "time_in_market",
     "turnover",
     "fees_paid",
     "benchmark_return",
@@ -150,6 +152,15 @@ def calmar_ratio(returns: np.ndarray, bars_per_year: float, axis: int = 0) -> np
     r = _bars_first(returns, axis)
     growth = np.nancumprod(1.0 + r, axis=0)
     return _ratio(np.asarray(annualized_return(r, bars_per_year)), np.asarray(max_drawdown(growth)), r)
+
+
+def time_in_market(held: np.ndarray, axis: int = 0) -> np.ndarray | float:
+    """Share of bars with any position open: ``held`` is the gross position value (or any quantity that
+    is non-zero exactly when something is held) per bar along ``axis``; 0.0 for no bars."""
+    held = np.asarray(held, dtype=np.float64)
+    if held.shape[axis] == 0:
+        return _figure(np.zeros(np.delete(held.shape, axis)))
+    return _figure(np.mean(held != 0.0, axis=axis))
 
 
 def equity_returns(equity: np.ndarray, init_cash: np.ndarray) -> np.ndarray:
@@ -283,6 +294,7 @@ def scenario_metrics(
     with np.errstate(divide="ignore", invalid="ignore"):
         exposure = np.nanmean(np.where(equity > 0.0, held / equity, np.nan), axis=0)
         turnover = notional / equity.mean(axis=0)
+    in_market = np.atleast_1d(time_in_market(held))
 
     bench = benchmark_curve(close, benchmark_close)
     bench_total = bench[-1] - 1.0
@@ -297,9 +309,11 @@ def scenario_metrics(
             "win_rate": _json_number(win_rate[s]),
             "profit_factor": _json_number(profit_factor[s]),
             "n_trades": int(n_trades[s]),
+            "trades_per_year": _json_number(n_trades[s] / (n_bars / ann)),
             "n_closed_trades": int(n_closed[s]),
             "n_orders": int(n_orders[s]),
             "exposure": _json_number(exposure[s]),
+            "time_in_market": _json_number(in_market[s]),
             "turnover": _json_number(turnover[s]),
             "fees_paid": _json_number(fees_paid[s]),
             "benchmark_return": _json_number(bench_total[s]),

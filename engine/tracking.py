@@ -86,6 +86,30 @@ class AccountTracker:
         self.prev_units = units.copy()
         self.bar = bars.copy()
 
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """Copies of the statistics (what :meth:`reset` and :meth:`update` change)."""
+        return {"returns": self.returns.copy(), "head": np.array(self.head, dtype=np.int64),
+                "prev_equity": self.prev_equity.copy(), "peak": self.peak.copy(),
+                "prev_units": self.prev_units.copy(), "entry_bar": self.entry_bar.copy(), "bar": self.bar.copy()}
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Return to a :meth:`snapshot` of a tracker of the same size.
+
+        Raises:
+            InvalidParameterError: an entry is missing or has another shape.
+        """
+        current = self.snapshot()
+        for key, like in current.items():
+            value = np.asarray(arrays[key]) if key in arrays else None
+            if value is None or value.shape != like.shape:
+                raise InvalidParameterError(
+                    f"tracker snapshot entry {key!r} is missing or shaped {None if value is None else value.shape}, "
+                    f"expected {like.shape}")
+            current[key] = value.astype(like.dtype, copy=True)
+        self.head = int(current.pop("head"))
+        for key, value in current.items():
+            setattr(self, key, value)
+
     def hold_bars(self) -> np.ndarray:
         """``[K, N]`` bars each open position has been held (0 when flat)."""
         return np.where(self.entry_bar >= 0, self.bar[:, None] - self.entry_bar, 0)

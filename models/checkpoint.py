@@ -23,7 +23,7 @@ import shutil
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -44,8 +44,11 @@ _CARD_TYPES: dict[str, tuple[type, ...]] = {
     "data_fingerprint": (str,), "seed": (numbers.Integral,), "code_version": (str,), "training_metrics": (Mapping,),
     "validation_metrics": (Mapping,), "observation_spec": (Mapping,), "action_spec": (Mapping,),
     "parameter_counts": (Mapping,), "weights_sha256": (str,), "export": (Mapping,), "dataset": (Mapping,),
+    "test_period": (tuple, type(None)), "test_metrics": (Mapping,), "warnings": (tuple,), "search": (Mapping,),
+    "baselines": (Mapping,),
 }
-_KIND_NAMES = {(str,): "a string", (Mapping,): "a JSON object", (tuple,): "a list", (numbers.Integral,): "an integer"}
+_KIND_NAMES = {(str,): "a string", (Mapping,): "a JSON object", (tuple,): "a list", (numbers.Integral,): "an integer",
+               (tuple, type(None)): "a list or null"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,16 @@ class ModelCard:
         export: ``ExportReport.to_dict()`` of an ONNX export, when there is one (its ``path`` is
             relative to the checkpoint folder when the file is inside it).
         dataset: ``{"name": ..., "symbols": [...]}`` of the training data, when known.
+        test_period: ``(start, end)`` of the held-out test period, when there is one.
+        test_metrics: The final weights' figures on the test period (``test/...`` keys), measured
+            once, after every choice was made on the training and validation periods.
+        warnings: The training warning signs that fired (``models.training_checks``), each
+            ``{sign, timesteps, message, count}``.
+        search: The hyperparameter search that chose the settings, when there was one
+            (``models.symbol_agent.search.SearchResult.to_dict()``: ``n_trials``, ``best_trial``,
+            ``trials``, ...).
+        baselines: The final weights against the baseline strategies on the test period
+            (``workbench train`` writes it: period, protocol and one row per decider).
     """
 
     architecture: str
@@ -86,6 +99,11 @@ class ModelCard:
     weights_sha256: str = ""
     export: Mapping[str, Any] = field(default_factory=dict)
     dataset: Mapping[str, Any] = field(default_factory=dict)
+    test_period: tuple[str | None, str | None] | None = None
+    test_metrics: Mapping[str, float] = field(default_factory=dict)
+    warnings: Sequence[Mapping[str, Any]] = ()
+    search: Mapping[str, Any] = field(default_factory=dict)
+    baselines: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, kinds in _CARD_TYPES.items():
@@ -97,10 +115,14 @@ class ModelCard:
             if len(period) != 2 or not all(p is None or isinstance(p, str) for p in period):
                 raise InvalidParameterError(f"model card key {name!r} must be [start, end] (dates or null), "
                                             f"got {list(period)!r}")
-        for name in ("training_metrics", "validation_metrics", "parameter_counts"):
+        for name in ("training_metrics", "validation_metrics", "test_metrics", "parameter_counts"):
+            undefined_allowed = name != "parameter_counts"  # a metric can be undefined (a profit factor without losses)
             for key, value in getattr(self, name).items():
+                if value is None and undefined_allowed:
+                    continue
                 if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                    raise InvalidParameterError(f"model card {name}[{key!r}] must be a number, got {value!r}")
+                    raise InvalidParameterError(f"model card {name}[{key!r}] must be a number"
+                                                f"{' or null' if undefined_allowed else ''}, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types (tuples become lists), plus the card format number."""
@@ -134,6 +156,10 @@ class ModelCard:
         for name in ("train_period", "validation_period"):
             if isinstance(data[name], list):
                 data[name] = tuple(data[name])
+        if isinstance(data.get("test_period"), list):
+            data["test_period"] = tuple(data["test_period"])
+        if isinstance(data.get("warnings"), list):
+            data["warnings"] = tuple(data["warnings"])
         return cls(**data)
 
 

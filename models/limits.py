@@ -7,6 +7,7 @@ from engine.errors import InvalidParameterError
 MAX_COUNTS: dict[str, int] = {
     "timesteps": 10**10, "accounts": 4096, "env_workers": 4096, "threads": 1024, "episode_length": 10**6,
     "n_steps": 10**6, "batch_size": 10**6, "n_minibatches": 10**6, "n_epochs": 10_000, "eval_every": 10**10,
+    "eval_episodes": 10_000, "checkpoint_every": 10**10,
     "seed": 2**32 - 1,
 }
 MAX_ROLLOUT = 10**7

@@ -155,6 +155,30 @@ class KernelStepper:
         self.end[accounts] = ends
         self.tracker.reset(accounts, starts, self.state)
 
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """Copies of what stepping changes: the portfolio state, pending intents, targets, bars and
+        clock, keyed ``stepper.<field>`` (the tracker keeps its own, :meth:`AccountTracker.snapshot`)."""
+        arrays = {f"stepper.state.{name}": value.copy() for name, value in self.state._asdict().items()}
+        arrays.update({f"stepper.pending.{name}": value.copy() for name, value in self.loop.pending._asdict().items()})
+        arrays.update({"stepper.last_target": self.loop.last_target.copy(), "stepper.bar": self.bar.copy(),
+                       "stepper.start": self.start.copy(), "stepper.end": self.end.copy(),
+                       "stepper.clock": np.array(self.clock, dtype=np.int64)})
+        return arrays
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Return to a :meth:`snapshot` of a stepper over the same batch, in place.
+
+        Raises:
+            InvalidParameterError: an entry is missing or has another shape or dtype.
+        """
+        targets = {f"stepper.state.{name}": value for name, value in self.state._asdict().items()}
+        targets.update({f"stepper.pending.{name}": value for name, value in self.loop.pending._asdict().items()})
+        targets.update({"stepper.last_target": self.loop.last_target, "stepper.bar": self.bar,
+                        "stepper.start": self.start, "stepper.end": self.end})
+        for key, target in targets.items():
+            target[...] = _snapshot_entry(arrays, key, target)
+        self.clock = int(_snapshot_entry(arrays, "stepper.clock", np.array(self.clock, dtype=np.int64)))
+
     def step(self, actions: np.ndarray) -> StepResult:
         """Decide at every account's current bar, fill at the next open, mark at the next close."""
         if np.any(self.bar >= self.end):
@@ -182,3 +206,15 @@ class KernelStepper:
         rewards = reward_components(outcome, self.weights, self.scales)
         return StepResult(step_records, rewards, outcome, allowed,
                           terminated=state.equity <= 0.0, truncated=self.bar >= self.end)
+
+
+def _snapshot_entry(arrays: dict[str, np.ndarray], key: str, like: np.ndarray) -> np.ndarray:
+    """``arrays[key]``, checked to have ``like``'s shape and dtype."""
+    if key not in arrays:
+        raise InvalidParameterError(f"the snapshot lacks {key!r}; take it with snapshot() of the same kind of object")
+    value = np.asarray(arrays[key])
+    if value.shape != like.shape or value.dtype != like.dtype:
+        raise InvalidParameterError(
+            f"snapshot entry {key!r} is {value.dtype} {value.shape}, expected {like.dtype} {like.shape}: it was "
+            "taken from an environment over other scenarios")
+    return value

@@ -26,6 +26,7 @@ its step, shared with the shards of ``engine.envs.sharded``.
 """
 from __future__ import annotations
 
+import json
 from abc import abstractmethod
 from typing import Any, Iterable, Sequence
 
@@ -91,9 +92,17 @@ class TradingVectorEnv(VectorEnv):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Start every scenario's episode; ``options={"start": bar}`` fixes all first bars."""
+        """Start every scenario's episode; ``options={"start": bar}`` fixes all first bars, and
+        ``options={"start": [bar per scenario]}`` each scenario's own."""
         super().reset(seed=seed)
-        start = None if not options or options.get("start") is None else int(options["start"])
+        start = None if not options or options.get("start") is None else options["start"]
+        if start is not None:
+            start = np.asarray(start, dtype=np.int64)
+            if start.ndim > 1 or (start.ndim == 1 and len(start) != self.n_scenarios):
+                raise InvalidParameterError(
+                    f"reset option 'start' is one bar or one bar per scenario ({self.n_scenarios}); got shape "
+                    f"{start.shape}")
+            start = np.broadcast_to(start, (self.n_scenarios,))
         self._reset_accounts(np.arange(self.n_scenarios), start)
         self._started = True
         return self._observation(), self._info(None)
@@ -130,9 +139,35 @@ class TradingVectorEnv(VectorEnv):
         """``[B, 7]`` bool, True where the action is allowed at each sub-environment's bar."""
         return self.stepper.masks().reshape(self.num_envs, -1)
 
-    def _reset_accounts(self, accounts: np.ndarray, start: int | None) -> None:
-        bounds = [self.episode.bounds(int(self.stepper.last_bars[k]), self.np_random, start, self.builder.warmup)
-                  for k in accounts]
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """Everything that changes as the environment steps, as arrays (numbers, and one text array
+        for the random generator's state), so that :meth:`restore` on an environment built the same
+        way continues bit for bit; ``np.savez`` writes it without pickling."""
+        arrays = self.stepper.snapshot()
+        arrays.update({f"tracker.{k}": v for k, v in self.stepper.tracker.snapshot().items()})
+        arrays["env.started"] = np.array(self._started)
+        arrays["env.rng"] = np.array(json.dumps(self.np_random.bit_generator.state))
+        return arrays
+
+    def restore(self, snapshot: dict[str, np.ndarray]) -> None:
+        """Return to the state of :meth:`snapshot` (taken from an environment over the same scenarios).
+
+        Raises:
+            InvalidParameterError: the snapshot lacks an entry or holds arrays of other shapes.
+        """
+        prefix = "tracker."
+        self.stepper.restore({k: v for k, v in snapshot.items() if k.startswith("stepper.")})
+        self.stepper.tracker.restore({k[len(prefix):]: v for k, v in snapshot.items() if k.startswith(prefix)})
+        for key in ("env.started", "env.rng"):
+            if key not in snapshot:
+                raise InvalidParameterError(f"the environment snapshot lacks {key!r}; take it with snapshot()")
+        self._started = bool(snapshot["env.started"])
+        self.np_random.bit_generator.state = json.loads(str(snapshot["env.rng"]))
+
+    def _reset_accounts(self, accounts: np.ndarray, start: np.ndarray | None) -> None:
+        starts = [None] * len(accounts) if start is None else [int(start[k]) for k in accounts]
+        bounds = [self.episode.bounds(int(self.stepper.last_bars[k]), self.np_random, first, self.builder.warmup)
+                  for k, first in zip(accounts, starts)]
         starts, ends = (np.array(b, dtype=np.int64) for b in zip(*bounds))
         self.stepper.reset(accounts, starts, ends)
 

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import pandas as pd
 import torch
 from stable_baselines3.common.logger import Logger, configure
 
@@ -49,6 +48,7 @@ from models.master_agent.env import MasterEnvironment
 from models.master_agent.policy_network import ARCHITECTURE, MasterPolicyNetwork, master_card_config, master_config
 from models.master_agent.ppo import collect_rollout, ppo_update
 from models.spec import observation_spec, weights_action_spec
+from models.splits import DataSplit
 from models.symbol_agent.encoder import FeatureEncoder
 from models.training_log import logger_formats
 
@@ -99,17 +99,20 @@ def evaluate_validation(network: MasterPolicyNetwork, env: MasterEnvironment) ->
 
     ``sharpe`` and ``max_drawdown`` are ``engine.metrics``' figures of the account's bar returns and
     equity (Sharpe annualized at the bar frequency, ddof 1, 0 when the returns are flat);
-    ``mean_cash`` is the average cash weight the policy asked for.
+    ``mean_cash`` is the average cash weight the policy asked for, ``time_in_market`` the share of
+    decisions taken while a position was open.
     """
     network.eval()
     observation = env.reset()
     equity = [float(env.stepper.state.equity[0])]
     rewards: list[float] = []
     cash: list[float] = []
+    held: list[bool] = []
     with torch.no_grad():
         while True:
             weights = network(observation).weights
             cash.append(float(weights[0, -1]))
+            held.append(bool(np.any(env.stepper.state.units[0] != 0.0)))
             step = env.step(weights[:, :-1].cpu().numpy())
             rewards.append(float(step.reward[0]))
             equity.append(float(step.equity[0]))
@@ -123,7 +126,8 @@ def evaluate_validation(network: MasterPolicyNetwork, env: MasterEnvironment) ->
     return {"validation/sharpe": sharpe, "validation/mean_reward": float(np.mean(rewards)),
             "validation/total_return": float(curve[-1] / curve[0] - 1.0),
             "validation/max_drawdown": max_drawdown(curve),
-            "validation/mean_cash": float(np.mean(cash)), "validation/bars": float(len(rewards))}
+            "validation/mean_cash": float(np.mean(cash)), "validation/time_in_market": float(np.mean(held)),
+            "validation/bars": float(len(rewards))}
 
 
 class _Validator:
@@ -152,16 +156,14 @@ class _Validator:
                     metrics["validation/sharpe"], metrics["validation/mean_reward"])
 
 
-def train_master_agent(train: MarketData, history: MarketData, validation_period: tuple[Any, Any],
-                       encoder: FeatureEncoder, normalizer: FittedNormalizer, symbol_agent: Mapping[str, Any],
-                       config: MasterTrainingConfig, *, log_dir: str | Path, code_version: str,
-                       progress: bool = False, verbose: bool = False) -> MasterTrainingResult:
+def train_master_agent(split: DataSplit, encoder: FeatureEncoder, normalizer: FittedNormalizer,
+                       symbol_agent: Mapping[str, Any], config: MasterTrainingConfig, *, log_dir: str | Path,
+                       code_version: str, progress: bool = False, verbose: bool = False) -> MasterTrainingResult:
     """Train a master agent over a frozen symbol encoder and keep the weights that validate best.
 
     Args:
-        train: The training period's data.
-        history: Data from the training start through the validation end (validation warm-up).
-        validation_period: ``(start, end)`` of the validation period, inside ``history``.
+        split: The periods (``models.splits``); with a test period, the kept weights trade it once at
+            the end (the card's ``test_metrics``, keys ``test/...``).
         encoder: The symbol agent's encoder (copied, then frozen).
         normalizer: The symbol agent's normalizer.
         symbol_agent: ``name``, ``weights_sha256`` and periods of the symbol agent, for the card.
@@ -174,16 +176,17 @@ def train_master_agent(train: MarketData, history: MarketData, validation_period
     threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
-        return _train(train, history, validation_period, encoder, normalizer, symbol_agent, config,
-                      log_dir=log_dir, code_version=code_version, progress=progress, verbose=verbose)
+        return _train(split, encoder, normalizer, symbol_agent, config, log_dir=log_dir, code_version=code_version,
+                      progress=progress, verbose=verbose)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(train: MarketData, history: MarketData, validation_period: tuple[Any, Any], encoder: FeatureEncoder,
-           normalizer: FittedNormalizer, symbol_agent: Mapping[str, Any], config: MasterTrainingConfig, *,
-           log_dir: str | Path, code_version: str, progress: bool, verbose: bool) -> MasterTrainingResult:
+def _train(split: DataSplit, encoder: FeatureEncoder, normalizer: FittedNormalizer, symbol_agent: Mapping[str, Any],
+           config: MasterTrainingConfig, *, log_dir: str | Path, code_version: str, progress: bool,
+           verbose: bool) -> MasterTrainingResult:
     torch.manual_seed(config.seed)
+    train = split.part(split.train)
     device = resolve_device(config.device)
     if device.type == "cuda":
         # The CPU kernels used here are deterministic already; the switch (whose import alone takes
@@ -194,8 +197,9 @@ def _train(train: MarketData, history: MarketData, validation_period: tuple[Any,
     network.encoder.load_state_dict(encoder.state_dict())
     network.to(device)
     env = make_training_env(train, network, normalizer, config, device)
-    validate = _Validator(network, make_validation_env(history, validation_period[0], network, normalizer, config,
-                                                       device), configure(str(log_dir), logger_formats(verbose)))
+    validate = _Validator(network, make_validation_env(split.through(split.validation), split.validation[0], network,
+                                                       normalizer, config, device),
+                          configure(str(log_dir), logger_formats(verbose)))
     log = validate.log
     optimizer = torch.optim.Adam([p for p in network.parameters() if p.requires_grad], lr=config.learning_rate,
                                  eps=1e-5)
@@ -229,15 +233,20 @@ def _train(train: MarketData, history: MarketData, validation_period: tuple[Any,
                         "train/validation_seconds": validate.seconds,
                         "train/steps_per_second": timesteps / max(elapsed - validate.seconds, 1e-9)}
     network.load_state_dict(validate.best_state)
+    test_metrics = {}
+    if split.test is not None:
+        test_env = make_validation_env(split.through(split.test), split.test[0], network, normalizer, config, device)
+        test_metrics = {f"test/{k.split('/', 1)[1]}": v for k, v in evaluate_validation(network, test_env).items()}
     network = network.to("cpu").eval()
     card = ModelCard(
         architecture=ARCHITECTURE,
         config=master_card_config(config.preset, encoder.config, sizes, config.action_space(), symbol_agent,
                                   dataclasses.asdict(config)),
-        train_period=(train.index[0].isoformat(), train.index[-1].isoformat()),
-        validation_period=tuple(pd.Timestamp(p).isoformat() for p in validation_period),
+        train_period=tuple(t.isoformat() for t in split.train),
+        validation_period=tuple(t.isoformat() for t in split.validation),
+        test_period=None if split.test is None else tuple(t.isoformat() for t in split.test),
         data_fingerprint=train.fingerprint(), seed=config.seed, code_version=code_version,
-        training_metrics=training_metrics, validation_metrics=validate.best_metrics,
+        training_metrics=training_metrics, validation_metrics=validate.best_metrics, test_metrics=test_metrics,
         observation_spec=observation_spec(include_mask=False), action_spec=weights_action_spec())
     return MasterTrainingResult(network, card, normalizer, tuple(validate.history))
 

@@ -22,9 +22,38 @@ POLICY = Path(__file__).resolve().parents[2] / "assets" / "policies" / "symbol-a
 def test_shipped_agent_loads_with_a_verified_card() -> None:
     agent, card, normalizer = load_checkpoint(POLICY, build_symbol_agent)
     assert card.config["preset"] == "compact" and card.seed == 7
-    assert card.train_period[1].startswith("2007-12-31") and card.validation_period[0].startswith("2008-01-02")
+    # The 70/15/15 split of AAPL, MSFT and IBM; the test period was traded once, at the end.
+    assert card.train_period[1].startswith("2009-04-07") and card.validation_period[0].startswith("2009-04-08")
+    assert card.test_period[0].startswith("2011-03-21") and card.test_period[1].startswith("2013-03-01")
     assert set(card.validation_metrics) >= {"validation/sharpe", "validation/total_return"}
     assert sum(p.numel() for p in agent.parameters()) == card.parameter_counts["total"]
+    training = card.config["training"]
+    assert (training["n_steps"], training["batch_size"], training["n_epochs"]) == (2048, 64, 10)
+    assert training["learning_rate"] == {"kind": "cosine", "start": 3e-4, "end": 1e-5}
+
+
+def test_issue15_the_shipped_agent_takes_positions_and_trades() -> None:
+    """Issue 15: the card shows validation and test figures with time in market and trades, and they
+    are not the all-HOLD policy's (3 trades in 3 years)."""
+    _, card, _ = load_checkpoint(POLICY, build_symbol_agent)
+    for split, metrics in (("validation", card.validation_metrics), ("test", card.test_metrics)):
+        assert metrics[f"{split}/episodes"] == 10.0
+        assert metrics[f"{split}/time_in_market"] >= 0.3 and metrics[f"{split}/trades_per_year"] > 10
+        assert metrics[f"{split}/hold_share"] < 0.98
+    assert not [w for w in card.warnings if w["sign"] == "all_hold"]
+    rows = {row["name"]: row for row in card.baselines["rows"]}
+    assert set(rows) == {"symbol-agent-compact-stocks", "buy_and_hold", "equal_weight", "sma_cross", "momentum",
+                         "random"}
+    assert rows["symbol-agent-compact-stocks"]["n_trades"] > 20
+
+
+def test_issue15_a_backtest_of_aapl_from_2011_shows_it_trading() -> None:
+    from workbench.runs.backtest import run_backtest
+    from workbench.runs.spec import RunSpec
+
+    result = run_backtest(RunSpec(data="stocks", policy=str(POLICY), symbols=("AAPL",), start="2011-01-01"),
+                          extras=False)
+    assert result.metrics[0]["n_trades"] > 10 and result.metrics[0]["time_in_market"] > 0.3
 
 
 def test_shipped_agent_trades_the_unseen_period_within_its_masks() -> None:

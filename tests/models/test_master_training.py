@@ -31,6 +31,7 @@ from models.master_agent.training import (
     make_training_env,
     train_master_agent,
 )
+from models.splits import split_data
 from models.symbol_agent.encoder import EncoderConfig, FeatureEncoder
 from models.symbol_agent.network import build_symbol_agent
 from tests.engine.envs.helpers import identity_normalizer
@@ -54,15 +55,13 @@ def random_encoder(seed: int = 11) -> FeatureEncoder:
 @pytest.fixture(scope="module")
 def periods():
     data = load_builtin("stocks").select(["AAPL", "MSFT"])
-    train = data.slice("2005-01-01", "2006-12-31")  # 504 bars: warm-up 271 leaves room for 32-bar episodes
-    validation = data.slice("2007-01-01", "2007-03-31")
-    return train, data.slice("2005-01-01", "2007-03-31"), (validation.index[0], validation.index[-1])
+    # 504 training bars: warm-up 271 leaves room for 32-bar episodes.
+    return split_data(data, ("2005-01-01", "2006-12-31"), ("2007-01-01", "2007-03-31"), False)
 
 
 def train(periods, config: MasterTrainingConfig, tmp_path):
-    train_data, history, validation = periods
-    return train_master_agent(train_data, history, validation, random_encoder(), identity_normalizer(), SYMBOL_AGENT,
-                              config, log_dir=tmp_path, code_version="test")
+    return train_master_agent(periods, random_encoder(), identity_normalizer(), SYMBOL_AGENT, config, log_dir=tmp_path,
+                              code_version="test")
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +155,7 @@ def test_generalized_advantages_by_hand() -> None:
 
 def test_all_cash_earns_nothing_and_a_first_buy_pays_costs(periods) -> None:
     net = network()
-    env = make_training_env(periods[0], net, identity_normalizer(), TINY, torch.device("cpu"))
+    env = make_training_env(periods.part(periods.train), net, identity_normalizer(), TINY, torch.device("cpu"))
     observation = env.reset()
     assert observation.embeddings.shape == (4, 2, 64) and observation.portfolio.shape == (4, 8)
     cash = env.step(np.zeros((4, 2)))

@@ -1,6 +1,7 @@
-"""``workbench train symbol-agent`` (MaskablePPO), ``workbench train master-agent`` (PPO over a frozen
-symbol agent) and ``workbench train tactical-team`` (MAPPO): train, then save the best checkpoint by
-validation Sharpe."""
+"""``workbench train symbol-agent`` (MaskablePPO, optionally after an Optuna search), ``workbench train
+master-agent`` (PPO over a frozen symbol agent) and ``workbench train tactical-team`` (MAPPO): train, then
+save the best checkpoint by validation and, with a test period, its held-out figures and a comparison
+with the baselines."""
 from __future__ import annotations
 
 import argparse
@@ -9,19 +10,25 @@ import functools
 import math
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
 
 from engine.atomic_files import check_output_folder
 from engine.errors import InvalidParameterError
+from engine.rewards import RewardWeights
 from engine.votes import VOTE_RULES
-from models.checkpoint import save_checkpoint
+from models.checkpoint import save_checkpoint, update_card
 from models.devices import DEVICES
 from models.mappo import MappoArgs
 from models.master_agent.policy_network import MASTER_PRESETS
 from models.master_agent.training import MasterTrainingConfig, train_master_agent
+from models.schedules import parse_schedule
+from models.splits import DataSplit, split_data
 from models.symbol_agent.network import AGENT_PRESETS
+from models.symbol_agent.resume import resume_points
+from models.symbol_agent.search import search_symbol_agent
 from models.symbol_agent.training import TrainingConfig, train_symbol_agent
 from models.tactical_team.config import TEAM_PRESETS
 from models.tactical_team.env import REWARD_MODES
@@ -31,38 +38,63 @@ from strategies.tactical import validation_backtest
 from workbench.commands.options import parse_period
 from workbench.commands.output import print_table
 from workbench.experiments.executors import EXECUTORS
+from workbench.experiments.held_out import compare_held_out
 from workbench.policies import load_family_policy
 from workbench.runs.evaluate import code_version
 from workbench.services.datasets import load_dataset
 from workbench.services.ray_training import training_shard_runner
 
-DEFAULT_PERIODS: dict[str, tuple[str, str]] = {"stocks": ("2000-01-01:2007-12-31", "2008-01-01:2010-12-31")}
-"""Per-dataset default ``(train, validation)`` periods (the issue's split for ``stocks``)."""
-
-TRAIN_SHARE = 0.8
-"""Without a default or ``--train``/``--val``: the first 80% of bars train, the rest validate."""
+PERIODS_EPILOG = ("Periods: without --train, --val and --test the bars split 70/15/15 in time (train, validate, "
+                  "test); --train/--val replace their default and then there is a test period only with --test "
+                  "(--test none: none).")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("train",
                                  description="Train a neural policy and save it as a checkpoint folder.")
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
+    defaults = TrainingConfig()
     agent = kinds.add_parser(
         "symbol-agent", help="train the symbol agent with MaskablePPO",
         description=("Train the symbol agent (transformer encoder, masked actor-critic) with sb3-contrib "
-                     "MaskablePPO on the training period, validate it on the validation period every "
-                     "--eval-every steps, and save the best weights (by validation Sharpe) to --out."),
-        epilog="Default periods: stocks trains 2000-2007 and validates 2008-2010; other datasets train on "
-               "the first 80%% of their bars.")
+                     "MaskablePPO on the training period, validate it every --eval-every steps over "
+                     "--eval-episodes episodes of the validation period, keep the best weights, trade the test "
+                     "period once with them, and save the checkpoint to --out. With --search N, N Optuna "
+                     "trials choose the hyperparameters first."),
+        epilog=PERIODS_EPILOG.replace("%", "%%"))
     agent.add_argument("--preset", default="compact", help=f"agent size: {', '.join(AGENT_PRESETS)} (default compact)")
     agent.add_argument("--data", required=True, metavar="DATASET_OR_PATH", help="dataset name or file")
     agent.add_argument("--symbols", help="comma-separated symbols (default: all)")
     _training_arguments(agent, TrainingConfig, "environment steps", "sub-environment")
-    agent.add_argument("--batch-size", type=int, default=TrainingConfig.batch_size,
-                       help=f"PPO minibatch size (default {TrainingConfig.batch_size})")
-    agent.add_argument("--n-epochs", type=int, default=TrainingConfig.n_epochs,
-                       help=f"PPO epochs per update (default {TrainingConfig.n_epochs})")
-    agent.add_argument("--env-workers", type=int, default=TrainingConfig.env_workers, metavar="K",
+    agent.add_argument("--batch-size", type=int, default=defaults.batch_size,
+                       help=f"PPO minibatch size (default {defaults.batch_size})")
+    agent.add_argument("--n-epochs", type=int, default=defaults.n_epochs,
+                       help=f"PPO epochs per update (default {defaults.n_epochs})")
+    agent.add_argument("--learning-rate", metavar="START[:END]", default=_schedule_text(defaults.learning_rate),
+                       help="Adam learning rate, cosine from START to END over the run "
+                            f"(default {_schedule_text(defaults.learning_rate)})")
+    agent.add_argument("--ent-coef", metavar="START[:END]", default=_schedule_text(defaults.ent_coef),
+                       help="entropy coefficient, linear from START to END over the run "
+                            f"(default {_schedule_text(defaults.ent_coef)})")
+    agent.add_argument("--clip-range", type=float, default=defaults.clip_range,
+                       help=f"PPO clip range (default {defaults.clip_range})")
+    agent.add_argument("--reward-weights", metavar="NAME=W,...",
+                       help="reward weights that differ from the training defaults, e.g. hold=0,pnl=0.5 "
+                            f"(defaults: {_weights_text(defaults.reward_weights)})")
+    agent.add_argument("--eval-episodes", type=int, default=defaults.eval_episodes,
+                       help=f"staggered validation episodes per validation (default {defaults.eval_episodes})")
+    agent.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every, metavar="N",
+                       help=f"write a resume point every N steps, 0 = never (default {defaults.checkpoint_every})")
+    agent.add_argument("--checkpoints", type=Path, metavar="DIR",
+                       help="folder of the resume points (default OUT.checkpoints); removed once OUT is saved")
+    agent.add_argument("--resume", action="store_true",
+                       help="continue from the newest resume point in --checkpoints (same options and data)")
+    agent.add_argument("--search", type=int, default=0, metavar="N",
+                       help="first run N Optuna trials over the plan's ranges, scored on validation, then train "
+                            "the best for --timesteps (default 0: no search)")
+    agent.add_argument("--search-timesteps", type=int, metavar="T",
+                       help="timesteps of each search trial (default a quarter of --timesteps)")
+    agent.add_argument("--env-workers", type=int, default=defaults.env_workers, metavar="K",
                        help="cut the training accounts into K shards stepped as rollout workers, 1 to --accounts "
                             "(default 1); results depend on K, not on --executor")
     agent.add_argument("--executor", choices=EXECUTORS, default="local",
@@ -80,8 +112,8 @@ def _register_master(kinds: argparse._SubParsersAction) -> None:
         description=("Train the master agent (attention over the symbol agent's frozen embeddings -> target "
                      "weights per symbol and cash) with PPO on accounts trading the training period, validate "
                      "it every --eval-every steps, and save the best weights (by validation Sharpe) to --out "
-                     "with the frozen encoder inside."),
-        epilog="Defaults: the symbol agent's dataset and symbols; periods as for symbol-agent.")
+                     "with the frozen encoder inside; with a test period, trade it once at the end."),
+        epilog="Defaults: the symbol agent's dataset and symbols. " + PERIODS_EPILOG.replace("%", "%%"))
     master.add_argument("--symbol-agent", required=True, metavar="NAME_OR_PATH",
                         help="shipped symbol agent (workbench models list) or checkpoint folder; its encoder is frozen")
     master.add_argument("--preset", default="compact",
@@ -100,7 +132,7 @@ def _register_tactical(kinds: argparse._SubParsersAction) -> None:
                      "validate it every --eval-every steps with a backtest of the validation period, and save "
                      "the best weights (by validation Sharpe) to --out. The MAPPO defaults are the tactical-team "
                      "specification's tuned values."),
-        epilog="Without --train/--val the first 80%% of the bars train and the rest validate.")
+        epilog=PERIODS_EPILOG.replace("%", "%%"))
     team.add_argument("--preset", default="compact", choices=tuple(TEAM_PRESETS),
                       help="team size (default compact; seed is the specification's)")
     team.add_argument("--data", required=True, metavar="DATASET_OR_PATH", help="dataset name or file")
@@ -108,7 +140,7 @@ def _register_tactical(kinds: argparse._SubParsersAction) -> None:
     defaults, mappo = TeamTrainingConfig(), MappoArgs()
     team.add_argument("--train", metavar="START:END", help="training period, e.g. 2024-01-02:2024-02-29")
     team.add_argument("--val", metavar="START:END", help="validation period (chooses the best weights)")
-    team.add_argument("--test", metavar="START:END",
+    team.add_argument("--test", metavar="START:END|none",
                       help="held-out period after --val, traded once by the chosen weights (honest out-of-sample "
                            "figures in the model card's test/... metrics)")
     team.add_argument("--timesteps", type=int, default=mappo.total_timesteps,
@@ -140,8 +172,9 @@ def _register_tactical(kinds: argparse._SubParsersAction) -> None:
 
 def _training_arguments(parser: argparse.ArgumentParser, defaults: type, steps: str, rollout_unit: str) -> None:
     """The options both trainers take: periods, budget, seed, device, accounts, rollout, validation, output."""
-    parser.add_argument("--train", metavar="START:END", help="training period, e.g. 2000-01-01:2007-12-31")
-    parser.add_argument("--val", metavar="START:END", help="validation period, e.g. 2008-01-01:2010-12-31")
+    parser.add_argument("--train", metavar="START:END", help="training period, e.g. 2000-03-01:2009-04-07")
+    parser.add_argument("--val", metavar="START:END", help="validation period, e.g. 2009-04-08:2011-03-18")
+    parser.add_argument("--test", metavar="START:END|none", help="test period, traded once at the end")
     parser.add_argument("--timesteps", type=int, default=defaults.timesteps,
                         help=f"{steps} (default {defaults.timesteps})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -159,33 +192,126 @@ def _training_arguments(parser: argparse.ArgumentParser, defaults: type, steps: 
 
 
 def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
     _check_options(args.out, args.symbols)
+    checkpoints = args.checkpoints or args.out.with_name(args.out.name + ".checkpoints")
+    if args.resume and not resume_points(checkpoints):
+        raise InvalidParameterError(f"--resume: {checkpoints} holds no resume points; start without --resume")
+    if not args.resume and resume_points(checkpoints):
+        raise InvalidParameterError(f"{checkpoints} holds the resume points of an earlier run; continue it with "
+                                    "--resume or remove the folder")
     config = TrainingConfig(
         preset=args.preset, timesteps=args.timesteps, seed=args.seed, device=args.device, accounts=args.accounts,
         episode_length=args.episode_length, n_steps=args.n_steps, batch_size=args.batch_size,
-        n_epochs=args.n_epochs, eval_every=args.eval_every, env_workers=args.env_workers)
+        n_epochs=args.n_epochs, learning_rate=parse_schedule("--learning-rate", args.learning_rate, "cosine"),
+        ent_coef=parse_schedule("--ent-coef", args.ent_coef, "linear"), clip_range=args.clip_range,
+        reward_weights=parse_reward_weights(args.reward_weights, TrainingConfig.reward_weights),
+        eval_every=args.eval_every, eval_episodes=args.eval_episodes, checkpoint_every=args.checkpoint_every,
+        env_workers=args.env_workers)
+    if args.search < 0 or (args.search and args.resume):
+        raise InvalidParameterError("--search takes a number of trials >= 1 and cannot be resumed; drop --resume")
+    resumable = config.checkpoint_every > 0 and config.env_workers == 1 and args.executor == "local"
+    if args.resume and not resumable:
+        raise InvalidParameterError("--resume needs resume points, which one in-process environment writes "
+                                    "(no --env-workers, --executor local, --checkpoint-every > 0)")
     shard_runner = training_shard_runner(args.executor)
     symbols = [s.strip() for s in args.symbols.split(",")] if args.symbols else None
     data = load_dataset(args.data, symbols=symbols)
-    train, validation, history = split_periods(data, args.data, args.train, args.val)
+    split = parse_split(data, args.train, args.val, args.test)
     print(f"training {config.preset} symbol agent on {args.data} ({', '.join(data.symbols)}): "
-          f"train {train.index[0].date()}..{train.index[-1].date()}, "
-          f"validate {validation.index[0].date()}..{validation.index[-1].date()}, {config.timesteps} steps, "
-          f"{config.env_workers} env worker(s) ({args.executor})")
+          f"{_periods_text(split)}, {config.timesteps} steps, {config.env_workers} env worker(s) ({args.executor})")
+    if config.checkpoint_every > 0 and not resumable:
+        print("no resume points: they need one in-process environment (no --env-workers, --executor local)")
     with tempfile.TemporaryDirectory(prefix="workbench-train-") as log_dir:
-        result = train_symbol_agent(train, history, (validation.index[0], validation.index[-1]), config,
-                                    log_dir=log_dir, code_version=code_version(), progress=not args.no_progress,
-                                    shard_runner=shard_runner)
-        card = dataclasses.replace(result.card, dataset={"name": args.data, "symbols": list(data.symbols)})
+        search = None
+        if args.search:
+            trial_steps = args.search_timesteps or max(config.timesteps // 4, 1)
+            search = search_symbol_agent(split, config, args.search, trial_steps, log_dir=Path(log_dir) / "search",
+                                         code_version=code_version(), progress=print)
+            config = search.best_config
+            print(f"search: best trial {search.best_trial['number']} of {search.n_trials} "
+                  f"(validation score {search.best_trial['score']:.3f}): {search.best_trial['params']}")
+        result = train_symbol_agent(split, config, log_dir=log_dir, code_version=code_version(),
+                                    progress=not args.no_progress, shard_runner=shard_runner,
+                                    checkpoints=checkpoints if resumable else None, resume=args.resume)
+        card = dataclasses.replace(result.card, dataset={"name": args.data, "symbols": list(data.symbols)},
+                                   search={} if search is None else search.to_dict())
         card = save_checkpoint(args.out, result.agent, card, result.normalizer)
         keep_logs(Path(log_dir), args.out)
-    metrics = card.validation_metrics
-    print_table(["METRIC", "VALUE"], [[k, f"{v:.4g}"] for k, v in metrics.items()])
-    print(f"{card.training_metrics['train/steps_per_second']:.0f} steps/s; checkpoint saved to {args.out}")
+    if split.test is not None:
+        comparison = compare_held_out(split.data, split.test, str(args.out), config.costs(), config.seed,
+                                      name=args.out.name)
+        card = update_card(args.out, baselines=comparison)
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    _print_card(card)
+    print(f"{card.training_metrics['train/steps_per_second']:.0f} steps/s; checkpoint saved to {args.out}; "
+          f"wall time {time.perf_counter() - started:.0f} s")
     return 0
 
 
+def parse_reward_weights(text: str | None, base: RewardWeights) -> RewardWeights:
+    """``"hold=0,pnl=0.5"`` applied to ``base``.
+
+    Raises:
+        InvalidParameterError: an item that is not NAME=NUMBER or an unknown name.
+    """
+    if not text:
+        return base
+    changes = {}
+    names = {f.name for f in dataclasses.fields(RewardWeights)}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        name = name.strip()
+        if name not in names:
+            raise InvalidParameterError(f"--reward-weights {item!r}: {name!r} is not a reward weight; weights are "
+                                        f"{', '.join(sorted(names))}")
+        try:
+            changes[name] = float(value)
+        except ValueError:
+            raise InvalidParameterError(f"--reward-weights {item!r}: {value!r} is not a number; write e.g. hold=0.05") \
+                from None
+    return dataclasses.replace(base, **changes)
+
+
+def _schedule_text(schedule) -> str:
+    return f"{schedule.start:g}" if schedule.kind == "constant" else f"{schedule.start:g}:{schedule.end:g}"
+
+
+def _weights_text(weights: RewardWeights) -> str:
+    return ",".join(f"{f.name}={getattr(weights, f.name):g}" for f in dataclasses.fields(weights))
+
+
+def _periods_text(split: DataSplit) -> str:
+    parts = [f"train {split.train[0].date()}..{split.train[1].date()}",
+             f"validate {split.validation[0].date()}..{split.validation[1].date()}"]
+    if split.test is not None:
+        parts.append(f"test {split.test[0].date()}..{split.test[1].date()}")
+    return ", ".join(parts)
+
+
+def _print_card(card) -> None:
+    """The validation and test figures side by side, the baselines on the test period, the warnings."""
+    keys = dict.fromkeys(k.split("/", 1)[1] for k in [*card.validation_metrics, *card.test_metrics])
+    rows = [[k, _fmt(card.validation_metrics.get(f"validation/{k}")), _fmt(card.test_metrics.get(f"test/{k}"))]
+            for k in keys]
+    print_table(["METRIC", "VALIDATION", "TEST"], rows)
+    if card.baselines:
+        print(f"test period {card.baselines['period'][0][:10]}..{card.baselines['period'][1][:10]}, every decider "
+              f"warmed up for {card.baselines['warmup_bars']} bars:")
+        columns = ["sharpe", "total_return", "max_drawdown", "time_in_market", "n_trades", "win_rate"]
+        print_table(["DECIDER", *(c.upper() for c in columns)],
+                    [[row["name"], *(_fmt(row.get(c)) for c in columns)] for row in card.baselines["rows"]])
+    for warning in card.warnings:
+        print(f"warning sign {warning['sign']} at {warning['timesteps']} steps ({warning['count']}x): "
+              f"{warning['message']}")
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
 def run_master(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
     _check_options(args.out, args.symbols)
     config = MasterTrainingConfig(
         preset=args.preset, timesteps=args.timesteps, seed=args.seed, device=args.device, accounts=args.accounts,
@@ -198,26 +324,28 @@ def run_master(args: argparse.Namespace) -> int:
     symbols = ([s.strip() for s in args.symbols.split(",")] if args.symbols
                else source.dataset.get("symbols") if dataset == source.dataset.get("name") else None)
     data = load_dataset(dataset, symbols=symbols)
-    train, validation, history = split_periods(data, dataset, args.train, args.val)
+    split = parse_split(data, args.train, args.val, args.test)
     encoder_seen = source.train_period[1]
-    if encoder_seen is not None and validation.index[0] <= _timestamp(encoder_seen, validation.index):
+    if encoder_seen is not None and split.validation[0] <= _timestamp(encoder_seen, split.data.index):
         raise InvalidParameterError(
-            f"the validation period ({validation.index[0].date()}) must start after the symbol agent's training "
+            f"the validation period ({split.validation[0].date()}) must start after the symbol agent's training "
             f"period ends ({encoder_seen[:10]}): its frozen encoder has seen those bars. Choose a later --val")
     print(f"training {config.preset} master agent over {symbol_agent.policy.name} on {dataset} "
-          f"({', '.join(data.symbols)}): train {train.index[0].date()}..{train.index[-1].date()}, "
-          f"validate {validation.index[0].date()}..{validation.index[-1].date()}, {config.timesteps} steps")
+          f"({', '.join(data.symbols)}): {_periods_text(split)}, {config.timesteps} steps")
     info = {"name": symbol_agent.policy.name, "weights_sha256": source.weights_sha256,
             "train_period": list(source.train_period), "validation_period": list(source.validation_period)}
     with tempfile.TemporaryDirectory(prefix="workbench-train-") as log_dir:
-        result = train_master_agent(train, history, (validation.index[0], validation.index[-1]),
-                                    symbol_agent.network.encoder, symbol_agent.normalizer, info, config,
+        result = train_master_agent(split, symbol_agent.network.encoder, symbol_agent.normalizer, info, config,
                                     log_dir=log_dir, code_version=code_version(), progress=not args.no_progress)
         card = dataclasses.replace(result.card, dataset={"name": dataset, "symbols": list(data.symbols)})
         card = save_checkpoint(args.out, result.network, card, result.normalizer)
         keep_logs(Path(log_dir), args.out)
-    print_table(["METRIC", "VALUE"], [[k, f"{v:.4g}"] for k, v in card.validation_metrics.items()])
-    print(f"{card.training_metrics['train/steps_per_second']:.0f} steps/s; checkpoint saved to {args.out}")
+    if split.test is not None:
+        card = update_card(args.out, baselines=compare_held_out(split.data, split.test, str(args.out),
+                                                                config.params(), config.seed, name=args.out.name))
+    _print_card(card)
+    print(f"{card.training_metrics['train/steps_per_second']:.0f} steps/s; checkpoint saved to {args.out}; "
+          f"wall time {time.perf_counter() - started:.0f} s")
     return 0
 
 
@@ -236,8 +364,9 @@ def run_tactical(args: argparse.Namespace) -> int:
         raise InvalidParameterError("--resume continues the run kept in --run-dir; pass --run-dir")
     symbols = [s.strip() for s in args.symbols.split(",")] if args.symbols else None
     data = load_dataset(args.data, symbols=symbols)
-    train, validation, _ = split_periods(data, args.data, args.train, args.val)
-    test = _slice(data, parse_period("--test", args.test), "--test") if args.test else None
+    split = parse_split(data, args.train, args.val, args.test)
+    train, validation = split.part(split.train), split.part(split.validation)
+    test = split.part(split.test) if split.test is not None else None
     per_update = args.n_steps * args.accounts * train.n_symbols
     mappo = MappoArgs(seed=args.seed, total_timesteps=args.timesteps, n_steps=args.n_steps,
                       learning_rate=args.learning_rate, checkpoint_every=args.checkpoint_every,
@@ -302,51 +431,31 @@ def _timestamp(text: str, index: pd.DatetimeIndex) -> pd.Timestamp:
     return stamp.tz_localize(index.tz) if stamp.tz is None else stamp.tz_convert(index.tz)
 
 
-def resolve_periods(dataset: str, index: pd.DatetimeIndex, train: str | None,
-                    val: str | None) -> tuple[tuple[str | None, str | None], tuple[str | None, str | None]]:
-    """The ``(start, end)`` training and validation periods from the options or the defaults."""
-    if train is None or val is None:
-        if dataset in DEFAULT_PERIODS:
-            default_train, default_val = DEFAULT_PERIODS[dataset]
-        else:
-            split = index[int(len(index) * TRAIN_SHARE)]
-            default_train = f"{index[0].isoformat()}:{index[int(len(index) * TRAIN_SHARE) - 1].isoformat()}"
-            default_val = f"{split.isoformat()}:{index[-1].isoformat()}"
-        train = train if train is not None else default_train
-        val = val if val is not None else default_val
-    return parse_period("--train", train), parse_period("--val", val)
-
-
-def split_periods(data, dataset: str, train: str | None, val: str | None):
-    """``(train, validation, history)`` slices of ``data`` from the options or the dataset's defaults;
-    history runs from the training start to the validation end (the validation warm-up).
+def parse_split(data, train: str | None, val: str | None, test: str | None) -> DataSplit:
+    """The periods from the options (see :data:`PERIODS_EPILOG`).
 
     Raises:
-        InvalidParameterError: a period holds fewer than 2 bars, or validation does not start after training.
+        InvalidParameterError: a bad period, one with fewer than 2 bars, or periods out of order.
     """
-    train_period, val_period = resolve_periods(dataset, data.index, train, val)
-    train_part = _slice(data, train_period, "--train")
-    validation = _slice(data, val_period, "--val")
-    if validation.index[0] <= train_part.index[-1]:
-        raise InvalidParameterError(
-            f"the validation period ({validation.index[0].date()}) must start after the training period "
-            f"ends ({train_part.index[-1].date()}); otherwise validation scores are in-sample")
-    return train_part, validation, data.slice(train_part.index[0], validation.index[-1])
-
-
-def _slice(data, period: tuple[str | None, str | None], option: str):
-    part = data.slice(*period)
-    if len(part.index) < 2:
-        raise InvalidParameterError(
-            f"{option} {period[0]}:{period[1]} holds {len(part.index)} bar(s) of the data "
-            f"({data.index[0].date()}..{data.index[-1].date()}); choose a period inside it")
-    return part
+    chosen = train is not None or val is not None
+    if test is not None and test.strip().lower() == "none":
+        test_period = False
+    elif test is not None:
+        test_period = parse_period("--test", test)
+    else:
+        test_period = not chosen
+    return split_data(data, None if train is None else parse_period("--train", train),
+                      None if val is None else parse_period("--val", val), test_period)
 
 
 def keep_logs(log_dir: Path, out: Path) -> None:
-    """Copy the training logs into the saved checkpoint folder: ``progress.csv`` and the TensorBoard
-    event files (``tensorboard/``; view them with ``tensorboard --logdir OUT/tensorboard``)."""
-    shutil.copyfile(log_dir / "progress.csv", out / "progress.csv")
+    """Copy the training logs into the saved checkpoint folder: ``progress.csv`` (a resumed run's log
+    follows the log written before the resume) and the TensorBoard event files (``tensorboard/``;
+    view them with ``tensorboard --logdir OUT/tensorboard``)."""
+    parts = [log_dir / "progress.before-resume.csv", log_dir / "progress.csv"]
+    frames = [pd.read_csv(p) for p in parts if p.exists() and p.stat().st_size]
+    if frames:
+        pd.concat(frames, ignore_index=True).to_csv(out / "progress.csv", index=False)
     events = sorted(log_dir.glob("events.out.tfevents.*"))
     if events:
         (out / "tensorboard").mkdir(exist_ok=True)

@@ -79,9 +79,9 @@ from workbench.store.record import RunRecord
 logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
-SEARCH_TRIALS_KEY = "search/n_trials"
-"""The key of a model card's ``training_metrics`` that records how many configurations the
-hyperparameter search that produced the checkpoint evaluated (the chosen one included)."""
+SEARCH_TRIALS_KEY = "n_trials"
+"""The key of a model card's ``search`` record (``models.symbol_agent.search``) that says how many
+configurations the hyperparameter search that produced the checkpoint tried, pruned ones included."""
 
 
 MAX_N_BOOT = 100_000
@@ -402,20 +402,20 @@ def _trial_count(measured: list[Contender], baselines_counted: bool) -> TrialCou
 
 def search_trials(card: Any, name: str = "the policy") -> int:
     """How many configurations the hyperparameter search behind a checkpoint evaluated: its model
-    card's ``training_metrics[SEARCH_TRIALS_KEY]``; 1 (the checkpoint alone) without a record.
+    card's ``search[SEARCH_TRIALS_KEY]``; 1 (the checkpoint alone) without a record.
 
     Raises:
         InvalidParameterError: a recorded count that is not a whole number >= 1.
     """
-    metrics = getattr(card, "training_metrics", None)
-    if metrics is None and isinstance(card, Mapping):
-        metrics = card.get("training_metrics")
-    value = (metrics or {}).get(SEARCH_TRIALS_KEY)
+    search = getattr(card, "search", None)
+    if search is None and isinstance(card, Mapping):
+        search = card.get("search")
+    value = (search or {}).get(SEARCH_TRIALS_KEY)
     if value is None:
         return 1
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer() or value < 1:
         raise InvalidParameterError(
-            f"{name}: model card training_metrics[{SEARCH_TRIALS_KEY!r}] = {value!r} is not a whole number of "
+            f"{name}: model card search[{SEARCH_TRIALS_KEY!r}] = {value!r} is not a whole number of "
             "trials >= 1; the training that wrote it recorded its search wrongly")
     return int(value)
 

@@ -14,8 +14,9 @@ Per fold the decider is
   window minus embargoed bars) from a grid (``grid``, else :data:`DEFAULT_GRIDS` less the
   parameters fixed by ``--param``) by the highest Sharpe ratio, first in grid order on ties; a
   policy is trained anew with ``models.symbol_agent.training.train_symbol_agent`` from its checkpoint's training
-  config with the spec's seed and ``timesteps`` steps, on the latest contiguous run of training
-  bars: its first 80% train, the last 20% validate (best weights by validation Sharpe).
+  config with the spec's seed and ``timesteps`` steps (its rollout capped to fit that budget, no
+  resume points), on the latest contiguous run of training bars: its first 80% train, the last 20%
+  validate (the trainer's rule picks the best weights).
 
 Stitching: fold ``k``'s curve starts from fold ``k-1``'s final equity (fold 0 from the spec's cash).
 Stability: mean and standard deviation (ddof 1; 0 for one fold) of the fold Sharpe ratios, the share
@@ -23,6 +24,7 @@ of folds with a positive Sharpe ratio, and the worst fold by Sharpe.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -36,6 +38,7 @@ import pandas as pd
 from engine.errors import InvalidParameterError
 from engine.metrics import sharpe_ratio
 from engine.scenarios import from_market
+from models.splits import split_data
 from models.symbol_agent.training import TrainingConfig, train_symbol_agent
 from strategies.families import make_baseline
 from strategies.families.symbol_agent import SYMBOL_AGENT
@@ -286,9 +289,13 @@ def _optimized(spec: RunSpec, options: WalkForwardOptions, path: SinglePath, fol
 def _retrained(spec: RunSpec, options: WalkForwardOptions, path: SinglePath, folds: list[Fold],
                notes: list[str], progress: Progress | None) -> list[tuple[Segment, dict]]:
     card = load_family_policy(spec.policy, SYMBOL_AGENT.name, "torch").card
-    settings = {**dict(card.config["training"]), "timesteps": options.timesteps, "seed": spec.seed}
-    config = TrainingConfig(**settings)
     data, index = path.data, path.data.index
+    config = TrainingConfig.from_dict({**dict(card.config["training"]), "timesteps": options.timesteps,
+                                       "seed": spec.seed, "checkpoint_every": 0})
+    # A rollout longer than the budget would train past it: cap the rollout at the fold's budget.
+    n_steps = max(1, min(config.n_steps, options.timesteps // (config.accounts * data.n_symbols)))
+    config = dataclasses.replace(config, n_steps=n_steps, batch_size=min(config.batch_size, n_steps * config.accounts
+                                                                         * data.n_symbols))
     if any(len(f.train_ranges) > 1 for f in folds):
         notes.append("the embargo splits some training windows; a retrained policy trains on the latest "
                      "contiguous run of training bars")
@@ -304,9 +311,9 @@ def _retrained(spec: RunSpec, options: WalkForwardOptions, path: SinglePath, fol
                 "and validation; lengthen --train or lower --embargo")
         try:
             with tempfile.TemporaryDirectory(prefix="workbench-walkforward-") as log_dir:
-                trained = train_symbol_agent(data.slice(index[first], index[split - 1]),
-                                             data.slice(index[first], index[last]), (index[split], index[last]),
-                                             config, log_dir=log_dir, code_version=code_version())
+                periods = split_data(data.slice(index[first], index[last]), (index[first], index[split - 1]),
+                                     (index[split], index[last]), False)
+                trained = train_symbol_agent(periods, config, log_dir=log_dir, code_version=code_version())
         except InvalidParameterError as error:
             raise InvalidParameterError(
                 f"retraining {spec.policy} for fold {fold.fold} on {index[first].date()} to {index[last].date()} "

@@ -16,10 +16,11 @@ The verdict rule (:func:`verdict`):
 2. **GO** when every gate passes (gates that do not apply to the decider, N/A, are left out);
 3. **CONDITIONAL GO** otherwise: every critical gate passes, some non-critical gate fails or is missing.
 
-Critical by default: portfolio Sharpe, max drawdown, stress max drawdown, out-of-sample Sharpe and
-the look-ahead canary (the program plan makes Sharpe/drawdown the gate to validation, drawdowns
-<= 40% under stress and OOS Sharpe > 0.6 the exit of Phase 6; a policy that peeks at the future has
-no valid result at all).
+Critical by default: portfolio Sharpe, max drawdown, the activity minimums (trades a year, time in
+market), stress max drawdown, out-of-sample Sharpe and the look-ahead canary (the program plan makes
+Sharpe/drawdown the gate to validation, drawdowns <= 40% under stress and OOS Sharpe > 0.6 the exit of
+Phase 6, and lists a policy that only holds among its training warning signs; a policy that peeks at
+the future has no valid result at all).
 """
 from __future__ import annotations
 
@@ -110,6 +111,11 @@ DEFAULT_GATES: tuple[Gate, ...] = (
     Gate("beats_best_alternative", "reality_check_pvalue", "<=", 0.05, False,
          "the candidate beats the best alternative at 5%: SPA p-value of 'some variant or baseline earns at least "
          "its mean per-bar return' <= 0.05 (docs/experiments.md, reality check)"),
+    Gate("min_trades", "trades_per_year", ">=", 5.0, True,
+         "at least 5 trades a year, so that the other gates judge a policy that trades (the program plan's "
+         "warning sign: 'all actions = HOLD')"),
+    Gate("min_time_in_market", "time_in_market", ">=", 0.30, True,
+         "a position open at least 30% of the time, so that a drawdown gate cannot pass by sitting in cash"),
     Gate("stress_max_drawdown", "stress_max_drawdown", "<=", 0.40, True,
          "drawdown <= 40% in every stress scenario (program plan, Phase 6)"),
     Gate("oos_sharpe", "oos_sharpe", ">", 0.6, True, "out-of-sample Sharpe > 0.6 (program plan, Phase 6)"),

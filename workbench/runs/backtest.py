@@ -28,8 +28,10 @@ from workbench.runs.spec import RunSpec
 from workbench.services.datasets import describe_data
 from workbench.store.record import RunRecord
 
-PORTFOLIO_KEYS = ("sharpe", "max_drawdown", "win_rate", "profit_factor", "excess_return")
-"""Per-scenario metrics that feed the portfolio gates."""
+PORTFOLIO_KEYS = ("sharpe", "max_drawdown", "win_rate", "profit_factor", "excess_return", "trades_per_year",
+                  "time_in_market")
+"""Per-scenario metrics that feed the portfolio gates (the activity ones keep a drawdown gate from passing
+on a run that sat in cash)."""
 
 
 @dataclass

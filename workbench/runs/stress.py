@@ -22,9 +22,20 @@ class StressKind(ScenarioRows):
         return run_stress(spec, progress)
 
     def evidence(self, run: StoredRunLike) -> list[Evidence]:
-        """The max drawdown of every stress scenario."""
-        return [("stress_max_drawdown", as_number(s["max_drawdown"]), f"stress scenario {s.get('label', i)!r}")
-                for i, s in enumerate(run.summary.get("scenarios") or []) if "max_drawdown" in s]
+        """The max drawdown of every synthetic stress scenario (base, shocks, bootstrap, GARCH) and of each
+        historical window as it went inside the base run. A window replayed on its own from cash is left
+        out: a decider that needs a warm-up barely trades there, so its drawdown says little (the report
+        still shows it)."""
+        out: list[Evidence] = [
+            ("stress_max_drawdown", as_number(s["max_drawdown"]), f"stress scenario {s.get('label', i)!r}")
+            for i, s in enumerate(run.summary.get("scenarios") or [])
+            if "max_drawdown" in s and s.get("family") != "historical"]
+        for period in run.summary.get("periods") or []:
+            inside = period.get("in_base_run") or {}
+            if "max_drawdown" in inside:
+                out.append(("stress_max_drawdown", as_number(inside["max_drawdown"]),
+                            f"historical window {period.get('name', period.get('key'))!r} inside the base run"))
+        return out
 
     def report_curves(self, run: StoredRunLike) -> None:
         """Stress paths are not the candidate's curve on the real market."""

@@ -9,6 +9,7 @@ from engine.actions import SymbolAction
 from engine.envs.episode import EpisodeConfig
 from engine.envs.stepper import order_records
 from engine.envs.vector_env import SB3VecEnv, TradingVectorEnv
+from engine.errors import InvalidParameterError
 from engine.observation import ObservationBuilder
 from engine.rollout import run_rollout
 from engine.scenarios import ScenarioParams, from_market
@@ -120,3 +121,33 @@ def test_wrong_action_count_is_an_error() -> None:
     env.reset(seed=0)
     with pytest.raises(Exception, match="expected 4 actions"):
         env.step(np.zeros(3, dtype=np.int64))
+
+
+def test_a_snapshot_restored_into_a_new_environment_continues_bit_for_bit() -> None:
+    """Issue 15: training resume points restore the environment from its snapshot."""
+    episode = EpisodeConfig(episode_length=12, min_start=30)
+    env, rng = make_vec(episode), np.random.default_rng(4)
+    env.reset(seed=1)
+    for _ in range(17):  # past an autoreset, so the episode-start generator has moved
+        env.step(random_allowed(env, rng))
+    snapshot = {k: v.copy() for k, v in env.snapshot().items()}
+    actions = [random_allowed(env, rng) for _ in range(20)]
+    again = make_vec(episode)
+    again.restore(snapshot)
+    for step_actions in actions:
+        first, second = env.step(step_actions), again.step(step_actions)
+        for key in first[0]:
+            np.testing.assert_array_equal(first[0][key], second[0][key])
+        np.testing.assert_array_equal(first[1], second[1])
+        np.testing.assert_array_equal(first[2] | first[3], second[2] | second[3])
+        np.testing.assert_array_equal(first[4]["equity"], second[4]["equity"])
+    with pytest.raises(InvalidParameterError, match="taken from an environment over other scenarios"):
+        make_vec(episode, params=PARAMS[:1]).restore(snapshot)
+
+
+def test_each_scenario_can_start_at_its_own_bar() -> None:
+    env = make_vec(EpisodeConfig(episode_length=None, random_start=False, min_start=30))
+    _, info = env.reset(seed=0, options={"start": [40, 55]})
+    assert info["bar"].tolist() == [40, 40, 55, 55]
+    with pytest.raises(InvalidParameterError, match="one bar per scenario"):
+        env.reset(options={"start": [40, 55, 60]})

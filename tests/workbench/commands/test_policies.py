@@ -20,11 +20,15 @@ def test_models_list_shows_the_shipped_policy(capsys: pytest.CaptureFixture) -> 
 
 def test_backtest_with_the_shipped_policy_on_the_unseen_period(capsys: pytest.CaptureFixture) -> None:
     args = ["backtest", "--policy", POLICY, "--data", "stocks", "--symbols", "AAPL,MSFT,IBM",
-            "--start", "2010-06-01", "--fees", "0,0.002", "--json"]
+            "--start", "2011-03-21", "--fees", "0,0.002", "--json"]  # the card's test period
     assert main(args) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["policy"] == POLICY and first["strategy"] is None and len(first["scenarios"]) == 2
-    assert first["scenarios"][0]["final_equity"] >= first["scenarios"][1]["final_equity"]
+    # It trades in both scenarios and pays fees only where they are charged. (Which one ends richer
+    # is not fixed: the agent reads its cash and positions, so costs change its later decisions.)
+    free, charged = first["scenarios"]
+    assert free["n_trades"] > 10 and charged["n_trades"] > 10
+    assert free["fees_paid"] == 0.0 < charged["fees_paid"]
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out) == first  # same spec, same run id and results
 

@@ -154,7 +154,7 @@ def test_trials_of_a_recorded_hyperparameter_search_are_counted(tmp_path: Path) 
     folder = tmp_path / "searched-agent"
     shutil.copytree(shipped_policies()["symbol-agent-compact-stocks"], folder)
     card = json.loads((folder / "model_card.json").read_text())
-    card["training_metrics"][SEARCH_TRIALS_KEY] = 40.0  # the search evaluated 40 configurations
+    card["search"] = {SEARCH_TRIALS_KEY: 40}  # the search tried 40 configurations
     (folder / "model_card.json").write_text(json.dumps(card))
     result = run_compare(spec(strategy=None, policy=str(folder), options={"dsr_baselines": True}))
     summary = result.summary()
@@ -169,7 +169,7 @@ def test_trials_of_a_recorded_hyperparameter_search_are_counted(tmp_path: Path) 
 
 
 @pytest.mark.parametrize("card, expected", [
-    (None, 1), ({"training_metrics": {}}, 1), ({"training_metrics": {SEARCH_TRIALS_KEY: 12.0}}, 12),
+    (None, 1), ({"search": {}}, 1), ({"search": {SEARCH_TRIALS_KEY: 12}}, 12), ({"search": {SEARCH_TRIALS_KEY: 12.0}}, 12),
 ])
 def test_search_trials_read_from_a_model_card(card, expected: int) -> None:
     assert search_trials(card) == expected
@@ -178,7 +178,7 @@ def test_search_trials_read_from_a_model_card(card, expected: int) -> None:
 @pytest.mark.parametrize("value", [0, 2.5, "40", True])
 def test_a_malformed_search_record_is_a_typed_error(value) -> None:
     with pytest.raises(InvalidParameterError, match="whole number of trials"):
-        search_trials({"training_metrics": {SEARCH_TRIALS_KEY: value}}, "agent")
+        search_trials({"search": {SEARCH_TRIALS_KEY: value}}, "agent")
 
 
 def test_first_cost_point_and_default_universe_are_noted() -> None:

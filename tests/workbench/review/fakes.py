@@ -39,7 +39,7 @@ class FakeRun:
 
 def scenario(label: str, **metrics: float | None) -> dict[str, Any]:
     base = {"label": label, "sharpe": 1.5, "max_drawdown": 0.2, "win_rate": 0.6, "profit_factor": 1.8,
-            "excess_return": 0.08, "total_return": 0.4}
+            "excess_return": 0.08, "total_return": 0.4, "trades_per_year": 12.0, "time_in_market": 0.6}
     return {**base, **metrics}
 
 
@@ -93,7 +93,7 @@ def compare(run_id: str = "cmp01", superior_pvalue: float = 0.03, **candidate: f
     """Like ``workbench.experiments.compare``: flat candidate metrics, equity indexed by timestamp, and
     the statistics (reality check, confidence set, deflated Sharpe ratio, PBO with two warnings)."""
     metrics = {"sharpe": 1.4, "max_drawdown": 0.22, "win_rate": 0.55, "profit_factor": 1.5,
-               "excess_return": 0.07, **candidate}
+               "excess_return": 0.07, "trades_per_year": 10.0, "time_in_market": 0.7, **candidate}
     pairwise = [{"name": "sma_cross(fast=10)", "mean_difference": 0.0004, "lower": 0.01, "consistent": 0.01,
                  "upper": 0.01},
                 {"name": "buy_and_hold", "mean_difference": 0.0002, "lower": superior_pvalue,

@@ -42,7 +42,7 @@ def test_json_review_is_stored_with_the_runs(runs: list[str], tmp_path: Path, ca
     out = review_json(capsys, runs[0][:8], runs[1], runs[0], "--out", str(tmp_path / "r.html"), "--reviewer", "alice",
                       "--canary-bars", "120")
     gates = {g["name"]: g for g in out["gates"]}
-    assert len(gates) == 13 and out["run_ids"] == runs and out["decider"] == "sma_cross(fast=10 slow=30)"
+    assert len(gates) == 15 and out["run_ids"] == runs and out["decider"] == "sma_cross(fast=10 slow=30)"
     assert gates["lookahead_canary"]["status"] == "PASS" and out["canary"]["passed"]
     assert out["canary"]["n_bars"] == 120 and out["canary"]["cuts"] == [30, 60, 90]
     assert gates["onnx_parity"]["status"] == "N/A" and gates["decision_latency"]["status"] == "N/A"

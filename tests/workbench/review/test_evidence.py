@@ -131,3 +131,44 @@ def test_runs_of_different_deciders_are_refused() -> None:
         collect_evidence([torch_run, onnx_run])
     with pytest.raises(InvalidParameterError, match="at least one run"):
         collect_evidence([])
+
+
+def test_issue15_the_inactivity_gates_fail_a_run_that_sat_in_cash() -> None:
+    """A cash-only run has no drawdown to fail on; the activity minimums make it NO-GO."""
+    cash = fakes.scenario("fees=0.001", sharpe=0.0, max_drawdown=0.0, total_return=0.0, win_rate=None,
+                          profit_factor=None, excess_return=-0.1, trades_per_year=0.0, time_in_market=0.0)
+    runs = [fakes.backtest(scenarios=[cash]), fakes.stress(), fakes.walkforward()]
+    results = {r.gate.name: r for r in evaluate_gates(DEFAULT_GATES, collect_evidence(runs, canary=PASSED))}
+    assert results["max_drawdown"].status == PASS  # sitting in cash passes the drawdown gate...
+    assert results["min_trades"].status == "FAIL" and results["min_trades"].value == 0.0
+    assert results["min_time_in_market"].status == "FAIL" and results["min_time_in_market"].gate.critical
+    decision = verdict(list(results.values()))
+    assert decision.decision == NO_GO and "min_trades (FAIL)" in decision.rule  # ...and still cannot go
+
+
+def test_issue15_stress_windows_are_judged_inside_the_base_run() -> None:
+    run = fakes.stress(drawdowns=(0.1, 0.2))
+    replay = {"label": "Lehman weeks", "family": "historical", "max_drawdown": 0.02, "total_return": 0.0}
+    run.summary["scenarios"].append(replay)
+    run.summary["periods"] = [{"key": "lehman", "name": "Lehman weeks", "start": "2008-09-12", "end": "2008-10-10",
+                               "in_base_run": {"total_return": -0.3, "max_drawdown": 0.45}}]
+    evidence = collect_evidence([run])
+    assert values(evidence, "stress_max_drawdown") == [0.1, 0.2, 0.45]  # the replay from cash is left out
+    inside = evidence.observations["stress_max_drawdown"][-1]
+    assert inside.where == "historical window 'Lehman weeks' inside the base run"
+    gate = next(r for r in evaluate_gates(DEFAULT_GATES, evidence) if r.gate.name == "stress_max_drawdown")
+    assert gate.status == "FAIL" and gate.value == 0.45  # the replay from cash (2%) would have passed
+
+
+def test_issue15_a_paper_session_s_live_latency_replaces_the_offline_figure() -> None:
+    card = {"weights_sha256": "weightsha", "export": EXPORT}  # offline p99 0.6 ms
+    paper = fakes.FakeRun(fakes.FakeInfo("pp01", "paper", "weightsha"), {**POLICY_SPEC, "kind": "paper"},
+                          {"latency_ms": {"n": 250, "p50": 1.0, "p99": 4.5, "max": 9.0}, "scenarios": []})
+    backtest = fakes.backtest(spec=POLICY_SPEC, model_sha="weightsha")
+    evidence = collect_evidence([backtest, paper], model_card=card)
+    assert values(evidence, "decision_latency_p99_ms") == [4.5]
+    assert evidence.observations["decision_latency_p99_ms"][0].where == "paper session, live p99 over 250 bars"
+    assert values(evidence, "onnx_max_abs_logit_diff") == [3e-7]  # parity still comes from the card
+    faster_live = fakes.FakeRun(paper.info, paper.spec, {**paper.summary, "latency_ms": {"n": 250, "p99": 0.2}})
+    assert values(collect_evidence([backtest, faster_live], model_card=card), "decision_latency_p99_ms") == [0.2]
+    assert values(collect_evidence([backtest], model_card=card), "decision_latency_p99_ms") == [0.6]

@@ -60,6 +60,8 @@ def test_default_thresholds_match_the_seed_plan() -> None:
         "profit_factor": ("profit_factor", ">", 1.3, False),
         "excess_return": ("excess_return", ">", 0.05, False),
         "beats_best_alternative": ("reality_check_pvalue", "<=", 0.05, False),
+        "min_trades": ("trades_per_year", ">=", 5.0, True),
+        "min_time_in_market": ("time_in_market", ">=", 0.30, True),
         "stress_max_drawdown": ("stress_max_drawdown", "<=", 0.40, True),
         "oos_sharpe": ("oos_sharpe", ">", 0.6, True),
         "walkforward_stability": ("walkforward_positive_fraction", ">=", 0.6, False),
@@ -108,7 +110,7 @@ def test_verdict_rules() -> None:
     assert verdict(_results(all_pass)).decision == GO
     na = {**all_pass, "onnx_parity": NOT_APPLICABLE, "decision_latency": NOT_APPLICABLE}
     got = verdict(_results(na))
-    assert got.decision == GO and "all 11 applicable gates passed (2 not applicable)" in got.rule
+    assert got.decision == GO and "all 13 applicable gates passed (2 not applicable)" in got.rule
     soft = verdict(_results({**all_pass, "win_rate": FAIL, "decision_latency": MISSING}))
     assert soft.decision == CONDITIONAL_GO and "win_rate (FAIL), decision_latency (MISSING)" in soft.rule
     hard = verdict(_results({**all_pass, "win_rate": FAIL, "sharpe": FAIL}))

@@ -33,3 +33,14 @@ def test_walkforward_spec_is_stored_as_written() -> None:
     spec = next(r.spec for r in demo.demo_runs() if r.spec.kind == "walkforward")
     normalized = spec.replace(options=tuple(parse_options(spec, WalkForwardOptions).to_spec_options().items()))
     assert normalized == spec
+
+
+def test_issue15_the_demo_runs_on_the_shipped_policy_s_test_period() -> None:
+    import json
+
+    from workbench.policies import shipped_policies
+
+    card = json.loads((shipped_policies()[demo.POLICY] / "model_card.json").read_text())
+    assert tuple(t[:10] for t in card["test_period"]) == demo.PERIOD
+    assert all((r.spec.start, r.spec.end) == demo.PERIOD for r in demo.demo_runs())
+    assert demo.PERIOD[0] <= demo.paper_options().start and demo.paper_options().end <= demo.PERIOD[1]

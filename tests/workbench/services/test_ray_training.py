@@ -10,6 +10,7 @@ import torch
 
 from engine.data.registry import load_builtin
 from engine.errors import InvalidParameterError
+from models.splits import split_data
 from models.symbol_agent.training import TrainingConfig, train_symbol_agent
 from workbench.cli import main
 from workbench.policies import load_policy
@@ -18,18 +19,17 @@ from workbench.services.ray_training import RayShards, training_shard_runner
 # As tests/models/test_training.py: 2 accounts x 2 symbols x 32 steps per update, two updates,
 # validations after 128 and 256 steps; here the two accounts are two env workers.
 CONFIG = TrainingConfig(timesteps=256, seed=3, device="cpu", accounts=2, episode_length=64, n_steps=32,
-                        batch_size=64, n_epochs=1, eval_every=128, env_workers=2)
+                        batch_size=64, n_epochs=1, eval_every=128, eval_episodes=2, checkpoint_every=0, env_workers=2)
 TINY = ["--data", "stocks", "--symbols", "AAPL,MSFT", "--train", "2005-01-01:2006-12-31",
         "--val", "2007-01-01:2007-03-31", "--timesteps", "256", "--n-steps", "32", "--batch-size", "64",
-        "--n-epochs", "1", "--accounts", "2", "--episode-length", "64", "--eval-every", "128", "--seed", "3",
-        "--device", "cpu", "--no-progress"]
+        "--n-epochs", "1", "--accounts", "2", "--episode-length", "64", "--eval-every", "128", "--eval-episodes", "2",
+        "--seed", "3", "--device", "cpu", "--no-progress"]
 
 
 def train(tmp_path: Path, name: str, shard_runner=None):
     data = load_builtin("stocks").select(["AAPL", "MSFT"])
-    return train_symbol_agent(data.slice("2005-01-01", "2006-12-31"), data.slice("2005-01-01", "2007-03-31"),
-                              ("2007-01-01", "2007-03-31"), CONFIG, log_dir=tmp_path / name, code_version="test",
-                              shard_runner=shard_runner)
+    split = split_data(data, ("2005-01-01", "2006-12-31"), ("2007-01-01", "2007-03-31"), False)
+    return train_symbol_agent(split, CONFIG, log_dir=tmp_path / name, code_version="test", shard_runner=shard_runner)
 
 
 @pytest.mark.slow
