@@ -45,7 +45,7 @@ from workbench.experiments.segments import Segment, rollout_segment
 from workbench.experiments.single_path import SinglePath, load_single_path
 from workbench.experiments.variants import check_value_lists, expand_variants, value_lists, variant_label
 from workbench.policies import load_family_policy
-from workbench.runs.evaluate import code_version, evaluate, run_id, spec_decider
+from workbench.runs.evaluate import code_version, decider_run_id, evaluate, spec_decider, spec_placement
 from workbench.runs.spec import RunSpec, parse_options
 from workbench.store.record import RunRecord
 
@@ -165,6 +165,7 @@ class WalkForwardResult:
             "run_id": self.run_id,
             "kind": self.spec.kind,
             "decider": self.decider.name,
+            "placement": self.decider.placement_summary(),
             "spec": self.spec.to_dict(),
             "data": self.path.describe(),
             "costs": self.path.costs(),
@@ -237,7 +238,7 @@ def run_walkforward(spec: RunSpec, progress: Progress | None = None) -> WalkForw
     layout = {"scheme": options.scheme, "train_bars": train, "test_bars": test, "step_bars": step,
               "purge": options.purge, "embargo": options.embargo, "retrain": options.retrain,
               "n_folds": len(folds), "unused_bars": int(path.data.n_bars - 1 - folds[-1].test_end)}
-    identity = run_id(spec, path.data.fingerprint(), decider.model_sha)
+    identity = decider_run_id(spec, path.data.fingerprint(), decider)
     return WalkForwardResult(identity, spec, options, path, decider, layout, results, oos,
                              oos.metrics(path.params.init_cash, path.data.frequency), tuple(notes))
 
@@ -286,7 +287,8 @@ def _optimized(spec: RunSpec, options: WalkForwardOptions, path: SinglePath, fol
 def _retrained(spec: RunSpec, options: WalkForwardOptions, path: SinglePath, folds: list[Fold],
                notes: list[str], progress: Progress | None) -> list[tuple[Segment, dict]]:
     card = load_family_policy(spec.policy, SYMBOL_AGENT.name, "torch").card
-    settings = {**dict(card.config["training"]), "timesteps": options.timesteps, "seed": spec.seed}
+    settings = {**dict(card.config["training"]), "timesteps": options.timesteps, "seed": spec.seed,
+                "device": spec.device}
     config = TrainingConfig(**settings)
     data, index = path.data, path.data.index
     if any(len(f.train_ranges) > 1 for f in folds):
@@ -311,7 +313,8 @@ def _retrained(spec: RunSpec, options: WalkForwardOptions, path: SinglePath, fol
             raise InvalidParameterError(
                 f"retraining {spec.policy} for fold {fold.fold} on {index[first].date()} to {index[last].date()} "
                 f"failed: {error}. Lengthen the training window (--train)") from None
-        decider = SYMBOL_AGENT.trained(trained.agent, trained.normalizer, spec.policy, _weights_sha(trained.agent))
+        decider = SYMBOL_AGENT.trained(trained.agent, trained.normalizer, spec.policy, _weights_sha(trained.agent),
+                                       spec_placement(spec))
         batch = from_market(data.slice(index[0], index[fold.test_end]), [("base", path.params)])
         segment = rollout_segment(evaluate(batch, decider))
         validation = trained.card.validation_metrics or {}
