@@ -83,25 +83,29 @@ class DeviceForward:
         """Whether it runs where and as the reference does (CPU, float32)."""
         return self.device.type == REFERENCE_DEVICE and self.precision == REFERENCE_PRECISION
 
-    def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """The module's outputs (a tuple, or one tensor) on ``inputs``, as float32 numpy arrays."""
+    def __call__(self, inputs: Sequence[np.ndarray], keep: Sequence[int] | None = None) -> list[np.ndarray | None]:
+        """The module's outputs (a tuple, or one tensor) on ``inputs``, as float32 numpy arrays.
+
+        ``keep`` names the outputs (by position) to read back; the others are None. On CUDA an output
+        not read back is not copied (a symbol agent's attention maps are read only on explained bars).
+        """
         previous = torch.get_num_threads()
         if self.threads is not None:
             torch.set_num_threads(self.threads)
         try:
             with torch.no_grad():
+                out = self._forward(self._direct_inputs(inputs) if not self.staged else self._staged_inputs(inputs))
+                kept = range(len(out)) if keep is None else keep
                 if not self.staged:
-                    return self._direct(inputs)
-                return self._staged(inputs)
+                    return [_as_float32(t.cpu()) if k in kept else None for k, t in enumerate(out)]
+                return self._staged_outputs(out, kept)
         finally:
             torch.set_num_threads(previous)
 
-    def _direct(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        tensors = [torch.from_numpy(np.ascontiguousarray(x)).to(self.device) for x in inputs]
-        out = self._forward(tensors)
-        return [_as_float32(t.cpu()) for t in out]
+    def _direct_inputs(self, inputs: Sequence[np.ndarray]) -> list[torch.Tensor]:
+        return [torch.from_numpy(np.ascontiguousarray(x)).to(self.device) for x in inputs]
 
-    def _staged(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def _staged_inputs(self, inputs: Sequence[np.ndarray]) -> list[torch.Tensor]:
         blocking = self.device.type != "cuda"
         tensors = []
         for i, x in enumerate(inputs):
@@ -111,9 +115,15 @@ class DeviceForward:
             staged = self._on_device.view(("in", i), source.shape, source.dtype)
             staged.copy_(host, non_blocking=not blocking)
             tensors.append(staged)
-        out = self._forward(tensors)
-        hosts = []
+        return tensors
+
+    def _staged_outputs(self, out: tuple[torch.Tensor, ...], kept: Sequence[int]) -> list[np.ndarray | None]:
+        blocking = self.device.type != "cuda"
+        hosts: list[torch.Tensor | None] = []
         for k, tensor in enumerate(out):
+            if k not in kept:
+                hosts.append(None)
+                continue
             dtype = torch.float32 if tensor.is_floating_point() else tensor.dtype
             host = self._host.view(("out", k), tensor.shape, dtype)
             host.copy_(tensor.to(dtype), non_blocking=not blocking)
@@ -121,7 +131,7 @@ class DeviceForward:
         if not blocking:
             torch.cuda.current_stream(self.device).synchronize()
         # The buffers are reused by the next call; the caller keeps its arrays.
-        return [h.numpy().copy() for h in hosts]
+        return [None if h is None else h.numpy().copy() for h in hosts]
 
     def _forward(self, tensors: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
         if self._autocast is None:

@@ -210,9 +210,9 @@ class MasterOnnxPolicy(_MasterDecision):
         return out
 
 
-def _first(forward: Callable[[list[np.ndarray]], list[np.ndarray]]) -> Callable[[list[np.ndarray]], np.ndarray]:
+def _first(forward: DeviceForward) -> Callable[[list[np.ndarray]], np.ndarray]:
     """A forward's deciding (first) output alone."""
-    return lambda inputs: forward(inputs)[0]
+    return lambda inputs: forward(inputs, keep=[0])[0]
 
 
 def _onnx_weights(session) -> Callable[[list[np.ndarray]], np.ndarray]:

@@ -132,7 +132,7 @@ class TorchPolicy(_NeuralPolicy):
 
     def _torch_forward(self, inputs: Mapping[str, np.ndarray], wanted: Sequence[str]) -> dict[str, np.ndarray]:
         arrays = [inputs[n] for n in OBSERVATION_NAMES]
-        out = self.forward(arrays)
+        out = self.forward(arrays, keep=[k for k, name in enumerate(self.outputs) if name in wanted])
         if self._parity is not None:
             self._parity.record(arrays, out[0])
         return {name: values for name, values in zip(self.outputs, out) if name in wanted}
@@ -194,10 +194,9 @@ def _load_session(path: Path, threads: int, placement: Placement) -> ort.Inferen
         raise CheckpointError(f"{path}: onnxruntime cannot load it ({error}); re-export the network") from error
 
 
-def _first_output(forward: Callable[[Sequence[np.ndarray]], list[np.ndarray]]
-                  ) -> Callable[[Sequence[np.ndarray]], np.ndarray]:
+def _first_output(forward: DeviceForward) -> Callable[[Sequence[np.ndarray]], np.ndarray]:
     """A forward's deciding (first) output alone."""
-    return lambda inputs: forward(inputs)[0]
+    return lambda inputs: forward(inputs, keep=[0])[0]
 
 
 def _onnx_reference(session: ort.InferenceSession, inputs: Sequence[str], output: str

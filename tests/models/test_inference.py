@@ -70,6 +70,14 @@ def test_the_staged_path_gives_the_same_numbers_through_reused_buffers() -> None
     assert forward._host.allocations + forward._on_device.allocations == allocations  # fits the buffers
 
 
+@pytest.mark.parametrize("staged", [False, True])
+def test_only_the_outputs_asked_for_are_read_back(staged: bool) -> None:
+    module, arrays = compact_agent(), inputs(8)
+    logits, value, attention = DeviceForward(module, "cpu", "fp32", staged=staged)(arrays, keep=[0, 1])
+    assert attention is None and value.shape == (8,)
+    np.testing.assert_array_equal(logits, plain_forward(module, arrays)[0])
+
+
 def test_bf16_on_the_cpu_is_autocast_with_float32_outputs() -> None:
     module, arrays = compact_agent(), inputs(256)
     reference = plain_forward(module, arrays)
