@@ -96,3 +96,14 @@ def autocast_dtype(precision: str) -> torch.dtype | None:
 
     check_precision_name(precision)
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def device_description(device: str | torch.device) -> dict[str, str]:
+    """What a model card says a network was trained on: ``{"device": "cpu"}``, or ``"cuda"`` with the
+    card's name (``torch.cuda.get_device_name``)."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return {"device": "cuda", "name": torch.cuda.get_device_name(device)}
+    return {"device": device.type}

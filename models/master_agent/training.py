@@ -43,7 +43,7 @@ from engine.errors import InvalidParameterError
 from engine.features.normalize import FittedNormalizer
 from engine.metrics import max_drawdown, sharpe_ratio
 from models.checkpoint import ModelCard
-from models.devices import resolve_device
+from models.devices import device_description, resolve_device
 from models.master_agent.config import MasterTrainingConfig
 from models.master_agent.env import MasterEnvironment
 from models.master_agent.policy_network import ARCHITECTURE, MasterPolicyNetwork, master_card_config, master_config
@@ -232,8 +232,8 @@ def _train(train: MarketData, history: MarketData, validation_period: tuple[Any,
     network = network.to("cpu").eval()
     card = ModelCard(
         architecture=ARCHITECTURE,
-        config=master_card_config(config.preset, encoder.config, sizes, config.action_space(), symbol_agent,
-                                  dataclasses.asdict(config)),
+        config={**master_card_config(config.preset, encoder.config, sizes, config.action_space(), symbol_agent,
+                                     dataclasses.asdict(config)), "trained_on": device_description(device)},
         train_period=(train.index[0].isoformat(), train.index[-1].isoformat()),
         validation_period=tuple(pd.Timestamp(p).isoformat() for p in validation_period),
         data_fingerprint=train.fingerprint(), seed=config.seed, code_version=code_version,

@@ -58,7 +58,7 @@ from engine.observation import ObservationBuilder
 from engine.rewards import REWARD_COMPONENTS
 from engine.scenarios import ScenarioParams
 from models.checkpoint import ModelCard
-from models.devices import check_device
+from models.devices import check_device, device_description
 from models.limits import check_count, check_rollout
 from models.symbol_agent.network import ARCHITECTURE, SymbolAgent, SymbolAgentConfig
 from models.symbol_agent.sb3_policy import agent_from_policy, copy_agent_into_policy, policy_kwargs
@@ -351,7 +351,7 @@ def train_symbol_agent(train: MarketData, history: MarketData, validation_period
     model.policy.load_state_dict(validation.best_state)
     agent = agent_from_policy(model.policy.to("cpu"), agent_config)
     card = ModelCard(
-        architecture=ARCHITECTURE, config=agent_card_config(config),
+        architecture=ARCHITECTURE, config={**agent_card_config(config), "trained_on": device_description(model.device)},
         train_period=(train.index[0].isoformat(), train.index[-1].isoformat()),
         validation_period=tuple(pd.Timestamp(p).isoformat() for p in validation_period),
         data_fingerprint=train.fingerprint(), seed=config.seed, code_version=code_version,
