@@ -3,15 +3,18 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 # torch==2.13.0 resolves to a local CPU build on these machines; a bare `torch` would pull several
-# GB of CUDA packages. Override for GPU machines, e.g. `make demo TORCH_SPEC="torch==2.13.0+cu128"`.
+# GB of CUDA packages. On a GPU machine (README, "On a GPU machine") take the CUDA build and the gpu
+# extra: PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cu128 make test TORCH_SPEC="torch==2.13.0+cu128" EXTRAS=test,gpu
 TORCH_SPEC ?= torch==2.13.0
+# The package extras installed with it; `gpu` adds onnxruntime-gpu (ONNX exports on CUDA).
+EXTRAS ?= test
 WORKBENCH_HOME ?= $(HOME)/.workbench
 # Compiled Numba kernels are cached on disk and reused between runs.
 NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 export WORKBENCH_HOME NUMBA_CACHE_DIR
 
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell echo '$(TORCH_SPEC)' | tr -c 'A-Za-z0-9.\n' '_')
+STAMP := $(VENV)/.installed-$(shell echo '$(TORCH_SPEC)$(if $(filter-out test,$(EXTRAS)),-$(EXTRAS))' | tr -c 'A-Za-z0-9.\n' '_')
 
 .PHONY: demo test setup policies clean
 
@@ -21,7 +24,12 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+# onnxruntime and onnxruntime-gpu install the same module; with the gpu extra keep only the GPU build.
+ifneq (,$(findstring gpu,$(EXTRAS)))
+	$(BIN)/python -m pip uninstall --quiet -y onnxruntime
+	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps "onnxruntime-gpu>=1.18"
+endif
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -8,6 +8,8 @@ last bar, so per-decision tables cover bars ``0 .. T - 2``.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -36,16 +38,34 @@ def long_table(rollout: RolloutResult, values: np.ndarray, columns: str | list[s
     the value column, or the columns of a trailing axis; a single name over a trailing axis becomes
     ``name_0, name_1, ...``.
     """
-    n_bars, n_scenarios, n_symbols = values.shape[:3]
-    row, scenario, symbol = np.indices((n_bars, n_scenarios, n_symbols)).reshape(3, -1)
+    values = np.asarray(values)
+    flat = values.reshape(int(np.prod(values.shape[:3])), -1)
+    if isinstance(columns, str):
+        columns = [columns] if values.ndim == 3 else [f"{columns}_{i}" for i in range(flat.shape[1])]
+    return _long_frame(rollout, values.shape[:3], {name: flat[:, i] for i, name in enumerate(columns)}, bars)
+
+
+def long_columns(rollout: RolloutResult, columns: Mapping[str, np.ndarray],
+                 bars: np.ndarray | None = None) -> pd.DataFrame:
+    """:func:`long_table` of one ``[B, S, N]`` array per column (no stacking into one array first)."""
+    shape = np.shape(next(iter(columns.values())))[:3]
+    return _long_frame(rollout, shape, {name: np.asarray(v).reshape(-1) for name, v in columns.items()}, bars)
+
+
+def _long_frame(rollout: RolloutResult, shape: tuple[int, ...], columns: dict[str, np.ndarray],
+                bars: np.ndarray | None) -> pd.DataFrame:
+    row, scenario, symbol = np.indices(shape).reshape(3, -1)
     bar = row if bars is None else np.asarray(bars, dtype=np.int64)[row]
-    frame = pd.DataFrame({
+    return pd.DataFrame({
         "bar": bar,
         "timestamp": rollout.index[bar],
         "scenario": scenario,
-        "symbol": np.asarray(rollout.symbols, dtype=object)[symbol].astype(str),
+        "symbol": text_column(rollout.symbols, symbol),
+        **columns,
     })
-    flat = values.reshape(len(bar), -1)
-    if isinstance(columns, str):
-        columns = [columns] if values.ndim == 3 else [f"{columns}_{i}" for i in range(flat.shape[1])]
-    return pd.concat([frame, pd.DataFrame(flat, columns=columns)], axis=1)
+
+
+def text_column(names: Sequence[str], codes: np.ndarray) -> pd.Series:
+    """``names[codes]`` as pandas' text column, built by one take from the few names (converting a
+    million Python strings one by one costs ten times as much; the column is the same)."""
+    return pd.Series([str(n) for n in names], dtype=str).take(np.asarray(codes, dtype=np.int64)).reset_index(drop=True)

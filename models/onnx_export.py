@@ -113,12 +113,40 @@ class PositionalActor(torch.nn.Module):
         return output[0] if isinstance(output, tuple) else output
 
 
-def onnx_session(path: str | Path, intra_op_num_threads: int = 2) -> ort.InferenceSession:
-    """A CPU onnxruntime session over ``path`` with a fixed thread count (reproducible latency)."""
+CUDA_PROVIDER = "CUDAExecutionProvider"
+CPU_PROVIDER = "CPUExecutionProvider"
+
+
+def onnx_providers(device: str = "cpu") -> list[str]:
+    """onnxruntime's execution providers for ``device`` (``auto``, ``cpu`` or ``cuda``).
+
+    ``cuda`` (and ``auto`` where torch sees CUDA) takes the CUDA provider when this onnxruntime has
+    one (the ``onnxruntime-gpu`` package, the ``gpu`` extra); without it one log line says so and the
+    CPU provider runs.
+    """
+    from models.devices import resolve_device
+
+    if resolve_device(device).type != "cuda":
+        return [CPU_PROVIDER]
+    if CUDA_PROVIDER in ort.get_available_providers():
+        return [CUDA_PROVIDER, CPU_PROVIDER]
+    logger.warning("onnxruntime has no CUDA provider (install onnxruntime-gpu: pip install -e '.[gpu]'); "
+                   "the ONNX export runs on the CPU")
+    return [CPU_PROVIDER]
+
+
+def onnx_session(path: str | Path, intra_op_num_threads: int = 2, device: str = "cpu") -> ort.InferenceSession:
+    """An onnxruntime session over ``path`` with a fixed thread count (reproducible latency), on the
+    CPU unless ``device`` asks for CUDA (:func:`onnx_providers`)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = intra_op_num_threads
     options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), options, providers=onnx_providers(device))
+
+
+def session_device(session: ort.InferenceSession) -> str:
+    """``cuda`` when ``session`` runs on the CUDA provider, else ``cpu``."""
+    return "cuda" if session.get_providers()[0] == CUDA_PROVIDER else "cpu"
 
 
 def check_parity(report: ExportReport) -> None:

@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from engine.actions import BarContext, TargetWeights
 from engine.errors import CheckpointError, InvalidParameterError
@@ -29,14 +28,23 @@ from engine.observation import ObservationBuilder
 from engine.policy import PolicyOutput
 from engine.scenarios import ScenarioBatch
 from engine.tracking import AccountTracker
+from models.inference import DeviceForward
 from models.master_agent.export import (
     MASTER_AGENT_GRAPH,
     MASTER_INPUTS,
     DecidingMasterAgent,
 )
 from models.master_agent.policy_network import MasterPolicyNetwork
-from models.onnx_export import onnx_session
 from models.symbol_agent.encoder import OBSERVATION_BLOCKS
+from strategies.family import REFERENCE, Placement
+from strategies.placed import (
+    ParityReporting,
+    first_output,
+    load_session,
+    onnx_placed,
+    onnx_reference,
+    torch_placed,
+)
 
 GROUPING_KEYS: tuple[str, ...] = ("symbol_index", "absent")
 """Observation entries the master needs beside the symbol agents' blocks."""
@@ -75,7 +83,7 @@ def with_grouping(observation: dict[str, np.ndarray], context: BarContext) -> di
     return observation
 
 
-class _MasterDecision:
+class _MasterDecision(ParityReporting):
     """Shared rule: regroup the rows by scenario, run the network once, read its weights."""
 
     scope = "portfolio"
@@ -127,57 +135,61 @@ class MasterPolicy(_MasterDecision):
         network: The network (frozen encoder + master agent); run in eval mode without gradients.
         name: Policy name in run records.
         action_space: The target-weight space it was trained with (``models.master_agent.policy_network.master_action_space``).
-        device: Where the network runs.
+        placement: Device (``auto``, ``cpu``, ``cuda``) and precision it decides in; the network is
+            moved there once (``models.inference.DeviceForward``).
         threads: Torch CPU threads while it decides (set for each call, then restored); None leaves
             torch's setting. One by default: a bar's batch is small, and on a busy machine more
             threads spin more than they compute (a 3-year backtest took 2x longer with 2).
+
+    Raises:
+        InvalidParameterError: ``cuda`` without CUDA, or ``fp16`` on the CPU.
     """
 
     def __init__(self, network: MasterPolicyNetwork, name: str = "master",
-                 action_space: TargetWeights = TargetWeights(), device: str | torch.device = "cpu",
+                 action_space: TargetWeights = TargetWeights(), placement: Placement = REFERENCE,
                  threads: int | None = 1) -> None:
         super().__init__(name, action_space, self._torch_forward)
-        self.network = network.to(device).eval()
-        self.deciding = DecidingMasterAgent(self.network)
-        self.device = torch.device(device)
+        self.forward = DeviceForward(DecidingMasterAgent(network), placement.device, placement.precision, threads)
+        self.deciding = self.forward.module
+        self.network = self.deciding.network
+        self.device = self.forward.device
         self.threads = threads
+        self._placed(torch_placed(self.forward), "weights", lambda: first_output(self.forward.reference()))
 
     def _torch_forward(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        tensors = [torch.from_numpy(inputs[k]).to(self.device) for k in MASTER_INPUTS]
-        previous = torch.get_num_threads()
-        if self.threads is not None:
-            torch.set_num_threads(self.threads)
-        try:
-            with torch.no_grad():
-                out = self.deciding(*tensors)
-        finally:
-            torch.set_num_threads(previous)
-        return tuple(t.cpu().numpy() for t in out)
+        arrays = [inputs[k] for k in MASTER_INPUTS]
+        out = self.forward(arrays)
+        self._record(arrays, out[0])
+        return tuple(out)
 
 
 class MasterOnnxPolicy(_MasterDecision):
-    """A master agent's ONNX export (:data:`MASTER_AGENT_GRAPH`) run by onnxruntime on the CPU.
+    """A master agent's ONNX export (:data:`MASTER_AGENT_GRAPH`) run by onnxruntime (on its CUDA
+    provider for a CUDA ``placement`` when it has one, else on the CPU; see ``strategies.neural.OnnxPolicy``).
 
     Raises:
         CheckpointError: the file is missing, not ONNX, or not a master agent's graph.
+        InvalidParameterError: a precision other than ``fp32``.
     """
 
     def __init__(self, path: str | Path, name: str | None = None, action_space: TargetWeights = TargetWeights(),
-                 intra_op_num_threads: int = 1) -> None:
+                 intra_op_num_threads: int = 1, placement: Placement = REFERENCE) -> None:
         path = Path(path)
         super().__init__(name or path.stem, action_space, self._onnx_forward)
         if not path.is_file():
             raise CheckpointError(f"{path}: no such ONNX file; export one with `workbench export onnx`")
-        try:
-            self.session = onnx_session(path, intra_op_num_threads)
-        except Exception as error:  # onnxruntime raises its own untyped errors on a bad file
-            raise CheckpointError(f"{path}: onnxruntime cannot load it ({error}); re-export the network") from error
+        self.session = load_session(path, intra_op_num_threads, placement)
         names = ([i.name for i in self.session.get_inputs()], [o.name for o in self.session.get_outputs()])
         if names != (list(MASTER_AGENT_GRAPH.inputs), list(MASTER_AGENT_GRAPH.outputs)):
             raise CheckpointError(
                 f"{path}: the graph reads {', '.join(names[0])} and returns {', '.join(names[1])}; a master agent's "
                 f"export reads {', '.join(MASTER_AGENT_GRAPH.inputs)}. Fix: re-export it with `workbench export onnx`")
         self.path = path
+        self._placed(onnx_placed(self.session), "weights", onnx_reference(
+            path, intra_op_num_threads, MASTER_AGENT_GRAPH.inputs, MASTER_AGENT_GRAPH.outputs[0]))
 
     def _onnx_forward(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return tuple(self.session.run(list(MASTER_AGENT_GRAPH.outputs), inputs))
+        out = tuple(self.session.run(list(MASTER_AGENT_GRAPH.outputs), inputs))
+        self._record([inputs[k] for k in MASTER_INPUTS], out[0])
+        return out
+

@@ -12,6 +12,12 @@ comes back with the decision:
 
 A network's outputs are named as in its ``models.onnx_export.OnnxGraph`` (the first is the logits).
 Given the same observations, the ONNX export and the torch module choose the same actions.
+
+Each policy decides on a device and in a precision (its ``placement``): the torch module through
+``models.inference.DeviceForward`` (weights moved once, pinned buffers and non-blocking copies on
+CUDA, autocast for ``bf16``/``fp16``), the ONNX export on onnxruntime's CUDA provider when it has one
+(``models.onnx_export.onnx_session``). Off the reference (CPU, float32) a policy keeps a sample of
+what it decided and reports its agreement with the reference (:meth:`parity_report`).
 """
 from __future__ import annotations
 
@@ -25,12 +31,22 @@ import torch
 from engine.actions import SymbolActions
 from engine.errors import CheckpointError, InvalidParameterError
 from engine.policy import PolicyOutput
-from models.onnx_export import OUTPUT_NAME, onnx_session
+from models.inference import DeviceForward
+from models.onnx_export import OUTPUT_NAME
 from models.spec import (
     N_ACTIONS,
     OBSERVATION_DTYPES,
     OBSERVATION_NAMES,
     OBSERVATION_SHAPES,
+)
+from strategies.family import REFERENCE, Placement
+from strategies.placed import (
+    ParityReporting,
+    first_output,
+    load_session,
+    onnx_placed,
+    onnx_reference,
+    torch_placed,
 )
 
 _ONNX_TYPES = {"float32": "tensor(float)", "bool": "tensor(bool)"}
@@ -43,7 +59,7 @@ Forward = Callable[[Mapping[str, np.ndarray], Sequence[str]], dict[str, np.ndarr
 """``(inputs, output names) -> {name: array}``: one forward pass returning the outputs asked for."""
 
 
-class _NeuralPolicy:
+class _NeuralPolicy(ParityReporting):
     """Shared decision rule: masked logits -> probabilities -> argmax or a seeded sample."""
 
     scope = "portfolio"
@@ -89,29 +105,36 @@ class TorchPolicy(_NeuralPolicy):
     """A torch network (``forward(technical, sl_probs, position, portfolio, regime, action_mask)``) as a policy.
 
     Args:
-        actor: The module; it is put in eval mode and run without gradients on the CPU. It returns the
-            logits, or a tuple whose items are named by ``outputs``.
+        actor: The module; it is moved to ``device`` once, put in eval mode and run without gradients.
+            It returns the logits, or a tuple whose items are named by ``outputs``.
         name: Policy name in run records.
         action_space: How actions become orders (the seven ``SymbolActions``).
         deterministic: Argmax (default) or sample from the probabilities.
         seed: Seed of the sampler when not deterministic.
         outputs: Names of the module's outputs, logits first (e.g. ``logits, value, attention``).
+        placement: Device (``auto``, ``cpu``, ``cuda``) and precision it decides in.
+
+    Raises:
+        InvalidParameterError: ``cuda`` without CUDA, or ``fp16`` on the CPU.
     """
 
     def __init__(self, actor: torch.nn.Module, name: str = "torch", action_space: SymbolActions = SymbolActions(),
-                 deterministic: bool = True, seed: int | None = None, outputs: Sequence[str] = (OUTPUT_NAME,)) -> None:
+                 deterministic: bool = True, seed: int | None = None, outputs: Sequence[str] = (OUTPUT_NAME,),
+                 placement: Placement = REFERENCE) -> None:
         super().__init__(name, action_space, deterministic, seed, outputs, self._torch_forward)
-        self.actor = actor.eval()
+        self.forward = DeviceForward(actor, placement.device, placement.precision)
+        self.actor = self.forward.module
+        self._placed(torch_placed(self.forward), "logits", lambda: first_output(self.forward.reference()))
 
     def _torch_forward(self, inputs: Mapping[str, np.ndarray], wanted: Sequence[str]) -> dict[str, np.ndarray]:
-        with torch.no_grad():
-            out = self.actor(*(torch.from_numpy(inputs[n]) for n in OBSERVATION_NAMES))
-        out = out if isinstance(out, tuple) else (out,)
-        return {name: tensor.numpy() for name, tensor in zip(self.outputs, out) if name in wanted}
+        arrays = [inputs[n] for n in OBSERVATION_NAMES]
+        out = self.forward(arrays, keep=[k for k, name in enumerate(self.outputs) if name in wanted])
+        self._record(arrays, out[0])
+        return {name: values for name, values in zip(self.outputs, out) if name in wanted}
 
 
 class OnnxPolicy(_NeuralPolicy):
-    """An ONNX network (``models.onnx_export.export_onnx``) run by onnxruntime on the CPU.
+    """An ONNX network (``models.onnx_export.export_onnx``) run by onnxruntime.
 
     Its outputs are read from the graph: ``logits`` is required; ``value`` and ``attention`` are
     returned as extras when the graph has them.
@@ -123,28 +146,33 @@ class OnnxPolicy(_NeuralPolicy):
         deterministic: Argmax (default) or sample from the probabilities.
         seed: Seed of the sampler when not deterministic.
         intra_op_num_threads: onnxruntime threads.
+        placement: Device it runs on: onnxruntime's CUDA provider for ``cuda`` (``auto`` on a CUDA
+            machine) when onnxruntime has one, else the CPU, said in one log line. The precision
+            must be ``fp32`` (the graph's).
 
     Raises:
         CheckpointError: the file is missing, not ONNX, or its inputs / output do not fit the observation.
     """
 
     def __init__(self, path: str | Path, name: str | None = None, action_space: SymbolActions = SymbolActions(),
-                 deterministic: bool = True, seed: int | None = None, intra_op_num_threads: int = 2) -> None:
+                 deterministic: bool = True, seed: int | None = None, intra_op_num_threads: int = 2,
+                 placement: Placement = REFERENCE) -> None:
         path = Path(path)
         if not path.is_file():
             raise CheckpointError(f"{path}: no such ONNX file; export one with `workbench export onnx`")
-        try:
-            session = onnx_session(path, intra_op_num_threads)
-        except Exception as error:  # onnxruntime raises its own untyped errors on a bad file
-            raise CheckpointError(f"{path}: onnxruntime cannot load it ({error}); re-export the network") from error
+        session = load_session(path, intra_op_num_threads, placement)
         _check_signature(path, session)
         super().__init__(name or path.stem, action_space, deterministic, seed,
                          [o.name for o in session.get_outputs()], self._onnx_forward)
         self.session = session
         self.path = path
+        self._placed(onnx_placed(session), "logits",
+                     onnx_reference(path, intra_op_num_threads, OBSERVATION_NAMES, OUTPUT_NAME))
 
     def _onnx_forward(self, inputs: Mapping[str, np.ndarray], wanted: Sequence[str]) -> dict[str, np.ndarray]:
-        return dict(zip(wanted, self.session.run(list(wanted), dict(inputs))))
+        out = dict(zip(wanted, self.session.run(list(wanted), dict(inputs))))
+        self._record([inputs[n] for n in OBSERVATION_NAMES], out[OUTPUT_NAME])
+        return out
 
 
 def _check_signature(path: Path, session: ort.InferenceSession) -> None:

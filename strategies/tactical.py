@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from engine.actions import TacticalActions
 from engine.data.market import MarketData
@@ -35,10 +34,19 @@ from engine.rollout import RolloutResult, run_rollout
 from engine.scenarios import ScenarioParams, from_market
 from engine.tactical_observation import WINDOW_KEY, TacticalObserver
 from engine.votes import HOLD, LONG, SHORT, agreement, check_vote_rule, team_decision
-from models.onnx_export import onnx_session
+from models.inference import DeviceForward
 from models.tactical_team.config import TacticalTeamConfig, specialisation
 from models.tactical_team.export import TACTICAL_TEAM_GRAPH, DecidingTacticalTeam
 from models.tactical_team.network import TacticalTeam, check_window
+from strategies.family import REFERENCE, Placement
+from strategies.placed import (
+    ParityReporting,
+    first_output,
+    load_session,
+    onnx_placed,
+    onnx_reference,
+    torch_placed,
+)
 
 Forward = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 """``window -> (logits [B, agents, 3], attention [B, agents, 7], values [B, agents])``."""
@@ -56,7 +64,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-class _TeamDecision:
+class _TeamDecision(ParityReporting):
     """Shared rule: check the windows, run the graph once, vote, join the votes."""
 
     scope = "portfolio"
@@ -109,60 +117,67 @@ class TacticalTeamPolicy(_TeamDecision):
         exposure: Exposure of a book whose every symbol is long.
         threads: Torch CPU threads while it decides (set for each call, then restored); one by
             default: a bar's batch is small.
+        placement: Device (``auto``, ``cpu``, ``cuda``) and precision it decides in; the network is
+            moved there once (``models.inference.DeviceForward``). Off the reference the agents' logits
+            are sampled for the parity report (a row agrees when every agent votes as on the reference).
+
+    Raises:
+        InvalidParameterError: ``cuda`` without CUDA, or ``fp16`` on the CPU.
     """
 
     def __init__(self, team: TacticalTeam, name: str = "tactical-team", vote: str = "plurality",
-                 vote_weights: Sequence[float] | None = None, exposure: float = 1.0, threads: int | None = 1) -> None:
+                 vote_weights: Sequence[float] | None = None, exposure: float = 1.0, threads: int | None = 1,
+                 placement: Placement = REFERENCE) -> None:
         super().__init__(name, team.config, vote, vote_weights, exposure, self._torch_forward)
-        self.team = team.eval()
-        self.deciding = DecidingTacticalTeam(self.team)
+        self.forward = DeviceForward(DecidingTacticalTeam(team), placement.device, placement.precision, threads)
+        self.deciding = self.forward.module
+        self.team = self.deciding.team
         self.threads = threads
+        self._placed(torch_placed(self.forward), "logits", lambda: first_output(self.forward.reference()))
 
     def _torch_forward(self, window: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        previous = torch.get_num_threads()
-        if self.threads is not None:
-            torch.set_num_threads(self.threads)
-        try:
-            with torch.no_grad():
-                out = self.deciding(torch.from_numpy(window))
-        finally:
-            torch.set_num_threads(previous)
-        return tuple(t.numpy() for t in out)
+        out = self.forward([window])
+        self._record([window], out[0])
+        return tuple(out)
 
 
 class TacticalTeamOnnxPolicy(_TeamDecision):
-    """A tactical team's ONNX export (:data:`TACTICAL_TEAM_GRAPH`) run by onnxruntime on the CPU.
+    """A tactical team's ONNX export (:data:`TACTICAL_TEAM_GRAPH`) run by onnxruntime (on its CUDA
+    provider for a CUDA ``placement`` when it has one, else on the CPU).
 
     Args:
         path: The ``.onnx`` file.
         config: The team's sizes (from its model card).
         name, vote, vote_weights, exposure: As :class:`TacticalTeamPolicy`.
         intra_op_num_threads: onnxruntime threads.
+        placement: Device it runs on; the precision must be ``fp32`` (the graph's).
 
     Raises:
         CheckpointError: the file is missing, not ONNX, or not a tactical team's graph.
+        InvalidParameterError: a precision other than ``fp32``.
     """
 
     def __init__(self, path: str | Path, config: TacticalTeamConfig, name: str | None = None,
                  vote: str = "plurality", vote_weights: Sequence[float] | None = None, exposure: float = 1.0,
-                 intra_op_num_threads: int = 1) -> None:
+                 intra_op_num_threads: int = 1, placement: Placement = REFERENCE) -> None:
         path = Path(path)
         super().__init__(name or path.stem, config, vote, vote_weights, exposure, self._onnx_forward)
         if not path.is_file():
             raise CheckpointError(f"{path}: no such ONNX file; export one with `workbench export onnx`")
-        try:
-            self.session = onnx_session(path, intra_op_num_threads)
-        except Exception as error:  # onnxruntime raises its own untyped errors on a bad file
-            raise CheckpointError(f"{path}: onnxruntime cannot load it ({error}); re-export the team") from error
+        self.session = load_session(path, intra_op_num_threads, placement)
         names = ([i.name for i in self.session.get_inputs()], [o.name for o in self.session.get_outputs()])
         if names != (list(TACTICAL_TEAM_GRAPH.inputs), list(TACTICAL_TEAM_GRAPH.outputs)):
             raise CheckpointError(
                 f"{path}: the graph reads {', '.join(names[0])} and returns {', '.join(names[1])}; a tactical team's "
                 f"export reads {', '.join(TACTICAL_TEAM_GRAPH.inputs)}. Fix: re-export it with `workbench export onnx`")
         self.path = path
+        self._placed(onnx_placed(self.session), "logits", onnx_reference(
+            path, intra_op_num_threads, TACTICAL_TEAM_GRAPH.inputs, TACTICAL_TEAM_GRAPH.outputs[0]))
 
     def _onnx_forward(self, window: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return tuple(self.session.run(list(TACTICAL_TEAM_GRAPH.outputs), {TACTICAL_TEAM_GRAPH.inputs[0]: window}))
+        out = tuple(self.session.run(list(TACTICAL_TEAM_GRAPH.outputs), {TACTICAL_TEAM_GRAPH.inputs[0]: window}))
+        self._record([window], out[0])
+        return out
 
 
 def time_in_market(actions: np.ndarray, allow_short: bool) -> float:

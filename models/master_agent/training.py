@@ -42,7 +42,7 @@ from engine.errors import InvalidParameterError
 from engine.features.normalize import FittedNormalizer
 from engine.metrics import max_drawdown, sharpe_ratio
 from models.checkpoint import ModelCard
-from models.devices import resolve_device
+from models.devices import device_description, resolve_device
 from models.master_agent.config import MasterTrainingConfig
 from models.master_agent.env import MasterEnvironment
 from models.master_agent.policy_network import ARCHITECTURE, MasterPolicyNetwork, master_card_config, master_config
@@ -240,8 +240,8 @@ def _train(split: DataSplit, encoder: FeatureEncoder, normalizer: FittedNormaliz
     network = network.to("cpu").eval()
     card = ModelCard(
         architecture=ARCHITECTURE,
-        config=master_card_config(config.preset, encoder.config, sizes, config.action_space(), symbol_agent,
-                                  dataclasses.asdict(config)),
+        config={**master_card_config(config.preset, encoder.config, sizes, config.action_space(), symbol_agent,
+                                     dataclasses.asdict(config)), "trained_on": device_description(device)},
         train_period=tuple(t.isoformat() for t in split.train),
         validation_period=tuple(t.isoformat() for t in split.validation),
         test_period=None if split.test is None else tuple(t.isoformat() for t in split.test),

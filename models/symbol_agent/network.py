@@ -85,8 +85,11 @@ class AgentStep(NamedTuple):
 def mask_logits(logits: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Logits with disallowed actions set to :data:`MASKED_LOGIT` (``mask``: ``True`` = allowed).
 
-    A row that allows nothing is treated as allowing only HOLD.
+    A row that allows nothing is treated as allowing only HOLD. The logits are float32 (a no-op for
+    float32 logits): under autocast they come out of the last linear map in bf16/fp16, where
+    :data:`MASKED_LOGIT` is not exact (bf16) or overflows (fp16).
     """
+    logits = logits.float()
     if mask is None:
         return logits
     if mask.shape != logits.shape:

@@ -55,7 +55,7 @@ from engine.observation import ObservationBuilder
 from engine.rewards import RewardWeights
 from engine.scenarios import ScenarioParams
 from models.checkpoint import ModelCard
-from models.devices import check_device
+from models.devices import check_device, device_description
 from models.limits import check_count, check_rollout
 from models.schedules import Schedule
 from models.splits import DataSplit
@@ -336,7 +336,7 @@ def _train(split: DataSplit, config: TrainingConfig, log_dir: Path, code_version
         test_metrics = {f"test/{k}": v for k, v in figures.items()}
     agent = agent_from_policy(model.policy.to("cpu"), agent_config)
     card = ModelCard(
-        architecture=ARCHITECTURE, config=agent_card_config(config),
+        architecture=ARCHITECTURE, config={**agent_card_config(config), "trained_on": device_description(model.device)},
         train_period=tuple(t.isoformat() for t in split.train),
         validation_period=tuple(t.isoformat() for t in split.validation),
         test_period=None if split.test is None else tuple(t.isoformat() for t in split.test),

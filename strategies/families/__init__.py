@@ -16,7 +16,7 @@ from strategies.families.baseline import BASELINES
 from strategies.families.master_agent import MASTER_AGENT
 from strategies.families.symbol_agent import SYMBOL_AGENT
 from strategies.families.tactical_team import TACTICAL_TEAM
-from strategies.family import Decider, PolicyFamily, check_runtime
+from strategies.family import REFERENCE, Decider, Placement, PolicyFamily, check_runtime
 
 FAMILIES: dict[str, PolicyFamily] = {}
 """Family name -> family, in registration order."""
@@ -57,16 +57,18 @@ def family_for(architecture: str | None, source: Path | str = "") -> PolicyFamil
                           f"({known}); check {CARD_FILE} or upgrade the workbench")
 
 
-def load_trained(folder: str | Path, runtime: str = "auto", name: str | None = None) -> Decider:
+def load_trained(folder: str | Path, runtime: str = "auto", name: str | None = None,
+                 placement: Placement = REFERENCE) -> Decider:
     """The verified decider of checkpoint ``folder``, loaded by the family its card names.
 
     Args:
         folder: The checkpoint folder.
         runtime: ``auto``, ``onnx`` or ``torch`` (``strategies.family.RUNTIMES``).
         name: How the run names the decider (default: the folder's name).
+        placement: The device and precision its network decides in.
 
     Raises:
-        InvalidParameterError: an unknown runtime.
+        InvalidParameterError: an unknown runtime, or a placement this machine cannot run.
         CheckpointError: the card names no known architecture, or a file fails verification.
     """
     check_runtime(runtime)
@@ -77,9 +79,9 @@ def load_trained(folder: str | Path, runtime: str = "auto", name: str | None = N
     if architecture is None:
         read_card(folder)  # raises naming what is wrong with the card
     family = family_for(architecture, folder)
-    return family.load(folder, runtime, name or folder.name)
+    return family.load(folder, runtime, name or folder.name, placement)
 
 
 def make_baseline(strategy: str, params: Mapping[str, Any] | None = None) -> Decider:
-    """The decider of baseline ``strategy`` with its ``--param`` values."""
+    """The decider of baseline ``strategy`` with its ``--param`` values (a rule: no network, no placement)."""
     return BASELINES.make(strategy, params)

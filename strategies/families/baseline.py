@@ -25,7 +25,7 @@ from strategies.baselines import (
     RandomPolicy,
     SmaCross,
 )
-from strategies.family import ActionInfo, Decider, Explanation
+from strategies.family import REFERENCE, ActionInfo, Decider, Explanation, Placement
 
 STRATEGIES = {
     "buy_and_hold": BuyAndHold,
@@ -94,7 +94,7 @@ class BaselineFamily:
         """The decider of baseline ``strategy`` with ``params`` (strings are converted)."""
         return Decider(str(strategy), self, make_strategy(strategy, dict(params or {})))
 
-    def load(self, folder: Path, runtime: str, name: str) -> Decider:
+    def load(self, folder: Path, runtime: str, name: str, placement: Placement = REFERENCE) -> Decider:
         raise InvalidParameterError(f"{folder}: baselines have no checkpoints; name one with --strategy")
 
     def observer(self, decider: Decider, batch: ScenarioBatch) -> None:

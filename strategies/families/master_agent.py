@@ -27,9 +27,11 @@ from models.onnx_export import export_onnx
 from models.symbol_agent.encoder import OBSERVATION_BLOCKS
 from strategies.families.symbol_agent import FEATURES, shares
 from strategies.family import (
+    REFERENCE,
     ActionInfo,
     Decider,
     Explanation,
+    Placement,
     check_runtime,
     checkpoint_decider,
 )
@@ -49,11 +51,12 @@ class MasterAgentFamily:
     title = "master agent"
     architecture = ARCHITECTURE
 
-    def load(self, folder: Path, runtime: str, name: str) -> Decider:
-        """The verified master agent of ``folder`` on ``runtime`` (``auto``: its ONNX export when it has one).
+    def load(self, folder: Path, runtime: str, name: str, placement: Placement = REFERENCE) -> Decider:
+        """The verified master agent of ``folder`` on ``runtime`` (``auto``: its ONNX export when it has
+        one) deciding on ``placement``.
 
         Raises:
-            InvalidParameterError: an unknown runtime.
+            InvalidParameterError: an unknown runtime, or a placement this machine cannot run.
             CheckpointError: a file fails verification, or ``runtime="onnx"`` without a verified export.
         """
         check_runtime(runtime)  # before anything is read
@@ -64,9 +67,9 @@ class MasterAgentFamily:
             raise CheckpointError(f"{folder / CARD_FILE}: {error}. Fix: restore the model card or re-save the "
                                   "checkpoint") from None
         return checkpoint_decider(
-            self, folder, runtime, name, network=network, card=card, normalizer=normalizer,
-            onnx=lambda path: MasterOnnxPolicy(path, name=folder.name, action_space=space),
-            torch=lambda: MasterPolicy(network, name=folder.name, action_space=space))
+            self, folder, runtime, name, placement, network=network, card=card, normalizer=normalizer,
+            onnx=lambda path, where: MasterOnnxPolicy(path, name=folder.name, action_space=space, placement=where),
+            torch=lambda where: MasterPolicy(network, name=folder.name, action_space=space, placement=where))
 
     def observer(self, decider: Decider, batch: ScenarioBatch) -> MasterObserver:
         """The symbol rows with the checkpoint's normalizer, plus the rows' grouping."""

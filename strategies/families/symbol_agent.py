@@ -38,9 +38,11 @@ from models.spec import OBSERVATION_DTYPES, OBSERVATION_NAMES
 from models.symbol_agent.export import SYMBOL_AGENT_GRAPH, DecidingSymbolAgent
 from models.symbol_agent.network import ARCHITECTURE, SymbolAgent, build_symbol_agent
 from strategies.family import (
+    REFERENCE,
     ActionInfo,
     Decider,
     Explanation,
+    Placement,
     check_runtime,
     checkpoint_decider,
 )
@@ -70,26 +72,29 @@ class SymbolAgentFamily:
     title = "symbol agent"
     architecture = ARCHITECTURE
 
-    def load(self, folder: Path, runtime: str, name: str) -> Decider:
-        """The verified agent of ``folder`` on ``runtime`` (``auto``: its ONNX export when it has one).
+    def load(self, folder: Path, runtime: str, name: str, placement: Placement = REFERENCE) -> Decider:
+        """The verified agent of ``folder`` on ``runtime`` (``auto``: its ONNX export when it has one)
+        deciding on ``placement``.
 
         Raises:
-            InvalidParameterError: an unknown runtime.
+            InvalidParameterError: an unknown runtime, or a placement this machine cannot run.
             CheckpointError: a file fails verification, or ``runtime="onnx"`` without a verified export.
         """
         check_runtime(runtime)  # before anything is read
         agent, card, normalizer = load_checkpoint(folder, build_symbol_agent)
         return checkpoint_decider(
-            self, folder, runtime, name, network=agent, card=card, normalizer=normalizer,
-            onnx=lambda path: OnnxPolicy(path, name=folder.name),
-            torch=lambda: TorchPolicy(DecidingSymbolAgent(agent.eval()), name=folder.name,
-                                      outputs=SYMBOL_AGENT_GRAPH.outputs))
+            self, folder, runtime, name, placement, network=agent, card=card, normalizer=normalizer,
+            onnx=lambda path, where: OnnxPolicy(path, name=folder.name, placement=where),
+            torch=lambda where: TorchPolicy(DecidingSymbolAgent(agent.eval()), name=folder.name,
+                                            outputs=SYMBOL_AGENT_GRAPH.outputs, placement=where))
 
-    def trained(self, agent: SymbolAgent, normalizer: Any, name: str, model_sha: str) -> Decider:
+    def trained(self, agent: SymbolAgent, normalizer: Any, name: str, model_sha: str,
+                placement: Placement = REFERENCE) -> Decider:
         """The torch decider of an agent just trained (no checkpoint folder yet), e.g. a
         walk-forward fold's retrained agent."""
-        policy = TorchPolicy(DecidingSymbolAgent(agent.eval()), name=name, outputs=SYMBOL_AGENT_GRAPH.outputs)
-        return Decider(name, self, policy, normalizer, model_sha, "torch", network=agent)
+        policy = TorchPolicy(DecidingSymbolAgent(agent.eval()), name=name, outputs=SYMBOL_AGENT_GRAPH.outputs,
+                             placement=placement)
+        return Decider(name, self, policy, normalizer, model_sha, "torch", network=agent, placement=policy.placement)
 
     def observer(self, decider: Decider, batch: ScenarioBatch) -> ObservationBuilder:
         """The observation builder with the checkpoint's frozen normalizer and the action mask."""

@@ -39,7 +39,15 @@ from models.tactical_team.config import ACTION_NAMES
 from models.tactical_team.export import TACTICAL_TEAM_GRAPH, DecidingTacticalTeam
 from models.tactical_team.network import ARCHITECTURE, TacticalTeam, build_tactical_team, check_window
 from strategies.families.symbol_agent import shares
-from strategies.family import ActionInfo, Decider, Explanation, check_runtime, checkpoint_decider
+from strategies.family import (
+    REFERENCE,
+    ActionInfo,
+    Decider,
+    Explanation,
+    Placement,
+    check_runtime,
+    checkpoint_decider,
+)
 from strategies.tactical import TacticalTeamOnnxPolicy, TacticalTeamPolicy, softmax
 
 
@@ -50,26 +58,28 @@ class TacticalTeamFamily:
     title = "tactical team"
     architecture = ARCHITECTURE
 
-    def load(self, folder: Path, runtime: str, name: str) -> Decider:
-        """The verified team of ``folder`` on ``runtime`` (``auto``: its ONNX export when it has one).
+    def load(self, folder: Path, runtime: str, name: str, placement: Placement = REFERENCE) -> Decider:
+        """The verified team of ``folder`` on ``runtime`` (``auto``: its ONNX export when it has one)
+        deciding on ``placement``.
 
         Raises:
-            InvalidParameterError: an unknown runtime or vote rule.
+            InvalidParameterError: an unknown runtime or vote rule, or a placement this machine cannot run.
             CheckpointError: a file fails verification, or ``runtime="onnx"`` without a verified export.
         """
         check_runtime(runtime)  # before anything is read
         team, card, normalizer = load_checkpoint(folder, build_tactical_team)
         settings = decision_settings(card.config)
         return checkpoint_decider(
-            self, folder, runtime, name, network=team, card=card, normalizer=normalizer,
-            onnx=lambda path: TacticalTeamOnnxPolicy(path, team.config, name=folder.name, **settings),
-            torch=lambda: TacticalTeamPolicy(team, name=folder.name, **settings))
+            self, folder, runtime, name, placement, network=team, card=card, normalizer=normalizer,
+            onnx=lambda path, where: TacticalTeamOnnxPolicy(path, team.config, name=folder.name, placement=where,
+                                                            **settings),
+            torch=lambda where: TacticalTeamPolicy(team, name=folder.name, placement=where, **settings))
 
     def trained(self, team: TacticalTeam, normalizer: FittedNormalizer, name: str, model_sha: str,
-                vote: str = "plurality", exposure: float = 1.0) -> Decider:
+                vote: str = "plurality", exposure: float = 1.0, placement: Placement = REFERENCE) -> Decider:
         """The torch decider of a team just trained (no checkpoint folder yet), e.g. to validate it."""
-        policy = TacticalTeamPolicy(team, name=name, vote=vote, exposure=exposure)
-        return Decider(name, self, policy, normalizer, model_sha, "torch", network=team)
+        policy = TacticalTeamPolicy(team, name=name, vote=vote, exposure=exposure, placement=placement)
+        return Decider(name, self, policy, normalizer, model_sha, "torch", network=team, placement=policy.placement)
 
     def observer(self, decider: Decider, batch: ScenarioBatch) -> TacticalObserver:
         """The tactical windows with the checkpoint's frozen normalizer."""

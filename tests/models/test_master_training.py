@@ -197,6 +197,7 @@ def test_validation_keeps_the_best_and_the_card_says_what_it_is(runs) -> None:
     assert card.architecture == "master_agent" and card.action_spec["type"] == "target_weights"
     assert "action_mask" not in card.observation_spec
     assert card.config["symbol_agent"] == SYMBOL_AGENT and card.config["action_space"]["threshold"] == TINY.threshold
+    assert card.config["trained_on"] == {"device": "cpu"}  # issue 19: the card names where it trained
     assert card.config["training"]["reward_weights"]["sizing"] == 0.0
     assert card.training_metrics["train/timesteps"] == 128.0
 

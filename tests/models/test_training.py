@@ -60,6 +60,7 @@ def test_the_command_writes_a_loadable_checkpoint_with_periods_seed_and_metrics(
     assert card.test_period == ("2007-04-02T00:00:00+00:00", "2007-06-29T00:00:00+00:00")
     assert card.seed == 3 and card.config["preset"] == "compact" and card.config["training"]["n_steps"] == 32
     assert card.config["training"]["learning_rate"] == {"kind": "cosine", "start": 3e-4, "end": 1e-5}
+    assert card.config["trained_on"] == {"device": "cpu"}  # issue 19: the card names where it trained
     assert card.training_metrics["train/timesteps"] == 256.0 and card.training_metrics["train/steps_per_second"] > 0
     # eval_every 128 of 256 steps: validations after 128 and 256 steps, the better one kept.
     assert card.validation_metrics["validation/timesteps"] in (128.0, 256.0)

@@ -242,3 +242,19 @@ def test_the_card_records_the_decision_rule(team_folder: Path) -> None:
     assert card["config"]["mappo"]["gae_lambda"] == 0.9047
     assert card["parameter_counts"]["total"] == card["config"]["parameters"]["total"] == 183_930
     assert pd.Timestamp(card["train_period"][1]) < pd.Timestamp(card["validation_period"][0])
+
+
+def test_a_team_in_bf16_backtests_with_a_parity_report_per_agent_vote(team_folder: Path, torch_backtest) -> None:
+    """Issue 19 for the team: a placement off the reference is recorded in the run with the share of
+    sampled rows where every agent votes as on CPU fp32; the reference run records no parity."""
+    from strategies.family import Placement
+
+    result = run_backtest(RunSpec(kind="backtest", policy=str(team_folder), runtime="torch", fees=(0.0, 0.001),
+                                  precision="bf16", **SPEC))
+    assert result.decider.placement == Placement("cpu", "bf16") and result.run_id != torch_backtest.run_id
+    report = result.decider.parity_report()
+    assert report["output"] == "logits" and report["rows"] > 0 and 0 < report["max_abs_diff"] < 0.5
+    assert report["action_agreement"] >= 0.9 and report["passed"] == (report["action_agreement"] >= 0.999)
+    assert torch_backtest.decider.placement_summary() == {"device": "cpu", "precision": "fp32", "parity": None}
+    with pytest.raises(InvalidParameterError, match="runs on CUDA only"):
+        families.load_trained(team_folder, runtime="torch", placement=Placement("cpu", "fp16"))

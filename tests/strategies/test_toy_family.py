@@ -25,7 +25,7 @@ from engine.rollout import RolloutResult
 from engine.scenarios import ScenarioBatch
 from engine.tracking import AccountTracker
 from strategies import families
-from strategies.family import ActionInfo, Decider, Explanation
+from strategies.family import REFERENCE, ActionInfo, Decider, Explanation, Placement
 from workbench.paper import StartOptions, ledger_arrays, start_paper
 from workbench.runs.backtest import run_backtest
 from workbench.runs.registry import run_kind
@@ -84,7 +84,9 @@ class ToyFamily:
     title = "toy trend follower"
     architecture = ARCHITECTURE
 
-    def load(self, folder: Path, runtime: str, name: str) -> Decider:
+    def load(self, folder: Path, runtime: str, name: str, placement: Placement = REFERENCE) -> Decider:
+        if not placement.is_reference:  # a toy decides in numpy: it has nowhere else to go
+            raise InvalidParameterError(f"the toy family decides on the CPU in float64, not {placement.key}")
         raw = (folder / "toy.json").read_bytes()
         settings = json.loads(raw)
         policy = ToyPolicy(float(settings["weight"]), folder.name)
@@ -144,6 +146,13 @@ def test_a_toy_family_backtests_and_stores_its_own_extras(toy: Path) -> None:
     close = result.data.close
     row = change[(change["bar"] == 20) & (change["scenario"] == 0) & (change["symbol"] == "MSFT")].iloc[0]
     assert row["change"] == pytest.approx(close[20, 1] / close[10, 1] - 1.0, rel=1e-6)
+
+
+def test_a_family_gets_the_runs_placement_and_may_refuse_it(toy: Path) -> None:
+    """issue 19: the placement a run asks for reaches the family's load; a family without a device refuses."""
+    assert run_backtest(RunSpec(kind="backtest", policy=str(toy), **SPEC)).summary()["placement"] is None
+    with pytest.raises(InvalidParameterError, match="the toy family decides on the CPU in float64, not cpu/bf16"):
+        run_backtest(RunSpec(kind="backtest", policy=str(toy), precision="bf16", **SPEC))
 
 
 def test_a_toy_family_runs_a_stress_set(toy: Path) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 from engine.atomic_files import check_output_folder, output_errors
 from engine.errors import InvalidParameterError
 from strategies.family import RUNTIMES
-from workbench.commands.options import parse_list
-from workbench.commands.output import print_json, print_table
+from workbench.commands.options import add_placement_arguments, parse_list
+from workbench.commands.output import placement_line, print_json, print_table
 from workbench.runs.backtest import export_backtest, run_backtest
 from workbench.runs.spec import RunSpec
 from workbench.store import RunStore
@@ -35,6 +35,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                      help="shipped policy name (workbench models list) or checkpoint folder")
     parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
                         help="how a --policy runs: its verified ONNX export (auto when there is one) or torch")
+    add_placement_arguments(parser, default=True)
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="strategy parameter (repeatable), e.g. --param fast=20")
     parser.add_argument("--data", required=True, metavar="DATASET_OR_PATH", help="dataset name or file")
@@ -63,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         strategy=args.strategy,
         policy=args.policy,
         runtime=args.runtime,
+        device=args.device,
+        precision=args.precision,
         data=args.data,
         strategy_params=tuple(_key_value(p) for p in args.param),
         symbols=tuple(s.strip() for s in args.symbols.split(",")) if args.symbols else None,
@@ -90,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"run {summary['run_id']}: {spec.decider} on {data['name']} ({', '.join(data['symbols'])}), "
           f"{data['start'][:10]} to {data['end'][:10]}")
     print_table([h for _, h in _TABLE], [[_fmt(row[k]) for k, _ in _TABLE] for row in summary["scenarios"]])
+    placement = placement_line(summary.get("placement"))
+    if placement:
+        print(placement)
     if args.export:
         print(f"exported to {args.export}")
     if stored:

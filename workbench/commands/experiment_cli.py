@@ -16,8 +16,8 @@ from typing import Any, Callable, Iterator, Mapping
 from engine.atomic_files import check_output_folder, output_errors
 from engine.errors import InvalidParameterError
 from engine.rollout import ProgressCallback
-from workbench.commands.options import parse_list
-from workbench.commands.output import print_json, print_table
+from workbench.commands.options import add_placement_arguments, parse_list
+from workbench.commands.output import placement_line, print_json, print_table
 from workbench.experiments.executors import check_chunks, make_executor
 from workbench.runs.spec import DEFAULT_KIND, RunSpec
 
@@ -30,6 +30,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                      help="shipped policy name (workbench models list) or checkpoint folder")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                         help="strategy parameter (repeatable), e.g. --param fast=20")
+    add_placement_arguments(parser, default=False)
     parser.add_argument("--data", metavar="DATASET_OR_PATH", help="dataset name or file (or 'data' in --spec)")
     parser.add_argument("--symbols", help="comma-separated symbols (default: those priced on every bar)")
     parser.add_argument("--start", help="first date (YYYY-MM-DD; default the data's first bar)")
@@ -80,7 +81,7 @@ def spec_from_args(args: argparse.Namespace, kind: str, options: Mapping[str, An
         fields.update(strategy=args.strategy, policy=None)
     if args.policy is not None:
         fields.update(policy=args.policy, strategy=None)
-    for name in ("data", "start", "end", "cash", "seed"):
+    for name in ("data", "start", "end", "cash", "seed", "device", "precision"):
         if getattr(args, name) is not None:
             fields[name] = getattr(args, name)
     if args.symbols is not None:
@@ -164,6 +165,9 @@ def finish_run(args: argparse.Namespace, result: Any, print_summary: Callable[[d
         print_json(summary)
         return 0
     print_summary(summary)
+    placement = placement_line(summary.get("placement"))
+    if placement:
+        print(placement)
     if args.export:
         print(f"exported to {args.export}")
     print(f"stored run {stored}")

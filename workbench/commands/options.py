@@ -1,9 +1,24 @@
-"""Parsers of option values shared by the commands (periods, comma-separated lists)."""
+"""Options shared by the commands (``--device``, ``--precision``) and parsers of option values
+(periods, comma-separated lists)."""
 from __future__ import annotations
+
+import argparse
 
 import pandas as pd
 
 from engine.errors import InvalidParameterError
+from models.devices import DEVICES, PRECISIONS, REFERENCE_DEVICE, REFERENCE_PRECISION
+
+
+def add_placement_arguments(parser: argparse.ArgumentParser, default: bool) -> None:
+    """``--device`` and ``--precision`` of a run command; ``default=False`` leaves them None when not
+    given (a spec file's value then stands)."""
+    parser.add_argument("--device", choices=DEVICES, default=REFERENCE_DEVICE if default else None,
+                        help="where a --policy's network decides: cpu (default), cuda, or auto (cuda when "
+                             "torch sees it); recorded in the run")
+    parser.add_argument("--precision", choices=PRECISIONS, default=REFERENCE_PRECISION if default else None,
+                        help="fp32 (default), bf16, or fp16 (cuda only); off cpu fp32 the run reports its "
+                             "action agreement with cpu fp32")
 
 
 def parse_list(option: str, text: str) -> tuple[float, ...]:

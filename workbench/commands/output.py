@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 
 def print_json(payload: object) -> None:
@@ -25,3 +25,17 @@ def abbreviate(names: Sequence[str], limit: int = 5) -> str:
     """``A,B,C`` for short lists, ``A,B,C,D,E,... (143)`` for long ones."""
     shown = ",".join(names[:limit])
     return shown if len(names) <= limit else f"{shown},... ({len(names)})"
+
+
+def placement_line(placement: Mapping[str, Any] | None) -> str | None:
+    """One line saying where a run's network decided and, off CPU fp32, how its decisions agree with
+    CPU fp32's; None for a run without a network."""
+    if not placement:
+        return None
+    where = f"decided on {placement['device']} in {placement['precision']}"
+    parity = placement.get("parity")
+    if not parity:
+        return where
+    verdict = "" if parity["passed"] else f" (below the required {parity['min_action_agreement']:.1%})"
+    return (f"{where}: {parity['action_agreement']:.2%} of {parity['rows']:,} sampled decisions agree with "
+            f"{parity['reference']}{verdict}, max {parity['output']} difference {parity['max_abs_diff']:.3g}")

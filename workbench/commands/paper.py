@@ -7,6 +7,7 @@ from pathlib import Path
 from engine.atomic_files import check_output_folder, output_errors
 from engine.errors import InvalidParameterError
 from strategies.family import RUNTIMES
+from workbench.commands.options import add_placement_arguments
 from workbench.commands.output import print_json, print_table
 from workbench.paper import (
     StartOptions,
@@ -37,6 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     start.add_argument("--runtime", choices=RUNTIMES, default="auto",
                        help="how a --policy runs: auto (its verified ONNX export when it has one, else torch; "
                             "default), onnx or torch")
+    add_placement_arguments(start, default=True)
     start.add_argument("--no-store", action="store_true",
                        help="do not store the session in the run store when it stops (it is by default)")
     start.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
@@ -82,6 +84,7 @@ def _start(args: argparse.Namespace) -> int:
     options = StartOptions(
         state=args.state, feed=args.feed, strategy=args.strategy,
         strategy_params=tuple(_key_value(p) for p in args.param), policy=args.policy, runtime=args.runtime,
+        device=args.device, precision=args.precision,
         symbols=tuple(s.strip() for s in args.symbols.split(",") if s.strip()) if args.symbols else None,
         start=args.start, end=args.end, fees=args.fees, slippage=args.slippage, cash=args.cash,
         risk_file=args.risk, speed=parse_speed(args.speed), stale_after=args.stale_after)

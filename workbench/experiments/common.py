@@ -17,7 +17,7 @@ from engine.data.market import MarketData
 from engine.metrics import drawdown_episodes
 from strategies.family import Decider
 from workbench.experiments.single_path import complete_symbols
-from workbench.runs.evaluate import Evaluation, code_version, spec_data
+from workbench.runs.evaluate import Evaluation, code_version, placement_summary, spec_data
 from workbench.runs.spec import RunSpec
 from workbench.runs.tables import orders_table
 from workbench.services.datasets import describe_data, load_dataset
@@ -132,6 +132,7 @@ class ScenarioRun:
             "run_id": self.run_id,
             "kind": self.spec.kind,
             "decider": self.decider.name,
+            "placement": placement_summary(self.decider, self.evaluation),
             "spec": self.spec.to_dict(),
             "data": describe_data(data),
             "scenarios": rows,

@@ -72,7 +72,7 @@ from workbench.experiments.statistics import (
 )
 from workbench.experiments.variants import check_value_lists, expand_variants, value_lists, variant_label
 from workbench.policies import resolve_decider
-from workbench.runs.evaluate import Evaluation, code_version, run_id, spec_decider
+from workbench.runs.evaluate import Evaluation, code_version, decider_run_id, spec_decider
 from workbench.runs.spec import RunSpec, parse_options
 from workbench.store.record import RunRecord
 
@@ -268,6 +268,7 @@ class CompareResult:
             "run_id": self.run_id,
             "kind": self.spec.kind,
             "decider": self.candidate.decider.name,
+            "placement": self.candidate.decider.placement_summary(),
             "spec": self.spec.to_dict(),
             "data": self.path.describe(),
             "costs": self.path.costs(),
@@ -376,7 +377,7 @@ def run_compare(spec: RunSpec, progress: Progress | None = None) -> CompareResul
                                                           options.pbo_blocks, periods_per_year=annual)
     regimes = regime_breakdown(candidate.evaluation, path.data, policy=candidate.decider.policy,
                                history=regime_history(spec, path.data))
-    identity = run_id(spec, path.data.fingerprint(), candidate.decider.model_sha)
+    identity = decider_run_id(spec, path.data.fingerprint(), candidate.decider)
     return CompareResult(identity, spec, options, path, candidate, variants, baselines, differences, reality,
                          deflated, deflated_effective, trials, overfitting, reason, regimes,
                          path.notes + variant_notes)

@@ -23,7 +23,7 @@ import importlib
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -31,7 +31,8 @@ from engine.errors import InvalidParameterError
 from engine.rollout import ProgressCallback, RolloutResult
 from engine.scenarios import ScenarioBatch
 from engine.state import PortfolioState
-from strategies.family import Decider
+from models.parity import merge_parity
+from strategies.family import Decider, Placement
 from workbench.policies import resolve_decider
 from workbench.runs.evaluate import Evaluation, evaluate, measure, roll_out
 from workbench.runs.spec import RunSpec
@@ -129,30 +130,35 @@ class DeciderSpec:
     strategy_params: tuple[tuple[str, str], ...] = ()
     policy: str | None = None
     runtime: str = "auto"
+    device: str = "cpu"
+    precision: str = "fp32"
 
     @classmethod
     def from_spec(cls, spec: RunSpec) -> "DeciderSpec":
         """The decider fields of a run spec."""
-        return cls(spec.strategy, tuple(spec.strategy_params), spec.policy, spec.runtime)
+        return cls(spec.strategy, tuple(spec.strategy_params), spec.policy, spec.runtime, spec.device, spec.precision)
 
     def resolve(self) -> Decider:
-        """The decider, loaded (a policy's weights verified) in this process."""
-        return resolve_decider(self.strategy, dict(self.strategy_params), self.policy, self.runtime)
+        """The decider, loaded (a policy's weights verified) in this process on the spec's placement."""
+        return resolve_decider(self.strategy, dict(self.strategy_params), self.policy, self.runtime,
+                               Placement(self.device, self.precision))
 
 
 @dataclass(frozen=True)
 class _ChunkResult:
-    """What a worker sends back: the chunk's rollout and the policy's scope."""
+    """What a worker sends back: the chunk's rollout, the policy's scope and, off CPU fp32, its parity report."""
 
     rollout: RolloutResult
     scope: str
+    parity: Mapping[str, Any] | None = None
 
 
 def _roll_out_chunk(job: tuple[ScenarioBatch, DeciderSpec]) -> _ChunkResult:
     """Roll one chunk out on a worker (module level, so Ray ships it by reference)."""
     chunk, decider = job
     resolved = decider.resolve()
-    return _ChunkResult(roll_out(chunk, resolved), resolved.policy.scope)
+    rollout = roll_out(chunk, resolved)
+    return _ChunkResult(rollout, resolved.policy.scope, resolved.parity_report())
 
 
 def evaluate_with(batch: ScenarioBatch, decider: Decider, spec: RunSpec,
@@ -224,7 +230,7 @@ def merge_chunks(batch: ScenarioBatch, starts: Sequence[int], results: Sequence[
         equity=np.concatenate([r.equity for r in rollouts], axis=1), records=records,
         actions=actions, extras=extras, state=state, path_ids=batch.path_ids, index=batch.index,
         symbols=batch.symbols, labels=batch.labels)
-    return Evaluation(batch, rollout, measure(batch, rollout))
+    return Evaluation(batch, rollout, measure(batch, rollout), merge_parity([r.parity for r in results]))
 
 
 def _renumbered(records: np.ndarray, start: int) -> np.ndarray:

@@ -51,7 +51,7 @@ from engine.stress_periods import STRESS_PERIODS, StressPeriod, periods_covered
 from workbench.experiments.common import ScenarioRun, load_universe, regime_history
 from workbench.experiments.executors import Executor, evaluate_with
 from workbench.experiments.regimes import regime_breakdown
-from workbench.runs.evaluate import run_id, spec_decider
+from workbench.runs.evaluate import decider_run_id, spec_decider
 from workbench.runs.spec import RunSpec, parse_options
 from workbench.store.record import RunRecord
 
@@ -210,7 +210,7 @@ def run_stress(spec: RunSpec, progress: ProgressCallback | None = None, executor
     batch, families, batch_notes, periods = build_stress_batch(data, params, options, spec.seed)
     evaluation = evaluate_with(batch, decider, spec, progress, executor, n_chunks)
     regimes = regime_breakdown(evaluation, data, policy=decider.policy, history=regime_history(spec, data))
-    return StressResult(run_id(spec, data.fingerprint(), decider.model_sha), spec, data, decider,
+    return StressResult(decider_run_id(spec, data.fingerprint(), decider), spec, data, decider,
                         evaluation, tuple(families), regimes, tuple(notes + batch_notes), options.worst,
                         periods=tuple(periods))
 

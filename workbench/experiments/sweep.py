@@ -29,7 +29,7 @@ from engine.scenarios.params import DOMAINS, format_value
 from workbench.experiments.common import ScenarioRun, load_universe, regime_history
 from workbench.experiments.executors import Executor, evaluate_with
 from workbench.experiments.regimes import regime_breakdown
-from workbench.runs.evaluate import run_id, spec_decider
+from workbench.runs.evaluate import decider_run_id, spec_decider
 from workbench.runs.spec import RunSpec, parse_options
 from workbench.store.record import RunRecord
 
@@ -210,6 +210,6 @@ def run_sweep(spec: RunSpec, progress: ProgressCallback | None = None, executor:
     evaluation = evaluate_with(batch, decider, spec, progress, executor, n_chunks)
     regimes = regime_breakdown(evaluation, data, policy=decider.policy, history=regime_history(spec, data))
     columns = tuple({name: getattr(params, name) for name, _ in axes} for _, params in grid)
-    return SweepResult(run_id(spec, data.fingerprint(), decider.model_sha), spec, data, decider,
+    return SweepResult(decider_run_id(spec, data.fingerprint(), decider), spec, data, decider,
                        evaluation, ("grid",) * len(grid), regimes, tuple(notes), options.worst, columns,
                        axes=axes)

@@ -48,7 +48,7 @@ from workbench.experiments.segments import Segment, rollout_segment
 from workbench.experiments.single_path import SinglePath, load_single_path
 from workbench.experiments.variants import check_value_lists, expand_variants, value_lists, variant_label
 from workbench.policies import load_family_policy
-from workbench.runs.evaluate import code_version, evaluate, run_id, spec_decider
+from workbench.runs.evaluate import code_version, decider_run_id, evaluate, spec_decider, spec_placement
 from workbench.runs.spec import RunSpec, parse_options
 from workbench.store.record import RunRecord
 
@@ -168,6 +168,7 @@ class WalkForwardResult:
             "run_id": self.run_id,
             "kind": self.spec.kind,
             "decider": self.decider.name,
+            "placement": self.decider.placement_summary(),
             "spec": self.spec.to_dict(),
             "data": self.path.describe(),
             "costs": self.path.costs(),
@@ -240,7 +241,7 @@ def run_walkforward(spec: RunSpec, progress: Progress | None = None) -> WalkForw
     layout = {"scheme": options.scheme, "train_bars": train, "test_bars": test, "step_bars": step,
               "purge": options.purge, "embargo": options.embargo, "retrain": options.retrain,
               "n_folds": len(folds), "unused_bars": int(path.data.n_bars - 1 - folds[-1].test_end)}
-    identity = run_id(spec, path.data.fingerprint(), decider.model_sha)
+    identity = decider_run_id(spec, path.data.fingerprint(), decider)
     return WalkForwardResult(identity, spec, options, path, decider, layout, results, oos,
                              oos.metrics(path.params.init_cash, path.data.frequency), tuple(notes))
 
@@ -291,7 +292,8 @@ def _retrained(spec: RunSpec, options: WalkForwardOptions, path: SinglePath, fol
     card = load_family_policy(spec.policy, SYMBOL_AGENT.name, "torch").card
     data, index = path.data, path.data.index
     config = TrainingConfig.from_dict({**dict(card.config["training"]), "timesteps": options.timesteps,
-                                       "seed": spec.seed, "checkpoint_every": 0})
+                                       "seed": spec.seed, "checkpoint_every": 0,
+                                       "device": spec.device})
     # A rollout longer than the budget would train past it: cap the rollout at the fold's budget.
     n_steps = max(1, min(config.n_steps, options.timesteps // (config.accounts * data.n_symbols)))
     config = dataclasses.replace(config, n_steps=n_steps, batch_size=min(config.batch_size, n_steps * config.accounts
@@ -318,7 +320,8 @@ def _retrained(spec: RunSpec, options: WalkForwardOptions, path: SinglePath, fol
             raise InvalidParameterError(
                 f"retraining {spec.policy} for fold {fold.fold} on {index[first].date()} to {index[last].date()} "
                 f"failed: {error}. Lengthen the training window (--train)") from None
-        decider = SYMBOL_AGENT.trained(trained.agent, trained.normalizer, spec.policy, _weights_sha(trained.agent))
+        decider = SYMBOL_AGENT.trained(trained.agent, trained.normalizer, spec.policy, _weights_sha(trained.agent),
+                                       spec_placement(spec))
         batch = from_market(data.slice(index[0], index[fold.test_end]), [("base", path.params)])
         segment = rollout_segment(evaluate(batch, decider))
         validation = trained.card.validation_metrics or {}

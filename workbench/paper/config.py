@@ -21,11 +21,14 @@ from engine.names import unknown_name
 from engine.scenarios import ScenarioParams
 from engine.scenarios.params import RISK_KEYS
 from engine.yaml_files import read_yaml
+from models.devices import DEVICES, PRECISIONS, REFERENCE_DEVICE, REFERENCE_PRECISION
 
 CONFIG_FILE = "config.json"
 JOURNAL_FILE = "journal.sqlite"
 LOCK_FILE = "lock"
 
+PARITY_EVENT = "parity"
+"""The journal event a start records when its policy decided off CPU fp32: the parity report as JSON."""
 
 @dataclass(frozen=True)
 class PaperConfig:
@@ -42,6 +45,9 @@ class PaperConfig:
         policy: Shipped policy name or checkpoint folder (absolute).
         runtime: How the policy runs (``onnx`` / ``torch``); None for a strategy.
         model_sha: sha256 of what decides (ONNX file or weights); "" for a strategy.
+        device, precision: Where a policy's network decides (as asked: ``auto`` stays ``auto``).
+            Left out of the file at their defaults (``cpu``, ``fp32``), so sessions started before
+            they existed keep their configuration and state id.
         fees, slippage: Costs as fractions (``engine.scenarios.ScenarioParams``).
         cash: Initial cash.
         risk: ``(name, value)`` risk limits (``ScenarioParams`` risk fields), sorted by name.
@@ -62,6 +68,8 @@ class PaperConfig:
     slippage: float = 0.0
     cash: float = 100_000.0
     risk: tuple[tuple[str, Any], ...] = ()
+    device: str = REFERENCE_DEVICE
+    precision: str = REFERENCE_PRECISION
 
     def __post_init__(self) -> None:
         if (self.strategy is None) == (self.policy is None):
@@ -72,6 +80,9 @@ class PaperConfig:
         if unknown:
             raise InvalidParameterError(unknown_name("risk limit", unknown[0], RISK_KEYS))
         object.__setattr__(self, "risk", tuple(sorted((str(k), v) for k, v in self.risk)))
+        if self.device not in DEVICES or self.precision not in PRECISIONS:
+            raise InvalidParameterError(f"device {self.device!r} / precision {self.precision!r}: use one of "
+                                        f"{', '.join(DEVICES)} / {', '.join(PRECISIONS)}")
         self.params()  # validates costs, cash and limits against their domains
 
     def params(self) -> ScenarioParams:
@@ -84,6 +95,10 @@ class PaperConfig:
         out["symbols"] = list(self.symbols)
         out["strategy_params"] = dict(self.strategy_params)
         out["risk"] = dict(self.risk)
+        if self.device == REFERENCE_DEVICE:
+            del out["device"]
+        if self.precision == REFERENCE_PRECISION:
+            del out["precision"]
         return out
 
     @classmethod
@@ -170,7 +185,7 @@ def write_config(state: Path, config: PaperConfig) -> Path:
 
 def config_difference(stored: PaperConfig, given: PaperConfig) -> str | None:
     """The first key whose value differs, described for an error message; None when equal."""
-    old, new = stored.to_dict(), given.to_dict()
+    old, new = (dict(c.to_dict(), device=c.device, precision=c.precision) for c in (stored, given))
     for key in old:
         if not _same(old[key], new[key]):
             return f"{key}: the state has {old[key]!r}, this start gives {new[key]!r}"

@@ -17,7 +17,7 @@ import pandas as pd
 
 from engine.atomic_files import write_text_atomically
 from engine.records import OrderKind, OrderReason, OrderStatus, order_dt
-from workbench.paper.config import JOURNAL_FILE
+from workbench.paper.config import JOURNAL_FILE, PARITY_EVENT
 from workbench.paper.journal import reading, verified_reading
 from workbench.paper.lock import holding_idle
 
@@ -62,6 +62,7 @@ class SessionLedger:
         equity: ``[T]`` equity at every journaled close.
         latency_seconds: Decision latency of each bar that decided.
         finished: Whether the feed ended (a replay ran to its last bar).
+        parity: The parity report of each start that decided off CPU fp32 (``PARITY_EVENT`` events).
     """
 
     config: dict
@@ -71,6 +72,7 @@ class SessionLedger:
     equity: np.ndarray
     latency_seconds: np.ndarray
     finished: bool
+    parity: tuple[dict, ...] = ()
 
 
 def session_ledger(state: str | Path) -> SessionLedger:
@@ -86,8 +88,10 @@ def session_ledger(state: str | Path) -> SessionLedger:
         close = np.array([row[0] for row in conn.execute("SELECT close FROM prices ORDER BY bar, symbol")],
                          dtype=np.float64).reshape(len(stamps), len(config["symbols"]))
         latency = np.array([r[0] for r in conn.execute("SELECT seconds FROM latency ORDER BY bar")], dtype=np.float64)
+        parity = tuple(json.loads(row[0]) for row in conn.execute(
+            "SELECT detail FROM events WHERE kind = ? ORDER BY id", (PARITY_EVENT,)))
         return SessionLedger(config, pd.DatetimeIndex(pd.to_datetime(stamps, utc=True), name="timestamp"), close,
-                             read_records(conn), read_equity(conn), latency, meta.get("finished", "") != "")
+                             read_records(conn), read_equity(conn), latency, meta.get("finished", "") != "", parity)
 
 
 def ledger_arrays(state: str | Path) -> tuple[np.ndarray, np.ndarray]:

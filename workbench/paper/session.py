@@ -8,6 +8,7 @@ and a ``wal_lost`` event) and continues from the bars the database kept.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 from contextlib import closing
@@ -19,12 +20,13 @@ import numpy as np
 from engine.atomic_files import check_output_folder, output_errors
 from engine.errors import InvalidParameterError
 from engine.live import BarHistory, LiveAccount, live_policy, warm_up_kernels
-from strategies.family import Decider
+from strategies.family import Decider, Placement
 from workbench.paper.broker import Order, SimulatedBroker
 from workbench.paper.config import (
     CONFIG_FILE,
     JOURNAL_FILE,
     LOCK_FILE,
+    PARITY_EVENT,
     PaperConfig,
     config_difference,
     load_risk_file,
@@ -52,6 +54,8 @@ class StartOptions:
     strategy_params: tuple[tuple[str, str], ...] = ()
     policy: str | None = None
     runtime: str = "auto"
+    device: str = "cpu"
+    precision: str = "fp32"
     symbols: tuple[str, ...] | None = None
     start: str | None = None
     end: str | None = None
@@ -93,13 +97,15 @@ def start_paper(options: StartOptions, feed: Feed | None = None) -> StartResult:
     if feed is None:
         feed = open_feed(options.feed, list(options.symbols) if options.symbols else None, options.start,
                          options.end, options.speed)
-    decider = resolve_decider(options.strategy, dict(options.strategy_params), options.policy, options.runtime)
+    decider = resolve_decider(options.strategy, dict(options.strategy_params), options.policy, options.runtime,
+                              Placement(options.device, options.precision))
     config = PaperConfig(
         feed=feed.name, symbols=feed.symbols, frequency=feed.frequency, start=options.start, end=options.end,
         data_fingerprint=feed.fingerprint, strategy=options.strategy, strategy_params=options.strategy_params,
         policy=_policy_key(options.policy), runtime=decider.runtime or None,
         model_sha=decider.model_sha, fees=options.fees, slippage=options.slippage, cash=options.cash,
-        risk=load_risk_file(options.risk_file) if options.risk_file else ())
+        risk=load_risk_file(options.risk_file) if options.risk_file else (), device=options.device,
+        precision=options.precision)
     journal_path = state / JOURNAL_FILE
     stored = read_config(state) if state.is_dir() else None
     if stored is not None:
@@ -133,6 +139,9 @@ def start_paper(options: StartOptions, feed: Feed | None = None) -> StartResult:
             detail = f"resumed after bar {journal.last_bar()}" if exists else "new session"
             journal.record_event("start", detail, consume=superseded)
             outcome = loop.run()
+            parity = decider.parity_report()
+            if parity is not None:  # what this start decided off CPU fp32, against CPU fp32
+                journal.record_event(PARITY_EVENT, json.dumps(parity, sort_keys=True))
             last = journal.last_bar()
             equity = float(loop.account.state.equity[0]) if last >= 0 else None
             stamp = loop.history.last_timestamp

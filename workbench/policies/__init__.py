@@ -15,7 +15,7 @@ from engine.errors import CheckpointError, InvalidParameterError
 from models.layout import CARD_FILE, ONNX_FILE
 
 if TYPE_CHECKING:
-    from strategies.family import Decider
+    from strategies.family import Decider, Placement
 
 # assets/ is installed beside workbench/ (both are top-level packages of the distribution); it is
 # data, not a code layer, so it is located rather than imported.
@@ -79,29 +79,32 @@ def resolve_policy(name_or_path: str) -> Path:
     )
 
 
-def load_policy(name_or_path: str, runtime: str = "auto") -> Decider:
+def load_policy(name_or_path: str, runtime: str = "auto", placement: Placement | None = None) -> Decider:
     """A shipped or saved trained policy of any family, verified before anything is built.
 
     Args:
         name_or_path: Shipped policy name or checkpoint folder.
         runtime: ``auto`` (the ONNX export when the checkpoint has one), ``onnx`` or ``torch``.
+        placement: Device and precision its network decides in (default: CPU, float32).
 
     Raises:
-        InvalidParameterError: unknown name or runtime.
+        InvalidParameterError: unknown name or runtime, or a placement this machine cannot run.
         CheckpointError: a file fails verification, or ``runtime="onnx"`` without an export.
     """
     from strategies.families import load_trained  # torch: imported by the commands that load, not by listings
+    from strategies.family import REFERENCE
 
-    return load_trained(resolve_policy(name_or_path), runtime, name=name_or_path)
+    return load_trained(resolve_policy(name_or_path), runtime, name=name_or_path, placement=placement or REFERENCE)
 
 
-def load_family_policy(name_or_path: str, family: str, runtime: str = "auto") -> Decider:
+def load_family_policy(name_or_path: str, family: str, runtime: str = "auto",
+                       placement: Placement | None = None) -> Decider:
     """:func:`load_policy`, refusing a checkpoint of another family than ``family``.
 
     Raises:
         CheckpointError: the checkpoint holds another family's network.
     """
-    decider = load_policy(name_or_path, runtime)
+    decider = load_policy(name_or_path, runtime, placement)
     if decider.family.name != family:
         raise CheckpointError(f"{decider.folder}: holds a {decider.family.title}, not a "
                               f"{family.replace('_', ' ')}; choose a {family.replace('_', ' ')} checkpoint")
@@ -109,10 +112,11 @@ def load_family_policy(name_or_path: str, family: str, runtime: str = "auto") ->
 
 
 def resolve_decider(strategy: str | None, strategy_params: Mapping[str, Any] | None = None,
-                    policy: str | None = None, runtime: str = "auto") -> Decider:
-    """A baseline by name with its parameters, or a shipped/saved policy (verified before loading)."""
+                    policy: str | None = None, runtime: str = "auto", placement: Placement | None = None) -> Decider:
+    """A baseline by name with its parameters, or a shipped/saved policy (verified before loading)
+    deciding on ``placement`` (a baseline has no network: it ignores it)."""
     if policy is not None:
-        return load_policy(policy, runtime)
+        return load_policy(policy, runtime, placement)
     from strategies.families import make_baseline
 
     return make_baseline(str(strategy), strategy_params)

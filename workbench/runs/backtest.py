@@ -22,7 +22,7 @@ from engine.rollout import RolloutResult
 from engine.scenarios import ScenarioBatch, ScenarioParams, from_market
 from strategies.family import Decider
 from workbench.runs import report_html, tables
-from workbench.runs.evaluate import code_version, cost_grid, evaluate, run_id, spec_data, spec_decider
+from workbench.runs.evaluate import code_version, cost_grid, decider_run_id, evaluate, spec_data, spec_decider
 from workbench.runs.kind import DetailTable, Evidence, Progress, RunView, ScenarioRows, StoredRunLike, as_number
 from workbench.runs.spec import RunSpec
 from workbench.services.datasets import describe_data
@@ -66,6 +66,7 @@ class BacktestResult:
         if self.decider is not None:
             out["decider"] = {"family": self.decider.family.name, "runtime": self.decider.runtime,
                               "actions": self.decider.family.actions(self.decider).to_dict()}
+            out["placement"] = self.decider.placement_summary()
         return out
 
     def to_record(self, tags: Sequence[str] = ()) -> RunRecord:
@@ -109,7 +110,7 @@ def run_backtest(spec: RunSpec, progress: Progress | None = None, extras: bool =
     explain = decider.family.explain_every(decider, batch.n_bars - 1, batch.n_symbols) if extras else 0
     evaluation = evaluate(batch, decider, progress, rewards=RewardSettings() if extras else None,
                           explain_every=explain)
-    return BacktestResult(run_id(spec, data.fingerprint(), decider.model_sha), spec, data,
+    return BacktestResult(decider_run_id(spec, data.fingerprint(), decider), spec, data,
                           evaluation.rollout, params, evaluation.metrics, batch=batch, decider=decider)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from engine.paths import engine_source_hash
 from engine.reward_meter import RewardSettings
 from engine.rollout import ProgressCallback, RolloutResult, run_rollout
 from engine.scenarios import ScenarioBatch, ScenarioParams, parameter_grid
-from strategies.family import Decider
+from strategies.family import Decider, Placement
 from workbench import __version__
 from workbench.policies import resolve_decider
 from workbench.runs.spec import RunSpec
@@ -30,6 +31,9 @@ class Evaluation:
     batch: ScenarioBatch
     rollout: RolloutResult
     metrics: list[dict[str, object]]
+    parity: Mapping[str, Any] | None = None
+    """The parity report of chunks rolled out elsewhere (``workbench.experiments.executors``); None
+    when the decider in this process decided (its own report counts)."""
 
 
 def code_version() -> str:
@@ -38,8 +42,23 @@ def code_version() -> str:
 
 
 def spec_decider(spec: RunSpec) -> Decider:
-    """The decider a spec names."""
-    return resolve_decider(spec.strategy, dict(spec.strategy_params), spec.policy, spec.runtime)
+    """The decider a spec names, its network (if any) on the spec's device and precision."""
+    return resolve_decider(spec.strategy, dict(spec.strategy_params), spec.policy, spec.runtime,
+                           spec_placement(spec))
+
+
+def spec_placement(spec: RunSpec) -> Placement:
+    """Where the spec asks a policy's network to decide."""
+    return Placement(spec.device, spec.precision)
+
+
+def placement_summary(decider: Decider, evaluation: Evaluation | None = None) -> dict[str, Any] | None:
+    """What a run records of where its network decided (``Decider.placement_summary``), with the
+    parity of chunks rolled out elsewhere when ``evaluation`` carries it; None for a baseline."""
+    summary = decider.placement_summary()
+    if summary is not None and evaluation is not None and evaluation.parity is not None:
+        summary["parity"] = dict(evaluation.parity)
+    return summary
 
 
 def spec_data(spec: RunSpec) -> MarketData:
@@ -90,8 +109,16 @@ def measure(batch: ScenarioBatch, rollout: RolloutResult) -> list[dict[str, obje
     return metrics
 
 
-def run_id(spec: RunSpec, data_fingerprint: str, model_sha: str) -> str:
-    """SHA-256 (first 16 hex digits) of spec, data fingerprint, model sha256 and code version."""
-    text = "\n".join([spec.canonical(), data_fingerprint, model_sha, code_version()])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def run_id(spec: RunSpec, data_fingerprint: str, model_sha: str, placement: str = "") -> str:
+    """SHA-256 (first 16 hex digits) of spec, data fingerprint, model sha256 and code version, and of
+    the placement the network decided on when it is not CPU fp32 (``Decider.placement_key``)."""
+    parts = [spec.canonical(), data_fingerprint, model_sha, code_version()]
+    if placement:
+        parts.append(placement)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def decider_run_id(spec: RunSpec, data_fingerprint: str, decider: Decider) -> str:
+    """:func:`run_id` of ``spec`` decided by ``decider`` (its model sha and placement)."""
+    return run_id(spec, data_fingerprint, decider.model_sha, decider.placement_key)
 

@@ -19,6 +19,7 @@ import pandas as pd
 from engine.metrics import scenario_metrics
 from engine.paths import workbench_home
 from engine.scenarios import ScenarioParams
+from models.parity import merge_parity
 from workbench.paper import StartOptions, start_paper
 from workbench.paper.ledger import session_ledger
 from workbench.runs import tables
@@ -58,6 +59,9 @@ class PaperResult:
                      "frequency": config["frequency"], "fingerprint": config["data_fingerprint"]},
             "scenarios": [{"scenario": 0, "label": LABEL, "fees": config["fees"], "slippage": config["slippage"],
                            "cash": config["cash"], **self.metrics}] if self.metrics else [],
+            "placement": None if config.get("policy") is None else {
+                "device": config.get("device", "cpu"), "precision": config.get("precision", "fp32"),
+                "parity": merge_parity(ledger.parity)},
             "latency_ms": {"n": int(latency.size),
                            **({k: float(np.percentile(latency, q)) for k, q in (("p50", 50), ("p99", 99))}
                               if latency.size else {"p50": None, "p99": None}),
@@ -97,7 +101,8 @@ class PaperKind(ScenarioRows):
         feed = f"replay:{spec.data}" + (f":{','.join(spec.symbols)}" if spec.symbols else "")
         start_paper(StartOptions(
             state=state, feed=feed, strategy=spec.strategy, strategy_params=tuple(spec.strategy_params),
-            policy=spec.policy, runtime=spec.runtime, start=spec.start, end=spec.end, fees=spec.fees[0],
+            policy=spec.policy, runtime=spec.runtime, device=spec.device, precision=spec.precision,
+            start=spec.start, end=spec.end, fees=spec.fees[0],
             slippage=spec.slippage[0], cash=spec.cash))
         return PaperResult(state, spec)
 
@@ -136,6 +141,7 @@ def _spec_of(config: Mapping[str, Any]) -> RunSpec:
                    end=config.get("end"), strategy=config.get("strategy"),
                    strategy_params=tuple(dict(config.get("strategy_params") or {}).items()),
                    policy=config.get("policy"), runtime=config.get("runtime") or "auto",
+                   device=config.get("device", "cpu"), precision=config.get("precision", "fp32"),
                    fees=(float(config["fees"]),), slippage=(float(config["slippage"]),), cash=float(config["cash"]),
                    risk=tuple(dict(config.get("risk") or {}).items()))
 

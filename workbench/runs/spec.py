@@ -21,6 +21,7 @@ from engine.names import unknown_name
 from engine.scenarios import ScenarioParams
 from engine.scenarios.params import RISK_KEYS
 from engine.yaml_files import read_text, read_yaml
+from models.devices import DEVICES, PRECISIONS, REFERENCE_DEVICE, REFERENCE_PRECISION
 from strategies.family import RUNTIMES
 
 OptionsT = TypeVar("OptionsT")
@@ -39,8 +40,12 @@ class RunSpec:
         strategy: Baseline name (``strategies.families.baseline``); exactly one of ``strategy`` and ``policy``.
         strategy_params: ``(key, value)`` parameters of the strategy, as text (``fast=20``).
         policy: A shipped policy's name or a checkpoint folder.
-        runtime: How a policy runs: ``auto`` (ONNX when the checkpoint has a verified export,
-            else torch), ``onnx`` or ``torch``. Ignored for a strategy.
+        runtime: How a policy runs: ``auto`` (ONNX when the checkpoint has a verified export and the
+            precision is fp32, else torch), ``onnx`` or ``torch``. Ignored for a strategy.
+        device: Where a policy's network decides: ``cpu`` (default), ``cuda`` or ``auto`` (CUDA when
+            torch sees it). Ignored for a strategy (a rule has no network).
+        precision: ``fp32`` (default), ``bf16`` or ``fp16`` (CUDA only); off CPU fp32 the run reports
+            its parity with CPU fp32. Ignored for a strategy.
         symbols: Symbols to trade (None: every symbol of the dataset).
         start, end: Inclusive dates (None: the dataset's first / last bar).
         fees, slippage: Cost grid axes; each combination is one scenario.
@@ -58,6 +63,8 @@ class RunSpec:
     strategy_params: tuple[tuple[str, str], ...] = ()
     policy: str | None = None
     runtime: str = "auto"
+    device: str = REFERENCE_DEVICE
+    precision: str = REFERENCE_PRECISION
     symbols: tuple[str, ...] | None = None
     start: str | None = None
     end: str | None = None
@@ -90,6 +97,10 @@ class RunSpec:
                 raise InvalidParameterError(f"RunSpec.{name} {value!r} is not a date; write e.g. 2005-01-01")
         if self.runtime not in RUNTIMES:
             raise InvalidParameterError(f"RunSpec.runtime {self.runtime!r} is not one of {', '.join(RUNTIMES)}")
+        if self.device not in DEVICES:
+            raise InvalidParameterError(f"RunSpec.device {self.device!r} is not one of {', '.join(DEVICES)}")
+        if self.precision not in PRECISIONS:
+            raise InvalidParameterError(f"RunSpec.precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         set_("strategy_params", tuple(sorted((str(k), str(v)) for k, v in self.strategy_params)))
         if self.symbols is not None:
             symbols = tuple(str(s).strip() for s in self.symbols if str(s).strip())
@@ -117,8 +128,17 @@ class RunSpec:
         return ScenarioParams(init_cash=self.cash, **dict(self.risk))
 
     def canonical(self) -> str:
-        """The spec as canonical JSON (sorted keys), the spec part of the run id."""
-        return json.dumps(self.to_dict(), sort_keys=True)
+        """The spec as canonical JSON (sorted keys), the spec part of the run id.
+
+        ``device`` and ``precision`` are left out: they say where a network decides, not what runs.
+        The run id takes what the decider resolved them to instead (``Decider.placement_key``, empty
+        on CPU fp32), so a spec of a CPU fp32 run keeps the id it had before they existed, ``auto``
+        on a machine without CUDA is the same run as ``cpu``, and a baseline is the same run
+        wherever it is asked to go.
+        """
+        out = self.to_dict()
+        del out["device"], out["precision"]
+        return json.dumps(out, sort_keys=True)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types; ``RunSpec.from_dict(spec.to_dict()) == spec``."""

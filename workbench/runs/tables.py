@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from engine.decision_tables import decisions, long_table
+from engine.decision_tables import decisions, long_columns, long_table, text_column
 from engine.records import OrderReason, OrderStatus
 from engine.rewards import REWARD_COMPONENTS
 from engine.rollout import RolloutResult
@@ -52,7 +52,7 @@ def orders_table(records: np.ndarray, symbols: Sequence[str],
         "scenario": records["scenario"].astype(np.int64),
         "bar": bars,
         "timestamp": stamps,
-        "symbol": np.asarray(symbols, dtype=object)[records["symbol"]].astype(str),
+        "symbol": text_column(symbols, records["symbol"]),
         "side": np.where(records["side"] > 0, "buy", np.where(records["side"] < 0, "sell", "none")),
         "units": records["units"],
         "price": records["price"],
@@ -69,5 +69,4 @@ def actions_table(rollout: RolloutResult, scope: str) -> pd.DataFrame:
 
 def rewards_table(rollout: RolloutResult) -> pd.DataFrame:
     """The reward components and ``total`` of each decision the rollout measured."""
-    names = [*REWARD_COMPONENTS, "total"]
-    return long_table(rollout, np.stack([rollout.rewards[n] for n in names], axis=-1), names)
+    return long_columns(rollout, {name: rollout.rewards[name] for name in (*REWARD_COMPONENTS, "total")})

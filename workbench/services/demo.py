@@ -18,7 +18,7 @@ from typing import Callable
 from engine.errors import UnknownRunError
 from workbench.experiments.walkforward import WalkForwardOptions
 from workbench.paper import StartOptions, start_paper
-from workbench.runs.evaluate import run_id, spec_data, spec_decider
+from workbench.runs.evaluate import decider_run_id, spec_data, spec_decider
 from workbench.runs.paper import paper_record
 from workbench.runs.spec import RunSpec
 from workbench.services.app import assess_runs, default_gates, paper_root, run_and_store, save_review
@@ -67,7 +67,7 @@ def demo_runs() -> list[DemoRun]:
 
 def stored_id(store: RunStore, spec: RunSpec) -> str | None:
     """The run id ``spec`` would get, if that run is already stored, else None."""
-    identity = run_id(spec, spec_data(spec).fingerprint(), spec_decider(spec).model_sha)
+    identity = decider_run_id(spec, spec_data(spec).fingerprint(), spec_decider(spec))
     try:
         return store.resolve(identity)
     except UnknownRunError:
