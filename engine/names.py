@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+
+from engine.errors import InvalidParameterError
 
 
 def closest_name(name: str, choices: Iterable[str]) -> str | None:
@@ -34,3 +36,14 @@ def unknown_name(what: str, name: object, choices: Iterable[str]) -> str:
     """``"<what> 'name' is unknown; allowed: a, b."`` followed by the :func:`did_you_mean` hint."""
     choices = [str(c) for c in choices]
     return f"{what} {name!r} is unknown; allowed: {', '.join(choices)}.{did_you_mean(str(name), choices)}"
+
+
+def check_one_of(what: str, value: str, choices: Sequence[str]) -> str:
+    """``value`` if it is one of ``choices``.
+
+    Raises:
+        InvalidParameterError: ``"<what> 'value' is not one of a, b, c"``.
+    """
+    if value not in choices:
+        raise InvalidParameterError(f"{what} {value!r} is not one of {', '.join(choices)}")
+    return value

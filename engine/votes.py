@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from engine.errors import InvalidParameterError
+from engine.names import check_one_of
 
 SHORT, HOLD, LONG = 0, 1, 2
 VOTE_RULES: tuple[str, ...] = ("plurality", "unanimous", "weighted")
@@ -34,9 +35,7 @@ def check_vote_rule(rule: str) -> str:
     Raises:
         InvalidParameterError: naming the rules.
     """
-    if rule not in VOTE_RULES:
-        raise InvalidParameterError(f"vote rule {rule!r} is not one of {', '.join(VOTE_RULES)}")
-    return rule
+    return check_one_of("vote rule", rule, VOTE_RULES)
 
 
 def plurality_vote(votes: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.errors import InvalidParameterError
+from engine.names import check_one_of
 
 if TYPE_CHECKING:
     import torch
@@ -32,9 +33,7 @@ def check_device_name(name: str) -> str:
     Raises:
         InvalidParameterError: an unknown name.
     """
-    if name not in DEVICES:
-        raise InvalidParameterError(f"device {name!r} is not one of {', '.join(DEVICES)}")
-    return name
+    return check_one_of("device", name, DEVICES)
 
 
 def check_device(name: str) -> str:
@@ -72,9 +71,7 @@ def check_precision_name(name: str) -> str:
     Raises:
         InvalidParameterError: an unknown name.
     """
-    if name not in PRECISIONS:
-        raise InvalidParameterError(f"precision {name!r} is not one of {', '.join(PRECISIONS)}")
-    return name
+    return check_one_of("precision", name, PRECISIONS)
 
 
 def check_precision(name: str, device: str) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 from engine.errors import InvalidParameterError
+from engine.names import check_one_of
 from models.devices import (  # names only: importing them does not import torch
     REFERENCE_DEVICE,
     REFERENCE_PRECISION,
@@ -49,9 +50,7 @@ def check_runtime(runtime: str) -> str:
     Raises:
         InvalidParameterError: naming the runtimes.
     """
-    if runtime not in RUNTIMES:
-        raise InvalidParameterError(f"runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
-    return runtime
+    return check_one_of("runtime", runtime, RUNTIMES)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """The one "did you mean" rule: a prefix first, then the closest spelling."""
 from __future__ import annotations
 
-from engine.names import closest_name, did_you_mean, unknown_name
+import pytest
+
+from engine.errors import InvalidParameterError
+from engine.names import check_one_of, closest_name, did_you_mean, unknown_name
 
 STRATEGIES = ("buy_and_hold", "equal_weight", "sma_cross", "momentum")
 
@@ -24,3 +27,9 @@ def test_hint_and_message_shapes() -> None:
     assert unknown_name("key", "treshold", ["metric", "threshold"]) == (
         "key 'treshold' is unknown; allowed: metric, threshold. Did you mean 'threshold'?")
     assert unknown_name("key", "zzz", ["metric"]) == "key 'zzz' is unknown; allowed: metric."
+
+
+def test_one_of_returns_the_value_or_names_every_choice() -> None:
+    assert check_one_of("device", "cpu", ("auto", "cpu", "cuda")) == "cpu"
+    with pytest.raises(InvalidParameterError, match="^device 'gpu' is not one of auto, cpu, cuda$"):
+        check_one_of("device", "gpu", ("auto", "cpu", "cuda"))
