@@ -37,6 +37,18 @@ weights give the same weights, bit for bit on the CPU; and a run resumed from it
 continues exactly as the run that was not interrupted (each update starts its episodes afresh, so
 no environment state needs saving).
 
+**Devices.** ``device`` (``auto``: CUDA when torch sees one, else the CPU) is where the network
+trains: it is moved there once; each step's observation and state are copied to it (non-blocking
+from the host on CUDA) and the sampled actions and their probabilities come back to numpy for the
+environment; GAE and the update run there too. The action sampler is a generator on that device,
+so a CUDA run draws other actions than a CPU run of the same seed (and its float arithmetic differs
+in the last bits): the bit-for-bit guarantees above are the CPU's. The validation (``evaluate``)
+always sees a CPU copy of the network in eval mode, so its metrics, and hence the choice of the
+best weights, are what a CPU backtest of those weights gives (the reference); the copy is only made
+off the CPU, where the network itself is passed as before. Checkpoint files hold CPU tensors
+whatever the device, and a run resumes on another device than it started on (``device`` is not one
+of the settings a resume must repeat). The returned network is on the CPU.
+
 **Files** (under ``run_dir``): the logger's ``progress.csv`` and TensorBoard events (``train/...``,
 ``reward/...``, ``validation/...``); ``checkpoints/last/`` every ``checkpoint_every`` updates
 (network and Adam state as safetensors, the trainer's counters and history as JSON: what
@@ -67,6 +79,7 @@ from stable_baselines3.common.logger import Logger, configure
 from engine.atomic_files import fsync_path, publish_folder, staging_folder
 from engine.errors import CheckpointError, InvalidParameterError
 from models.checkpoint import check_safetensors_header, load_state_strict
+from models.devices import check_device, resolve_device
 from models.training_log import logger_formats
 
 logger = logging.getLogger(__name__)
@@ -74,6 +87,8 @@ logger = logging.getLogger(__name__)
 ENTROPY_SCHEDULES: tuple[str, ...] = ("decay", "constant")
 SCORE_KEY = "validation/sharpe"
 """The validation metric that picks the best weights (higher is better)."""
+RUN_ONLY_ARGS: tuple[str, ...] = ("total_timesteps", "device")
+"""Settings a resumed run may change: a longer budget, another device."""
 
 
 # -- 1. Arguments ---------------------------------------------------------------------------------
@@ -106,6 +121,8 @@ class MappoArgs:
         checkpoint_every: Write ``checkpoints/last`` every this many updates (0: only after the last).
         threads: Torch CPU threads while training (restored afterwards); a fixed count keeps CPU
             results independent of the machine.
+        device: Where the network trains: ``auto`` (CUDA when torch sees a device, else the CPU),
+            ``cpu`` or ``cuda`` (``models.devices``; ``cuda`` without a device is refused).
     """
 
     seed: int = 0
@@ -129,8 +146,10 @@ class MappoArgs:
     eval_every: int = 0
     checkpoint_every: int = 0
     threads: int = 1
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        check_device(self.device)
         for name in ("total_timesteps", "n_steps", "n_epochs", "n_minibatches", "threads"):
             _check_int(name, getattr(self, name), 1)
         for name in ("seed", "eval_every", "checkpoint_every"):
@@ -264,8 +283,13 @@ def generalized_advantages(rewards: torch.Tensor, dones: torch.Tensor, values: t
 
 
 def collect_rollout(env: TeamEnv, network: torch.nn.Module, args: MappoArgs, env_seed: int,
-                    generator: torch.Generator) -> tuple[Rollout, dict[str, float]]:
-    """``n_steps`` steps of every instance from fresh episodes; the rollout and the step infos' means."""
+                    generator: torch.Generator, device: torch.device | None = None
+                    ) -> tuple[Rollout, dict[str, float]]:
+    """``n_steps`` steps of every instance from fresh episodes; the rollout and the step infos' means.
+
+    The network and ``generator`` are on ``device`` (default: the CPU); the rollout's tensors are put there."""
+    device = torch.device("cpu") if device is None else device
+    on_device = _to_device(device)
     observation, state = env.reset(env_seed)
     steps: list[tuple[torch.Tensor, ...]] = []
     rewards, dones = [], []
@@ -273,25 +297,25 @@ def collect_rollout(env: TeamEnv, network: torch.nn.Module, args: MappoArgs, env
     network.eval()
     with torch.no_grad():
         for _ in range(args.n_steps):
-            obs_t, state_t = torch.from_numpy(observation), torch.from_numpy(state)
+            obs_t, state_t = on_device(observation), on_device(state)
             log_p = torch.log_softmax(network.logits(obs_t), dim=-1)  # [B, agents, actions]
             probabilities = log_p.exp()
             actions = torch.multinomial(probabilities.reshape(-1, probabilities.shape[-1]), 1,
                                         generator=generator).reshape(probabilities.shape[:2])
             value = network.values(state_t)
             steps.append((obs_t, state_t, actions, log_p.gather(-1, actions[..., None])[..., 0], value))
-            step = env.step(actions.numpy(), probabilities.double().numpy())
-            reward = torch.as_tensor(step.rewards, dtype=torch.float32)
+            step = env.step(actions.cpu().numpy(), probabilities.double().cpu().numpy())
+            reward = on_device(np.asarray(step.rewards, dtype=np.float32))
             if step.final_state is not None and step.truncated.any():
-                bootstrap = args.gamma * network.values(torch.from_numpy(step.final_state))
-                reward = torch.where(torch.from_numpy(step.truncated)[:, None], reward + bootstrap, reward)
+                bootstrap = args.gamma * network.values(on_device(step.final_state))
+                reward = torch.where(on_device(step.truncated)[:, None], reward + bootstrap, reward)
             rewards.append(reward)
-            dones.append(torch.from_numpy((step.terminated | step.truncated).astype(np.float32)))
+            dones.append(on_device((step.terminated | step.truncated).astype(np.float32)))
             for name, values in step.info.items():
                 sums[name] = sums.get(name, 0.0) + float(np.mean(values))
             sums["reward/team"] = sums.get("reward/team", 0.0) + float(np.mean(step.rewards))
             observation, state = step.observation, step.state
-        next_value = network.values(torch.from_numpy(state))
+        next_value = network.values(on_device(state))
     values = torch.stack([s[4] for s in steps])
     advantages = generalized_advantages(torch.stack(rewards), torch.stack(dones), values, next_value,
                                         args.gamma, args.gae_lambda)
@@ -299,6 +323,18 @@ def collect_rollout(env: TeamEnv, network: torch.nn.Module, args: MappoArgs, env
     rollout = Rollout(flat(0), flat(1), flat(2), flat(3), values.flatten(0, 1), advantages.flatten(0, 1),
                       (advantages + values).flatten(0, 1))
     return rollout, {k: v / args.n_steps for k, v in sums.items()}
+
+
+def _to_device(device: torch.device) -> Callable[[np.ndarray], torch.Tensor]:
+    """numpy -> a tensor on ``device``: shared with the array on the CPU (as ``torch.from_numpy``), a
+    non-blocking copy from pinned memory on CUDA."""
+    if device.type == "cpu":
+        return torch.from_numpy
+
+    def copy(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array)).pin_memory().to(device, non_blocking=True)
+
+    return copy
 
 
 # -- 4. The clipped update -------------------------------------------------------------------------
@@ -314,7 +350,7 @@ def update_network(network: torch.nn.Module, optimizer: torch.optim.Optimizer, r
     epochs = 0
     for _ in range(args.n_epochs):
         epochs += 1
-        order = torch.as_tensor(rng.permutation(size))
+        order = torch.as_tensor(rng.permutation(size)).to(rollout.actions.device)
         epoch_kl = []
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             index = order[lo:hi]
@@ -407,14 +443,16 @@ def load_training_checkpoint(folder: Path, network: torch.nn.Module, optimizer: 
 
     Raises:
         CheckpointError: a file is missing or not safetensors, or the run's arguments differ from
-            ``args`` in anything but ``total_timesteps`` (a resumed run may train for longer).
+            ``args`` in anything but ``total_timesteps`` and ``device`` (a resumed run may train for
+            longer, and on another device: the files hold CPU tensors, copied into ``network`` wherever
+            it is and moved by ``optimizer.load_state_dict`` to its parameters' device).
     """
     for name in (NETWORK_FILE, OPTIMIZER_FILE, TRAINER_FILE):
         if not (folder / name).is_file():
             raise CheckpointError(f"{folder}: {name} is missing; it is not a MAPPO training checkpoint")
     saved = json.loads((folder / TRAINER_FILE).read_text())
-    ours = {k: v for k, v in args.to_dict().items() if k != "total_timesteps"}
-    theirs = {k: v for k, v in saved["args"].items() if k != "total_timesteps"}
+    ours = {k: v for k, v in args.to_dict().items() if k not in RUN_ONLY_ARGS}
+    theirs = {k: v for k, v in saved["args"].items() if k not in RUN_ONLY_ARGS}
     if ours != theirs:
         changed = sorted(k for k in ours if ours[k] != theirs.get(k))
         raise CheckpointError(f"{folder}: the run was trained with other settings ({', '.join(changed)}); "
@@ -453,7 +491,7 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict]]:
     """The optimizer's per-parameter state as named tensors, and its parameter groups as JSON."""
     state = optimizer.state_dict()
-    tensors = {f"{index}.{name}": torch.as_tensor(value).detach().clone().contiguous()
+    tensors = {f"{index}.{name}": torch.as_tensor(value).detach().to("cpu").clone().contiguous()
                for index, entries in state["state"].items() for name, value in entries.items()}
     return tensors, json.loads(json.dumps(state["param_groups"]))
 
@@ -474,13 +512,15 @@ class MappoResult:
     """A finished run.
 
     Attributes:
-        network: The network, with the best validated weights when there was a validation (else the last).
+        network: The network, with the best validated weights when there was a validation (else the
+            last), on the CPU whatever device it trained on.
         history: ``validation/...`` metrics of every validation, with ``timesteps`` and ``update``.
         best_metrics: The chosen weights' validation metrics (None without validation).
         train_metrics: The last update's ``train/...`` and ``reward/...`` means.
         timesteps: Team decisions trained on.
         updates: Updates run.
         seconds: Wall time of all updates (the resumed part included).
+        device: The device it trained on (``MappoArgs.device`` resolved: ``cpu`` or ``cuda``).
     """
 
     network: torch.nn.Module
@@ -490,6 +530,7 @@ class MappoResult:
     timesteps: int
     updates: int
     seconds: float
+    device: torch.device = torch.device("cpu")
 
 
 def _comparable(score: float) -> float:
@@ -509,10 +550,12 @@ def train_mappo(env: TeamEnv, network: torch.nn.Module, args: MappoArgs, run_dir
 
     Args:
         env: The team instances.
-        network: The team's actors and critic (trained in place).
+        network: The team's actors and critic (trained in place, on ``args.device``; moved back to the
+            CPU at the end).
         args: The run's settings.
         run_dir: Where logs and training checkpoints go.
         evaluate: Validation, every ``eval_every`` updates and after the last; picks the best weights.
+            It is given the network on the CPU (a copy when training elsewhere; module docstring).
         resume: Continue from ``run_dir/checkpoints/last`` when it exists.
         progress: Called with ``(timesteps done, total)`` after each update.
         verbose: Print the logger's tables.
@@ -522,16 +565,33 @@ def train_mappo(env: TeamEnv, network: torch.nn.Module, args: MappoArgs, run_dir
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(args.device)
     threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     torch.set_num_threads(args.threads)
+    if device.type == "cuda":
+        # As the master agent's trainer: CUDA's nondeterministic kernels are swapped for deterministic
+        # ones where torch has them (the CPU kernels used here are deterministic already).
+        torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        return _train(env, network, args, run_dir, evaluate, resume, progress, verbose)
+        return _train(env, network.to(device), args, device, run_dir, evaluate, resume, progress, verbose)
     finally:
+        network.to("cpu")
         torch.set_num_threads(threads)
+        if device.type == "cuda":
+            torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
 
 
-def _train(env: TeamEnv, network: torch.nn.Module, args: MappoArgs, run_dir: Path, evaluate: Evaluate | None,
-           resume: bool, progress: Callable[[int, int], None] | None, verbose: bool) -> MappoResult:
+def _cpu_copy(network: torch.nn.Module) -> torch.nn.Module:
+    """``network`` on the CPU: itself when it is there, else a copy (the training network stays put)."""
+    if all(p.device.type == "cpu" for p in network.parameters()):
+        return network
+    return copy.deepcopy(network).to("cpu").eval()
+
+
+def _train(env: TeamEnv, network: torch.nn.Module, args: MappoArgs, device: torch.device, run_dir: Path,
+           evaluate: Evaluate | None, resume: bool, progress: Callable[[int, int], None] | None,
+           verbose: bool) -> MappoResult:
     optimizer = torch.optim.Adam(network.parameters(), lr=args.learning_rate, eps=1e-5)
     last_dir, best_dir = run_dir / "checkpoints" / "last", run_dir / "checkpoints" / "best"
     state = TrainerState()
@@ -540,7 +600,7 @@ def _train(env: TeamEnv, network: torch.nn.Module, args: MappoArgs, run_dir: Pat
         state = load_training_checkpoint(last_dir, network, optimizer, args)
         if (best_dir / NETWORK_FILE).is_file():
             best_state = _read_tensors(best_dir / NETWORK_FILE)
-        logger.info("resuming %s at update %d", run_dir, state.update)
+        logger.info("resuming %s at update %d on %s", run_dir, state.update, device)
     log: Logger = configure(str(run_dir), logger_formats(verbose))
     per_update = args.n_steps * env.n_envs
     n_updates = args.n_updates(env.n_envs)
@@ -548,7 +608,7 @@ def _train(env: TeamEnv, network: torch.nn.Module, args: MappoArgs, run_dir: Pat
 
     def validate(update: int) -> None:
         nonlocal best_state
-        metrics = {k: float(v) for k, v in evaluate(network).items()}
+        metrics = {k: float(v) for k, v in evaluate(_cpu_copy(network)).items()}
         network.eval()
         if SCORE_KEY not in metrics:
             raise InvalidParameterError(f"evaluate() must return {SCORE_KEY!r}; it returned {', '.join(metrics)}")
@@ -571,7 +631,7 @@ def _train(env: TeamEnv, network: torch.nn.Module, args: MappoArgs, run_dir: Pat
         if args.anneal_lr:
             optimizer.param_groups[0]["lr"] = args.learning_rate * (1.0 - (update - 1) / n_updates)
         rollout, step_means = collect_rollout(env, network, args, env_seed,
-                                              torch.Generator().manual_seed(sample_seed))
+                                              torch.Generator(device=device).manual_seed(sample_seed), device)
         ent_coef = args.entropy_coefficient(update, n_updates)
         state.train_metrics = {**step_means, **update_network(network, optimizer, rollout, args, ent_coef,
                                                               np.random.default_rng(minibatch_seed))}
@@ -590,6 +650,6 @@ def _train(env: TeamEnv, network: torch.nn.Module, args: MappoArgs, run_dir: Pat
     log.close()
     if best_state is not None:
         network.load_state_dict(best_state)
-    network.eval()
+    network.to("cpu").eval()
     return MappoResult(network, tuple(state.history), state.best_metrics, dict(state.train_metrics),
-                       state.timesteps, state.update, state.seconds)
+                       state.timesteps, state.update, state.seconds, device)

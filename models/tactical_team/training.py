@@ -10,9 +10,13 @@ training data, ``models.tactical_team.env``), then :func:`train_tactical_team`, 
 Validation is a backtest: the caller passes ``validate(team, normalizer, data)``, which trades the
 validation period as ``workbench backtest --policy ... --start VALIDATION_START`` would (the tactical
 family's ``strategies.tactical.validation_backtest``), and the weights with the best validation
-Sharpe are kept. Choosing on the validation period flatters its figures, so a third, later period
-(``test``) can be held out: the chosen weights trade it once, after training, and its ``test/...``
-metrics are the honest out-of-sample ones. Both go into the model card as they are, good or bad.
+Sharpe are kept. The team trains on ``config.mappo.device`` but is validated on the CPU (a copy of
+its weights, ``models.mappo``): the validation figures are the CPU reference's, what a CPU backtest
+of the saved weights gives, and the validation backtest (one account, a batch of a few symbols a
+bar) is latency-bound, where a GPU does not help. Choosing on the validation period flatters its
+figures, so a third, later period (``test``) can be held out: the chosen weights trade it once, after
+training, and its ``test/...`` metrics are the honest out-of-sample ones. Both go into the model card
+as they are, good or bad.
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ from engine.rewards import RewardScales, RewardWeights
 from engine.scenarios import ScenarioParams, from_market
 from engine.votes import check_vote_rule
 from models.checkpoint import ModelCard
+from models.devices import device_description
 from models.mappo import MappoArgs, MappoResult, train_mappo
 from models.spec import tactical_action_spec, tactical_observation_spec
 from models.tactical_team.config import team_config
@@ -62,7 +67,8 @@ class TeamTrainingConfig:
             bet size, not the team's) and the rest are the program plan's.
         reward_scales: ``pnl_scale`` 0.2% (a 5-minute bar moves a tenth of a daily one; the default 1%
             would leave the profit signal near zero).
-        mappo: The trainer's settings, with ``n_steps`` steps per update.
+        mappo: The trainer's settings, with ``n_steps`` steps per update and the ``device`` it trains on
+            (``auto``: CUDA when torch sees one); the card's ``trained_on`` names the device it resolved to.
     """
 
     preset: str = "compact"
@@ -181,7 +187,8 @@ def train_tactical_team(train: MarketData, validation: MarketData, config: TeamT
                         "train/decisions_per_second": result.timesteps / max(result.seconds, 1e-9)}
     test_period = None if test is None else (test.index[0].isoformat(), test.index[-1].isoformat())
     card = ModelCard(
-        architecture=ARCHITECTURE, config=card_config(config, team, test_period),
+        architecture=ARCHITECTURE,
+        config={**card_config(config, team, test_period), "trained_on": device_description(result.device)},
         train_period=(train.index[0].isoformat(), train.index[-1].isoformat()),
         validation_period=(validation.index[0].isoformat(), validation.index[-1].isoformat()),
         data_fingerprint=train.fingerprint(), seed=config.mappo.seed, code_version=code_version,

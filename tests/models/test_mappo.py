@@ -2,7 +2,9 @@
 exactly, keeps the best validated weights and stops early on the KL."""
 from __future__ import annotations
 
+import copy
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ import torch
 
 from engine.errors import CheckpointError, InvalidParameterError
 from engine.votes import LONG, SHORT, team_decision
-from models.mappo import MappoArgs, TeamStep, generalized_advantages, train_mappo
+from models.mappo import MappoArgs, TeamStep, collect_rollout, generalized_advantages, train_mappo, update_network
 from models.tactical_team.config import team_config
 from models.tactical_team.network import TacticalTeam
 
@@ -155,3 +157,86 @@ def test_gae_by_hand() -> None:
 def test_bad_arguments_are_refused(changes: dict, message: str) -> None:
     with pytest.raises(InvalidParameterError, match=message):
         MappoArgs(**changes)
+
+
+# -- issue 19: the device it trains on -----------------------------------------------------------------
+
+
+def test_the_device_is_checked_and_auto_is_the_default() -> None:
+    assert MappoArgs().device == "auto" and MappoArgs(device="cpu").to_dict()["device"] == "cpu"
+    with pytest.raises(InvalidParameterError, match="device 'tpu' is not one of auto, cpu, cuda"):
+        MappoArgs(device="tpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_cuda_without_a_device_is_refused_in_one_line() -> None:
+    with pytest.raises(InvalidParameterError, match="^device 'cuda' was asked for but torch sees no CUDA device; "
+                                                    "use --device cpu$"):
+        MappoArgs(device="cuda")
+
+
+def test_a_run_resumes_on_another_device_setting(tmp_path: Path) -> None:
+    """The device is not one of the settings a resume must repeat (the files hold CPU tensors); on this
+    machine ``auto`` and ``cpu`` are the same device, so the weights are those of the uninterrupted run."""
+    args = MappoArgs(seed=3, checkpoint_every=1, device="cpu", **dict(TINY, total_timesteps=4 * 8 * 32))
+    straight = train_mappo(SignEnv(), team(), args, tmp_path / "straight").network
+
+    def interrupt(done: int, total: int) -> None:
+        if done == total // 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_mappo(SignEnv(), team(), args, tmp_path / "resumed", progress=interrupt)
+    other = dataclasses.replace(args, device="auto")
+    resumed = train_mappo(SignEnv(), team(seed=99), other, tmp_path / "resumed", resume=True)
+    assert resumed.updates == 4 and resumed.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if resumed.device.type == "cpu":
+        for key, value in straight.state_dict().items():
+            assert torch.equal(value, resumed.network.state_dict()[key]), key
+
+
+def _no_dropout_team(seed: int = 0) -> TacticalTeam:
+    torch.manual_seed(seed)
+    return TacticalTeam(dataclasses.replace(team_config("compact"), dropout=0.0))
+
+
+@pytest.mark.cuda
+def test_a_cuda_run_keeps_cpu_files_and_returns_the_network_on_the_cpu(tmp_path: Path) -> None:
+    seen = []
+
+    def evaluate(network):
+        seen.append({p.device.type for p in network.parameters()})
+        return {"validation/sharpe": 1.0}
+
+    args = MappoArgs(seed=3, checkpoint_every=1, eval_every=1, device="cuda", **dict(TINY, total_timesteps=2 * 8 * 32))
+    result = train_mappo(SignEnv(), team(), args, tmp_path / "gpu", evaluate=evaluate)
+    assert result.device.type == "cuda" and seen == [{"cpu"}, {"cpu"}]  # validated on a CPU copy
+    assert {p.device.type for p in result.network.parameters()} == {"cpu"}
+    from safetensors.torch import load_file
+    for name in ("last/network.safetensors", "last/optimizer.safetensors", "best/network.safetensors"):
+        assert {t.device.type for t in load_file(str(tmp_path / "gpu" / "checkpoints" / name)).values()} == {"cpu"}
+    # the run goes on on the CPU from the CUDA run's checkpoint
+    longer = dataclasses.replace(args, device="cpu", total_timesteps=3 * 8 * 32)
+    resumed = train_mappo(SignEnv(), team(seed=99), longer, tmp_path / "gpu", resume=True, evaluate=evaluate)
+    assert resumed.updates == 3 and resumed.device.type == "cpu"
+
+
+@pytest.mark.cuda
+def test_a_cuda_update_is_close_to_the_cpu_update() -> None:
+    """One rollout (collected on the CPU), one update on each device from the same weights, minibatch order
+    and (no) dropout: the weights after it agree to float32 rounding."""
+    env, args = SignEnv(), MappoArgs(seed=0, device="cpu", **TINY)
+    cpu_net = _no_dropout_team()
+    rollout, _ = collect_rollout(env, cpu_net, args, 7, torch.Generator().manual_seed(1))
+    gpu_net = copy.deepcopy(cpu_net).to("cuda")
+    gpu_rollout = type(rollout)(*(t.to("cuda") for t in rollout))
+    updated = []
+    for net, data in ((cpu_net, rollout), (gpu_net, gpu_rollout)):
+        optimizer = torch.optim.Adam(net.parameters(), lr=args.learning_rate, eps=1e-5)
+        stats = update_network(net, optimizer, data, args, 0.01, np.random.default_rng(5))
+        updated.append((stats, {k: v.cpu() for k, v in net.state_dict().items()}))
+    (cpu_stats, cpu_state), (gpu_stats, gpu_state) = updated
+    assert gpu_stats["train/epochs"] == cpu_stats["train/epochs"]
+    assert gpu_stats["train/policy_loss"] == pytest.approx(cpu_stats["train/policy_loss"], abs=1e-4)
+    for key, value in cpu_state.items():
+        torch.testing.assert_close(gpu_state[key], value, atol=1e-4, rtol=1e-3, msg=key)

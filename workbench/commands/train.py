@@ -20,7 +20,7 @@ from engine.errors import InvalidParameterError
 from engine.rewards import RewardWeights
 from engine.votes import VOTE_RULES
 from models.checkpoint import save_checkpoint, update_card
-from models.devices import DEVICES
+from models.devices import DEVICES, resolve_device
 from models.mappo import MappoArgs
 from models.master_agent.policy_network import MASTER_PRESETS
 from models.master_agent.training import MasterTrainingConfig, train_master_agent
@@ -146,6 +146,7 @@ def _register_tactical(kinds: argparse._SubParsersAction) -> None:
     team.add_argument("--timesteps", type=int, default=mappo.total_timesteps,
                       help=f"team decisions, over every account and symbol (default {mappo.total_timesteps})")
     team.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    team.add_argument("--device", default="auto", choices=DEVICES, help="torch device (default auto)")
     team.add_argument("--accounts", type=int, default=defaults.accounts,
                       help=f"parallel training accounts, each trading every symbol (default {defaults.accounts})")
     team.add_argument("--n-steps", type=int, default=mappo.n_steps,
@@ -360,6 +361,7 @@ def _check_options(out: Path, symbols: str | None) -> None:
 
 def run_tactical(args: argparse.Namespace) -> int:
     _check_options(args.out, args.symbols)
+    device = resolve_device(args.device)  # cuda without CUDA: refused before any data is read
     if args.resume and args.run_dir is None:
         raise InvalidParameterError("--resume continues the run kept in --run-dir; pass --run-dir")
     symbols = [s.strip() for s in args.symbols.split(",")] if args.symbols else None
@@ -370,13 +372,15 @@ def run_tactical(args: argparse.Namespace) -> int:
     per_update = args.n_steps * args.accounts * train.n_symbols
     mappo = MappoArgs(seed=args.seed, total_timesteps=args.timesteps, n_steps=args.n_steps,
                       learning_rate=args.learning_rate, checkpoint_every=args.checkpoint_every,
-                      eval_every=math.ceil(args.eval_every / per_update) if args.eval_every > 0 else 0)
+                      eval_every=math.ceil(args.eval_every / per_update) if args.eval_every > 0 else 0,
+                      device=args.device)
     config = TeamTrainingConfig(preset=args.preset, vote=args.vote, accounts=args.accounts,
                                 episode_length=args.episode_length, reward_mode=args.reward_mode, mappo=mappo)
     print(f"training {config.preset} tactical team on {args.data} ({', '.join(data.symbols)}): "
           f"train {train.index[0]}..{train.index[-1]}, validate {validation.index[0]}..{validation.index[-1]}, "
           + (f"test {test.index[0]}..{test.index[-1]}, " if test is not None else "")
-          + f"{mappo.n_updates(args.accounts * train.n_symbols)} updates of {per_update} decisions, vote {config.vote}")
+          + f"{mappo.n_updates(args.accounts * train.n_symbols)} updates of {per_update} decisions, "
+          f"vote {config.vote}, on {device.type}")
     validate = functools.partial(validation_backtest, vote=config.vote, exposure=config.exposure,
                                  params=config.params())
     with tempfile.TemporaryDirectory(prefix="workbench-train-") as temporary:

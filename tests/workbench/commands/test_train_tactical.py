@@ -2,14 +2,16 @@
 checkpoint run from the CLI."""
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from models.checkpoint import CARD_FILE, WEIGHTS_FILE, file_sha256
-from workbench.cli import main
+from workbench.cli import build_parser, main
 
 # Two accounts x four symbols x 16 steps = 128 decisions per update, four updates, validated twice.
 TINY = ["--data", "synthetic-5min", "--train", "2024-01-02:2024-02-23", "--val", "2024-02-26:2024-03-01",
@@ -60,3 +62,28 @@ def test_bad_options_are_one_line_errors(capsys: pytest.CaptureFixture, tmp_path
     args = [a if a != "2024-03-25:2024-03-28" else "2024-02-27:2024-03-28" for a in TINY]
     assert main(["train", "tactical-team", *args, "--out", str(tmp_path / "y")]) == 2
     assert "test period" in capsys.readouterr().err and not (tmp_path / "y").exists()
+
+
+def test_the_card_names_the_device_it_trained_on(trained) -> None:
+    """issue 19: --device auto (the default) trains on CUDA where torch sees one, and the card says where."""
+    card = json.loads((trained[0] / CARD_FILE).read_text())
+    assert card["config"]["trained_on"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert card["config"]["mappo"]["device"] == "auto"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_cuda_on_a_machine_without_it_is_one_line(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    assert main(["train", "tactical-team", *TINY, "--device", "cuda", "--out", str(tmp_path / "team")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "device 'cuda' was asked for but torch sees no CUDA device; use --device cpu" in err
+    assert not (tmp_path / "team").exists()
+
+
+def test_the_device_choices_are_the_other_trainers() -> None:
+    parser = build_parser(["train"])
+    kinds = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
+    trainers = next(a for a in kinds._actions if isinstance(a, argparse._SubParsersAction)).choices
+    device = {name: next(a for a in trainers[name]._actions if "--device" in a.option_strings)
+              for name in ("tactical-team", "symbol-agent", "master-agent")}
+    assert {(a.choices, a.default, a.help) for a in device.values()} == {
+        (("auto", "cpu", "cuda"), "auto", "torch device (default auto)")}
