@@ -62,7 +62,7 @@ policies: $(STAMP)
 	rm -rf $(TEAM_DIR); \
 	$(BIN)/workbench train tactical-team --preset compact --data synthetic-5min --train 2024-01-02:2024-02-23 \
 		--val 2024-02-26:2024-03-08 --test 2024-03-11:2024-03-28 --timesteps 1024000 --accounts 8 --n-steps 128 \
-		--episode-length 128 --eval-every 102400 --reward-mode vote_pnl --seed 7 --no-progress --out $(TEAM_DIR); \
+		--episode-length 128 --eval-every 102400 --reward-mode vote_pnl --seed 7 --device cpu --no-progress --out $(TEAM_DIR); \
 	$(BIN)/workbench export onnx $(TEAM_DIR) --out $(TEAM_DIR)/model.onnx; \
 	echo "make policies: wall time $$(( $$(date +%s) - started )) s"
 
