@@ -334,7 +334,7 @@ def session_figures(gate_ms: float | None) -> tuple[figure, ColumnDataSource, fi
     """Empty figures of a paper session's equity and decision latency by date, and their sources, for a
     live page to refill; the latency gate's threshold is a dashed red line."""
     equity = _time_figure("Paper equity", "equity", height=260)
-    equity.yaxis.formatter = NumeralTickFormatter(format="0,0")
+    equity.yaxis.formatter = NumeralTickFormatter(format="0,0.[00]")  # a flat curve's ticks differ in cents
     equity_source = ColumnDataSource({"x": [], "equity": []})
     equity.line("x", "equity", source=equity_source, color=PALETTE[0], line_width=1.5)
     equity.add_tools(HoverTool(tooltips=[("date", "@x{%F}"), ("equity", "@equity{0,0}")],

@@ -139,9 +139,14 @@ def display_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
             elif pd.api.types.is_float_dtype(values):
                 formatters[column] = ScientificFormatter(precision=3, power_limit_low=-3, power_limit_high=6,
                                                          nan_format="n/a")
-        elif values.dtype == object:
+        elif _textual(values):
             out[column] = values.map(lambda v: v[:10] if isinstance(v, str) and v.endswith(ISO_DAY) else v)
     return out.rename(columns=renames), formatters
+
+
+def _textual(values: pd.Series) -> bool:
+    """Whether a column holds text (pandas' ``str`` dtype, or objects)."""
+    return pd.api.types.is_string_dtype(values) or values.dtype == object
 
 
 def _number_or_missing(value: Any) -> bool:
@@ -167,7 +172,7 @@ def table(frame: pd.DataFrame, **kwargs: Any) -> pn.widgets.Tabulator:
     widths = {}
     if layout == "fit_columns":  # text columns get the room their text needs; numbers share the rest
         for column in shown.columns:
-            if shown[column].dtype == object and not len(shown) == 0:
+            if _textual(shown[column]) and len(shown):
                 longest = max(len(str(column)), *(len(str(v)) for v in shown[column]))
                 widths[column] = int(min(320, max(90, 7.2 * longest + 24)))
     options = dict(show_index=False, disabled=True, sizing_mode="stretch_width", layout=layout,
@@ -301,11 +306,14 @@ class BackgroundSection(pn.viewable.Viewer):
     def objects(self) -> list:
         return list(self._column.objects)
 
-    def load(self, compute: Callable[[], Any], render: Callable[[Any], Any], what: str, key: object = None) -> None:
+    def load(self, compute: Callable[[], Any], render: Callable[[Any], Any], what: str, key: object = None,
+             quick: bool = False) -> None:
         """Show a spinner, compute ``compute()`` off the server's thread, then show ``render(result)``.
 
         ``key`` names what is asked for: a request for the key already shown or on its way is ignored
-        (several parameters changing together ask once).
+        (several parameters changing together ask once). ``quick`` says the result is at hand (read from
+        the store, nothing to run): it is computed and shown at once, so the page's first message
+        already holds it.
         """
         if key is not None and key == self._key:
             return
@@ -313,7 +321,7 @@ class BackgroundSection(pn.viewable.Viewer):
         self._generation += 1
         generation = self._generation
         document = pn.state.curdoc
-        if document is None or document.session_context is None:
+        if quick or document is None or document.session_context is None:
             self._show(generation, *_attempt(compute), render, what)
             return
         self._column.objects = [pn.Row(pn.indicators.LoadingSpinner(value=True, size=24), note(f"{what} ..."))]

@@ -31,6 +31,23 @@ STATUS_COLOURS = {"PASS": "#c8efc8", "FAIL": "#f6c4c4", "MISSING": "#fbe7b5", "N
 DECISIONS = ("GO", "CONDITIONAL GO", "NO-GO")
 
 
+def decider_key(info) -> str:
+    """What a review is of: a decider's name and the sha256 of its weights (a retrained policy keeps its name)."""
+    return f"{info.decider}|{info.model_sha}"
+
+
+def decider_options(infos) -> dict[str, str]:
+    """Label -> :func:`decider_key` of every decider with stored runs, newest first; the weights' sha is named
+    only when one name has several."""
+    keys = list(dict.fromkeys(decider_key(info) for info in infos))
+    names = [key.split("|")[0] for key in keys]
+    options = {}
+    for key, name in zip(keys, names):
+        sha = key.split("|", 1)[1]
+        options[f"{name} (model {sha[:8]})" if names.count(name) > 1 and sha else name] = key
+    return options
+
+
 def gates_frame(gates) -> pd.DataFrame:
     """The gates as an editable table (only ``threshold`` is meant to change)."""
     return pd.DataFrame([{"gate": g.name, "metric": g.metric, "op": g.op, "threshold": g.threshold,
@@ -77,8 +94,7 @@ class ReviewPage(pn.viewable.Viewer):
         super().__init__(**params)
         infos = context.store.list_runs()
         self._infos = {info.run_id: info for info in infos}
-        deciders = list(dict.fromkeys(info.decider for info in infos))
-        self.param.decider.objects = deciders or [NONE]
+        self.param.decider.objects = decider_options(infos) or [NONE]
         opened = next((info for info in infos if run_id and info.run_id.startswith(run_id)), None)
         chosen = opened or (infos[0] if infos else None)
         self.gates_table = pn.widgets.Tabulator(
@@ -92,14 +108,14 @@ class ReviewPage(pn.viewable.Viewer):
         self.assessment = None
         self._polling = JobPolling(self._poll)
         if chosen is not None:
-            self.decider = chosen.decider
+            self.decider = decider_key(chosen)
             self._decider_changed()
 
     # -- evidence ---------------------------------------------------------------------------------
 
     def runs_of_decider(self) -> list[str]:
-        """Every stored run of the chosen decider, newest first."""
-        return [r for r, info in self._infos.items() if info.decider == self.decider]
+        """Every stored run of the chosen decider (its name and weights), newest first."""
+        return [r for r, info in self._infos.items() if decider_key(info) == self.decider]
 
     @param.depends("decider", watch=True)
     def _decider_changed(self) -> None:
@@ -135,7 +151,7 @@ class ReviewPage(pn.viewable.Viewer):
         self.assessment = None
         self.param.update(assess_message="", save_message="", status="running")
         self.job = self.context.jobs.submit(
-            "review", f"review of {len(run_ids)} run(s) of {self.decider}",
+            "review", f"review of {len(run_ids)} run(s) of {self.decider.split('|')[0]}",
             lambda report: app_services.assess_runs(store, run_ids, gates, canary=canary))
         self._polling.watch()
         return self.job

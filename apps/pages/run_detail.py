@@ -235,9 +235,13 @@ class RunDetailPage(pn.viewable.Viewer):
             self._overview.clear()
             return
         run_id, scenario = self.run_id, self.scenario
-        explainable = bool(self.run().info.spec.get("policy"))
+        run = self.run()
+        explainable = bool(run.info.spec.get("policy"))
+        # Baselines stored with the run (or not asked for) leave nothing to run: draw it all at once.
+        quick = not self.show_baselines or app_services.baselines_at_hand(run)
         self._overview.load(self.overview, lambda shown: self._render_overview(run_id, scenario, explainable, shown),
-                            "summary and charts", key=(run_id, scenario, self.symbol, self.show_baselines))
+                            "summary and charts", key=(run_id, scenario, self.symbol, self.show_baselines),
+                            quick=quick)
 
     def _render_overview(self, run_id: str, scenario: str, explainable: bool, shown: Overview):
         block = shown.block

@@ -148,7 +148,7 @@ class StressLabPage(pn.viewable.Viewer):
             for detail in app_services.detail_tables(run):
                 parts.append(heading(detail.title))
                 parts += [alert(text, "warning") for text in detail.warnings]
-                css = "stress-" + detail.title.split(":")[0].split()[0].lower()
+                css = "stress-" + "-".join(detail.title.replace(":", "").lower().split()[:3])
                 parts.append(table(pd.DataFrame(list(detail.rows)), css_classes=[css, "stress-table"]))
                 parts += [note(text) for text in detail.notes]
             parts.append(pn.Row(

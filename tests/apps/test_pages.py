@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -258,6 +259,8 @@ def test_review_assess_save_and_reload(context) -> None:
     page._poll()
     results = {r.gate.name: r for r in page.assessment.results}
     assert results["sharpe"].gate.threshold == 2.0 and results["sharpe"].status == "FAIL"
+    shown = page._results().objects[1].value.set_index("gate")
+    assert shown.loc["sharpe", "measured"] == "1.40" and shown.loc["max_drawdown", "criterion"] == "< 30.0%"
     assert results["sharpe"].value == pytest.approx(1.4)  # the worst of the two cost scenarios
     assert page.decision == page.assessment.verdict.decision == "NO-GO"
     # Issue 17: a save's error appears beside the Save button, not above the gates.
@@ -586,11 +589,17 @@ def test_issue17_review_takes_every_run_of_the_decider(context) -> None:
     from apps.pages.review import ReviewPage
 
     page = ReviewPage(context, run_id="bbbb")
-    assert page.decider == "sma_cross" and sorted(page.run_ids) == sorted([B, C, D])
+    assert page.decider == "sma_cross|" and sorted(page.run_ids) == sorted([B, C, D])
     page.run_ids = [B]
     page.all_runs()
     assert sorted(page.run_ids) == sorted([B, C, D])
-    page.decider = "symbol-agent-compact-stocks"
+    page.decider = "symbol-agent-compact-stocks|"
     assert page.run_ids == [A]
+    # A retrained policy keeps its name: its runs are another decider, named with its weights.
+    context.store.save_run(replace(inactive_policy("9" * 16), model_sha="b" * 64))
+    again = ReviewPage(context, run_id="9999")
+    assert again.param.decider.objects["symbol-agent-compact-stocks (model bbbbbbbb)"] == \
+        "symbol-agent-compact-stocks|" + "b" * 64
+    assert again.run_ids == ["9" * 16]
     page.run_ids = []
     assert page.assess() is None and "at least one run" in page.assess_message and page.save_message == ""

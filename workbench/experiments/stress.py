@@ -180,9 +180,10 @@ class StressResult(ScenarioRun):
           the decider came in warmed up and with its positions: the headline) and replayed from cash
           (``replay``);
         * ``shock``: the shocks' date and bar and how many bars a volatility or correlation shock lasts;
-        * ``worst_by_family``: per family its worst scenarios (every shock), each with its change
-          against the base run (for a historical window: against the same window inside it), its
-          trades and, for shocks and windows, the base run's gross exposure when it struck;
+        * ``worst_by_family``: per family, in the batch's order, ``{family, cases}``: its worst scenarios
+          (every shock), each with its change against the base run (for a historical window: against the
+          same window inside it), its trades and, for shocks and windows, the base run's gross exposure
+          when it struck;
         * ``never_traded``: labels of the scenarios without a single trade.
         """
         base = self.summary_base()
@@ -229,10 +230,10 @@ class StressResult(ScenarioRun):
                 "benchmark_return": benchmark}
 
     def _worst_by_family(self, rows: list[dict[str, Any]], periods: list[dict[str, Any]],
-                         exposure: np.ndarray) -> dict[str, list[dict[str, Any]]]:
+                         exposure: np.ndarray) -> list[dict[str, Any]]:
         base = rows[0]
         windows = {p["replay"]["label"]: p["in_base_run"] for p in periods}
-        out: dict[str, list[dict[str, Any]]] = {}
+        out: list[dict[str, Any]] = []  # a list: the store sorts a mapping's keys, and the order matters
         for family in dict.fromkeys(r["family"] for r in rows):
             if family == "base":
                 continue
@@ -252,7 +253,7 @@ class StressResult(ScenarioRun):
                 elif row["label"] in windows:
                     entry["exposure_at_shock"] = windows[row["label"]]["exposure_at_start"]
                 listed.append(entry)
-            out[family] = listed
+            out.append({"family": family, "cases": listed})
         return out
 
     def to_record(self, tags: Sequence[str] = ()) -> RunRecord:

@@ -73,7 +73,7 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1400px;padding:0 1.5em;color:#222}
 h1{margin-bottom:.2em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:.5em 0;font-size:.85em;max-width:100%}
-th,td{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th,td{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top;overflow-wrap:break-word}
 td{max-width:38em} th{background:#f4f4f4}
 .pass{background:#c8efc8} .fail{background:#f6c4c4} .missing{background:#fbe7b5} .na{background:#e6e6e6}
 .decision{font-size:1.6em;font-weight:bold;padding:.3em .6em;display:inline-block}

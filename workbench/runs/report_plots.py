@@ -24,8 +24,8 @@ def _money() -> NumeralTickFormatter:
     return NumeralTickFormatter(format="0,0")  # a new model per figure: a model belongs to one document
 
 
-def _percent() -> NumeralTickFormatter:
-    return NumeralTickFormatter(format="0%")
+def _percent(digits: str = "") -> NumeralTickFormatter:
+    return NumeralTickFormatter(format=f"0{digits}%")
 
 
 def _wide(**options) -> figure:
@@ -44,7 +44,7 @@ def underwater_figure(curves: pd.DataFrame, title: str) -> figure:
     """Drawdown below the running peak (``equity / cummax - 1``), one line per column."""
     drawdown = curves / curves.cummax() - 1.0
     plot = _wide(title=title, x_axis_type="datetime", height=260, y_axis_label="drawdown")
-    plot.yaxis.formatter = _percent()
+    plot.yaxis.formatter = _percent(".0")
     _lines(plot, drawdown, "@y{0.0%}")
     return plot
 

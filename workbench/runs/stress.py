@@ -134,14 +134,17 @@ def _quantile_table(distribution: Mapping[str, Any]) -> DetailTable:
 
 def _worst_tables(summary: Mapping[str, Any]) -> list[DetailTable]:
     """One table per family: its worst scenarios with their change against the base run."""
-    by_family = summary.get("worst_by_family")
-    if by_family is None:
-        by_family = _derived_worst(summary.get("scenarios") or [])
+    families = summary.get("worst_by_family")
+    if families is None:
+        families = _derived_worst(summary.get("scenarios") or [])
+    elif isinstance(families, Mapping):  # stored as family -> cases before the order was kept
+        families = [{"family": family, "cases": cases} for family, cases in families.items()]
     shock = summary.get("shock") or {}
     never = summary.get("never_traded") or []
     n_scenarios = len(summary.get("scenarios") or [])
     tables = []
-    for family, entries in by_family.items():
+    for group in families:
+        family, entries = group["family"], group["cases"]
         rows = []
         for entry in entries:
             dated = entry.get("peak_date") is not None or family in ("shock", "historical")
@@ -171,20 +174,21 @@ def _worst_tables(summary: Mapping[str, Any]) -> list[DetailTable]:
     return tables
 
 
-def _derived_worst(rows: Sequence[Mapping[str, Any]], count: int = 5) -> dict[str, list[dict[str, Any]]]:
+def _derived_worst(rows: Sequence[Mapping[str, Any]], count: int = 5) -> list[dict[str, Any]]:
     """Worst cases per family from the scenario rows of a run stored before they were recorded."""
     if not rows:
-        return {}
+        return []
     base = rows[0]
-    out: dict[str, list[dict[str, Any]]] = {}
+    out: list[dict[str, Any]] = []
     for family in dict.fromkeys(r.get("family") for r in rows[1:]):
         members = sorted((r for r in rows if r.get("family") == family),
                          key=lambda r: -(r.get("max_drawdown") or 0.0))
-        out[str(family)] = [{"label": r.get("label"), "max_drawdown": r.get("max_drawdown"),
-                             "total_return": r.get("total_return"), "n_trades": r.get("n_trades"),
-                             "change_drawdown": _change(r.get("max_drawdown"), base.get("max_drawdown")),
-                             "change_return": _change(r.get("total_return"), base.get("total_return"))}
-                            for r in (members if family == "shock" else members[:count])]
+        out.append({"family": str(family), "cases": [
+            {"label": r.get("label"), "max_drawdown": r.get("max_drawdown"), "total_return": r.get("total_return"),
+             "n_trades": r.get("n_trades"),
+             "change_drawdown": _change(r.get("max_drawdown"), base.get("max_drawdown")),
+             "change_return": _change(r.get("total_return"), base.get("total_return"))}
+            for r in (members if family == "shock" else members[:count])]})
     return out
 
 

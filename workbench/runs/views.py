@@ -114,21 +114,34 @@ def baselines(run: StoredRunLike) -> tuple[Baselines | None, str]:
     computed on its market (cached by spec); None and the reason when they cannot run there."""
     stored = run.summary.get("baselines")
     if stored and BASELINES_TABLE in run.tables:
-        key = str(getattr(run.info, "folder", run.run_id))
-        if key not in _STORED_BASELINES:  # a stored run never changes: read its table once
-            if len(_STORED_BASELINES) >= 32:
-                _STORED_BASELINES.pop(next(iter(_STORED_BASELINES)))
-            _STORED_BASELINES[key] = Baselines.from_stored(stored, run.load_table(BASELINES_TABLE))
-        return _STORED_BASELINES[key], ""
-    return _computed_baselines(json.dumps(dict(run.spec), sort_keys=True))
+        key = "stored:" + str(getattr(run.info, "folder", run.run_id))  # a stored run never changes
+        if key not in _BASELINES:
+            _remember(key, (Baselines.from_stored(stored, run.load_table(BASELINES_TABLE)), ""))
+        return _BASELINES[key]
+    key = "spec:" + json.dumps(dict(run.spec), sort_keys=True)
+    if key not in _BASELINES:
+        _remember(key, try_baselines(RunSpec.from_dict(run.spec, source="stored run spec")))
+    return _BASELINES[key]
 
 
-_STORED_BASELINES: dict[str, Baselines] = {}
+def baselines_at_hand(run: StoredRunLike) -> bool:
+    """Whether :func:`baselines` has nothing to run: they are stored with the run, already computed for
+    its spec, or not drawn for its kind at all."""
+    if not run_kind(run.info.kind).view().baselines:
+        return True
+    if run.summary.get("baselines") and BASELINES_TABLE in run.tables:
+        return True
+    return "spec:" + json.dumps(dict(run.spec), sort_keys=True) in _BASELINES
 
 
-@lru_cache(maxsize=32)
-def _computed_baselines(spec_json: str) -> tuple[Baselines | None, str]:
-    return try_baselines(RunSpec.from_dict(json.loads(spec_json), source="stored run spec"))
+_BASELINES: dict[str, tuple[Baselines | None, str]] = {}
+"""Baselines read or computed in this process, the oldest dropped past 32."""
+
+
+def _remember(key: str, value: tuple[Baselines | None, str]) -> None:
+    if len(_BASELINES) >= 32:
+        _BASELINES.pop(next(iter(_BASELINES)))
+    _BASELINES[key] = value
 
 
 def run_summary_block(run: StoredRunLike, scenario: str | None = None,

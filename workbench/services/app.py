@@ -46,7 +46,13 @@ from workbench.review.gates import DEFAULT_GATES, Gate
 from workbench.review.gates import with_thresholds as gates_with_thresholds  # noqa: F401 (the review page's)
 from workbench.runs.baselines import BASELINES, BENCHMARK  # noqa: F401
 from workbench.runs.evaluate import spec_data, spec_decider
-from workbench.runs.formats import colour_scale, column_format, format_value, metric_title  # noqa: F401
+from workbench.runs.formats import (  # noqa: F401
+    colour_scale,
+    column_format,
+    format_gate_value,
+    format_value,
+    metric_title,
+)
 from workbench.runs.kind import Progress, RunView
 from workbench.runs.registry import run_kind, run_spec
 from workbench.runs.spec import RunSpec, parse_options
@@ -64,6 +70,7 @@ from workbench.runs.views import (  # noqa: F401 (the app reads the stored runs 
     RUNS_COLUMNS,
     action_names,
     baselines,
+    baselines_at_hand,
     close_prices,
     detail_tables,
     equity_curves,

@@ -161,7 +161,9 @@ def test_issue17_a_dated_shock_appears_among_its_familys_worst_cases_with_its_ch
     summary = run_stress(spec).summary()
     assert summary["shock"] == {"at": "2008-06-02T00:00:00+00:00", "bar": summary["shock"]["bar"], "bars": 5}
     base = summary["scenarios"][0]
-    shocks = summary["worst_by_family"]["shock"]
+    by_family = {group["family"]: group["cases"] for group in summary["worst_by_family"]}
+    assert list(by_family) == ["shock", "bootstrap", "historical"]  # the batch's order
+    shocks = by_family["shock"]
     assert len(shocks) == 2  # every shock is listed, not only the worst few
     gap = next(s for s in shocks if "gap -20% at 2008-06-02" in s["label"])
     # Buy and hold is all in AAPL when the gap strikes: the loss is 20% of the position.
@@ -170,14 +172,14 @@ def test_issue17_a_dated_shock_appears_among_its_familys_worst_cases_with_its_ch
     assert gap["change_drawdown"] == pytest.approx(gap["max_drawdown"] - base["max_drawdown"], rel=1e-12)
     assert gap["peak_date"] is not None and not gap["never_traded"]
     # Synthetic paths have no dates of their own: their episodes are given in bars.
-    for path in summary["worst_by_family"]["bootstrap"]:
+    for path in by_family["bootstrap"]:
         assert path["peak_date"] is None and path["trough_date"] is None and path["trough_bar"] >= path["peak_bar"]
     # The historical window: measured inside the base run first, its replay from cash second.
     period = summary["periods"][0]
     inside, replay = period["in_base_run"], period["replay"]
     assert inside["exposure_at_start"] == pytest.approx(1.0, abs=0.01) and inside["fills"] == 0
     assert inside["total_return"] == pytest.approx(inside["benchmark_return"], abs=1e-9)  # one symbol, all in
-    window = summary["worst_by_family"]["historical"][0]
+    window = by_family["historical"][0]
     assert window["change_return"] == pytest.approx(replay["total_return"] - inside["total_return"], rel=1e-12)
     assert summary["never_traded"] == []
 
@@ -189,4 +191,4 @@ def test_issue17_scenarios_that_never_trade_are_listed() -> None:
     replay = summary["periods"][0]["replay"]
     assert replay["n_trades"] == 0  # an SMA of 50 bars cannot trade in a 20-bar window from cash
     assert replay["label"] in summary["never_traded"]
-    assert summary["worst_by_family"]["historical"][0]["never_traded"]
+    assert summary["worst_by_family"][0]["cases"][0]["never_traded"]

@@ -93,8 +93,9 @@ def test_check_spec_fails_fast_on_what_the_run_would_fail_on() -> None:
 
 def test_a_run_stored_without_baselines_gets_them_computed_once(store) -> None:
     run = stored(store, "nb1", "stress", pd.DataFrame({"timestamp": INDEX, "base": np.ones(6)}))
+    assert not app_services.baselines_at_hand(run)
     found, reason = app_services.baselines(run)
-    assert reason == "" and found.labels == ("fees=0,slippage=0",)
+    assert reason == "" and found.labels == ("fees=0,slippage=0",) and app_services.baselines_at_hand(run)
     assert list(found.curves[0].columns) == [*app_services.BASELINES, app_services.BENCHMARK]
     again, _ = app_services.baselines(run)
     assert again is found  # cached by spec
@@ -106,6 +107,7 @@ def test_issue17_a_backtest_reads_its_stored_baselines_without_running_them(stor
     from workbench.runs import views
 
     monkeypatch.setattr(views, "try_baselines", lambda spec: pytest.fail("the stored baselines were not read"))
+    assert app_services.baselines_at_hand(run)
     found, _ = app_services.baselines(run)
     assert found.labels == ("fees=0,slippage=0", "fees=0.001,slippage=0")
     block = app_services.run_summary_block(run, "fees=0.001,slippage=0")
