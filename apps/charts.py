@@ -17,6 +17,7 @@ from bokeh.models import NumeralTickFormatter
 from holoviews.plotting.links import RangeToolLink
 
 from apps.downsample import downsample_index
+from workbench.runs.report_plots import percent_ticks
 
 hv.extension("bokeh", logo=False)
 
@@ -27,7 +28,7 @@ POSITIVE, NEGATIVE = "#2ca02c", "#d62728"
 DATE = hv.Dimension("date", label="date")
 OVERVIEW_DATE = hv.Dimension("overview_date", label="date")
 """The equity overview's x axis: a dimension of its own, so it is not zoomed with the charts it controls."""
-MONEY, PERCENT, FINE_PERCENT = "0,0", "0%", "0.0%"
+MONEY, PERCENT = "0,0", "0%"
 """Tick formats (numbro); each chart gets its own formatter model, since a model belongs to one document."""
 LEGEND = {"background_fill_alpha": 0.6, "label_text_font_size": "8pt"}
 TOOLS = ["hover"]
@@ -76,10 +77,11 @@ def underwater(curve: pd.Series, episodes: Sequence[Mapping]) -> hv.Overlay:
         end = episode.get("recovery_date")
         right = naive(pd.DatetimeIndex([end]))[0] if end else last
         parts.append(hv.VSpan(left, right).opts(color="orange", alpha=0.12))
-        parts.append(hv.Text(left, -float(episode["depth"]), f" #{number} -{episode['depth']:.1%}",
+        depth = float(episode["depth"])
+        parts.append(hv.Text(left, -depth, f" #{number} -{depth:.{1 if depth >= 0.001 else 2}%}",
                              halign="left", valign="top").opts(text_font_size="8pt"))
     return hv.Overlay(parts).opts(title="Underwater (drawdown from the running peak)", height=200, responsive=True,
-                                  yformatter=NumeralTickFormatter(format=FINE_PERCENT), show_grid=True)
+                                  yformatter=percent_ticks(), show_grid=True)
 
 
 def price_trades(close: pd.Series, trades: pd.DataFrame, symbol: str) -> hv.Overlay:

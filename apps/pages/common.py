@@ -107,8 +107,12 @@ def choose_run(page: Any, options: dict[str, str], run_id: str = NONE, name: str
 
 
 TABLE_CSS = (":host {max-width: 100%;} .tabulator, .tabulator-row, .tabulator-cell, .tabulator-col-title, "
-             ".tabulator-footer {font-size: 12.5px;} .tabulator-col-title {white-space: normal !important;}")
-"""Tables a little smaller than the page text, headers wrapping, never wider than the page (a table wider
+             ".tabulator-footer {font-size: 12.5px;} .tabulator-col-title {white-space: normal !important; "
+             "overflow-wrap: anywhere; text-overflow: clip !important;} "
+             ".tabulator .tabulator-header .tabulator-col.tabulator-sortable .tabulator-col-title "
+             "{padding-right: 12px;}")
+"""Tables a little smaller than the page text, headers wrapping (a word wider than its column breaks rather
+than ending in an ellipsis; the sort arrow keeps less room), never wider than the page (a table wider
 than its data fits scrolls inside its own box instead of pushing the page past the window)."""
 ISO_DAY = "T00:00:00+00:00"
 
@@ -128,8 +132,9 @@ def display_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
         if pd.api.types.is_bool_dtype(values):
             continue
         if values.dtype == object and len(values) and values.map(_number_or_missing).all() \
-                and values.map(lambda v: isinstance(v, (int, float))).any():
-            values = values.astype(float)  # numbers with gaps (None) read as numbers
+                and (values.map(lambda v: isinstance(v, (int, float))).any()
+                     or app_services.column_format(str(column)) is not None):
+            values = values.astype(float)  # numbers with gaps (None), or a known metric never measured: n/a
         if pd.api.types.is_numeric_dtype(values):
             shown = app_services.column_format(str(column))
             if shown is not None:

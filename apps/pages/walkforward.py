@@ -33,6 +33,7 @@ RESULT_KINDS = ("walkforward",)
 FOLD_COLUMNS = ("fold", "train_start", "train_end", "test_start", "test_end", "train_bars", "test_bars",
                 "train_sharpe", "sharpe", "annualized_return", "total_return", "max_drawdown", "excess_return",
                 "time_in_market", "n_trades")
+DATE_COLUMNS = ("train_start", "train_end", "test_start", "test_end")
 
 
 def fold_table(summary: dict) -> pd.DataFrame:
@@ -40,10 +41,11 @@ def fold_table(summary: dict) -> pd.DataFrame:
     folds = pd.DataFrame(summary.get("folds") or [])
     if folds.empty:
         return folds
-    for column in ("train_start", "train_end", "test_start", "test_end"):
+    for column in DATE_COLUMNS:
         folds[column] = folds[column].astype(str).str[:10]
+    # The parameters a retrained fold chose (not a metric, even one never measured and so not a float).
     chosen = [c for c in folds.columns if c not in FOLD_COLUMNS and c not in ("start_equity",)
-              and not pd.api.types.is_float_dtype(folds[c])]
+              and not pd.api.types.is_float_dtype(folds[c]) and app_services.column_format(str(c)) is None]
     return folds[[c for c in FOLD_COLUMNS if c in folds.columns] + chosen]
 
 
@@ -122,7 +124,8 @@ class WalkForwardPage(pn.viewable.Viewer):
                      *[note(html.escape(n)) for n in summary.get("notes") or []],
                      pn.pane.HoloViews(charts.fold_layout(folds), sizing_mode="stretch_width",
                                        css_classes=["fold-chart"]) if not folds.empty else note("No fold."),
-                     heading("Folds"), table(folds, css_classes=["folds-table"]),
+                     heading("Folds"), table(folds.rename(columns={c: c.replace("_", " ") for c in DATE_COLUMNS}),
+                                                   css_classes=["folds-table"]),
                      heading("Stitched out-of-sample curve"),
                      pn.pane.HoloViews(layout.opts(title="Stitched out-of-sample equity (benchmark dashed)"),
                                        sizing_mode="stretch_width"),

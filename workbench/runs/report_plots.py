@@ -10,7 +10,15 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, NumeralTickFormatter, Span
+from bokeh.models import (
+    ColorBar,
+    ColumnDataSource,
+    CustomJSTickFormatter,
+    HoverTool,
+    LinearColorMapper,
+    NumeralTickFormatter,
+    Span,
+)
 from bokeh.palettes import Category10_10, RdBu11, Viridis256
 from bokeh.plotting import figure
 
@@ -24,8 +32,22 @@ def _money() -> NumeralTickFormatter:
     return NumeralTickFormatter(format="0,0")  # a new model per figure: a model belongs to one document
 
 
-def _percent(digits: str = "") -> NumeralTickFormatter:
-    return NumeralTickFormatter(format=f"0{digits}%")
+def _percent() -> NumeralTickFormatter:
+    return NumeralTickFormatter(format="0%")
+
+
+PERCENT_TICKS_JS = """
+const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) * 100 : 1;
+const digits = step > 0 ? Math.min(4, Math.max(0, Math.ceil(-Math.log10(step) - 1e-9))) : 0;
+const shown = (tick * 100).toFixed(digits);
+return (Math.abs(tick * 100) < Math.pow(10, -digits) / 2 ? (0).toFixed(digits) : shown) + '%';
+"""
+
+
+def percent_ticks() -> CustomJSTickFormatter:
+    """Percent ticks with as many decimals as the tick spacing needs: a drawdown of 0.3% reads 0.0%,
+    -0.1%, -0.2%, -0.3% rather than 0%, 0%, 0%, 0%; one of 30% reads 0%, -10%, -20%, -30%."""
+    return CustomJSTickFormatter(code=PERCENT_TICKS_JS)
 
 
 def _wide(**options) -> figure:
@@ -44,8 +66,8 @@ def underwater_figure(curves: pd.DataFrame, title: str) -> figure:
     """Drawdown below the running peak (``equity / cummax - 1``), one line per column."""
     drawdown = curves / curves.cummax() - 1.0
     plot = _wide(title=title, x_axis_type="datetime", height=260, y_axis_label="drawdown")
-    plot.yaxis.formatter = _percent(".0")
-    _lines(plot, drawdown, "@y{0.0%}")
+    plot.yaxis.formatter = percent_ticks()
+    _lines(plot, drawdown, "@y{0.00%}")
     return plot
 
 
