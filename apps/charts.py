@@ -72,14 +72,17 @@ def underwater(curve: pd.Series, episodes: Sequence[Mapping]) -> hv.Overlay:
     x, y = points(drawdown.index, drawdown.to_numpy())
     parts = [hv.Area((x, y), DATE, hv.Dimension("drawdown")).opts(color=NEGATIVE, alpha=0.4, tools=TOOLS)]
     last = naive(drawdown.index)[-1] if len(drawdown) else None
+    spans, labels = [], []
     for number, episode in enumerate(episodes, start=1):
         left = naive(pd.DatetimeIndex([episode["peak_date"]]))[0]
         end = episode.get("recovery_date")
-        right = naive(pd.DatetimeIndex([end]))[0] if end else last
-        parts.append(hv.VSpan(left, right).opts(color="orange", alpha=0.12))
+        spans.append((left, naive(pd.DatetimeIndex([end]))[0] if end else last))
         depth = float(episode["depth"])
-        parts.append(hv.Text(left, -depth, f" #{number} -{depth:.{1 if depth >= 0.001 else 2}%}",
-                             halign="left", valign="top").opts(text_font_size="8pt"))
+        labels.append((left, -depth, f" #{number} -{depth:.{1 if depth >= 0.001 else 2}%}"))
+    if spans:  # one glyph for all the episodes' spans and one for their labels: fewer models to build and send
+        parts.append(hv.VSpans(spans).opts(color="orange", alpha=0.12))
+        parts.append(hv.Labels(labels, [DATE, hv.Dimension("drawdown")], "label").opts(
+            text_align="left", text_baseline="top", text_font_size="8pt"))
     return hv.Overlay(parts).opts(title="Underwater (drawdown from the running peak)", height=200, responsive=True,
                                   yformatter=percent_ticks(), show_grid=True)
 
@@ -99,7 +102,10 @@ def price_trades(close: pd.Series, trades: pd.DataFrame, symbol: str) -> hv.Over
 
 
 def action_shares(shares: pd.DataFrame, title: str = "Action distribution over time") -> hv.Overlay:
-    """Stacked areas of each action's share of decisions per time bucket."""
+    """Stacked areas of each action's share of decisions per time bucket (actions never chosen are left out:
+    an empty area adds a legend entry and a glyph to draw, and nothing to see)."""
+    chosen = shares.loc[:, (shares.fillna(0.0) > 0.0).any()]
+    shares = chosen if len(chosen.columns) else shares
     index = naive(shares.index)
     areas = [hv.Area((index, shares[column].to_numpy(np.float64)), DATE, hv.Dimension("share"),
                      label=str(column)).opts(color=PALETTE[i % len(PALETTE)])

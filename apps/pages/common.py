@@ -108,7 +108,7 @@ def choose_run(page: Any, options: dict[str, str], run_id: str = NONE, name: str
 
 TABLE_CSS = (":host {max-width: 100%;} .tabulator, .tabulator-row, .tabulator-cell, .tabulator-col-title, "
              ".tabulator-footer {font-size: 12.5px;} .tabulator-col-title {white-space: normal !important; "
-             "overflow-wrap: anywhere; text-overflow: clip !important;} "
+             "hyphens: auto; overflow-wrap: anywhere; text-overflow: clip !important;} "
              ".tabulator .tabulator-header .tabulator-col.tabulator-sortable .tabulator-col-title "
              "{padding-right: 12px;}")
 """Tables a little smaller than the page text, headers wrapping (a word wider than its column breaks rather
@@ -167,6 +167,8 @@ def number_formats(frame: pd.DataFrame, columns: Sequence[str] | None = None) ->
 WIDE_TABLE = 9
 """Tables with more columns than this share the page's width between them (headers wrap) instead of
 growing past it."""
+TEXT_WIDTH = 320
+"""The widest a text column of a wide table gets, in pixels; longer text wraps."""
 
 
 def table(frame: pd.DataFrame, **kwargs: Any) -> pn.widgets.Tabulator:
@@ -179,7 +181,9 @@ def table(frame: pd.DataFrame, **kwargs: Any) -> pn.widgets.Tabulator:
         for column in shown.columns:
             if _textual(shown[column]) and len(shown):
                 longest = max(len(str(column)), *(len(str(v)) for v in shown[column]))
-                widths[column] = int(min(320, max(90, 7.2 * longest + 24)))
+                widths[column] = int(min(TEXT_WIDTH, max(90, 7.2 * longest + 24)))
+                if 7.2 * longest + 24 > TEXT_WIDTH:  # longer text wraps inside its cell rather than being cut
+                    formatters.setdefault(column, {"type": "textarea"})
     options = dict(show_index=False, disabled=True, sizing_mode="stretch_width", layout=layout,
                    formatters={**formatters, **kwargs.pop("formatters", {})}, stylesheets=[TABLE_CSS],
                    widths={**widths, **kwargs.pop("widths", {})})

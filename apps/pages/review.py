@@ -100,7 +100,7 @@ class ReviewPage(pn.viewable.Viewer):
         self.gates_table = pn.widgets.Tabulator(
             gates_frame(app_services.default_gates()), show_index=False, sizing_mode="stretch_width",
             layout="fit_columns", css_classes=["gates-table"], stylesheets=[TABLE_CSS],
-            widths={"gate": 170, "metric": 230, "op": 50, "threshold": 100, "critical": 80},
+            widths={"gate": 170, "metric": 230, "op": 64, "threshold": 112, "critical": 96},
             formatters={"description": {"type": "textarea"}},
             editors={"gate": None, "metric": None, "op": None, "critical": None, "description": None,
                      "threshold": {"type": "number", "step": 0.01}})

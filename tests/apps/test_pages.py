@@ -603,3 +603,18 @@ def test_issue17_review_takes_every_run_of_the_decider(context) -> None:
     assert again.run_ids == ["9" * 16]
     page.run_ids = []
     assert page.assess() is None and "at least one run" in page.assess_message and page.save_message == ""
+
+
+def test_issue17_a_wide_table_sizes_text_wraps_long_text_and_titles_unmeasured_metrics() -> None:
+    from apps.pages.common import TEXT_WIDTH, display_frame, table
+
+    frame = pd.DataFrame({"scenario": ["base | correlation spike 0.9 2009-07-02 to 2009-07-31", "base"],
+                          "peak": ["2009-07-02", "2009-07-03"], "win_rate": [None, None],
+                          **{f"m{i}": [0.1, 0.2] for i in range(8)}})
+    shown = table(frame)
+    assert shown.layout == "fit_columns"
+    assert shown.widths["scenario"] == TEXT_WIDTH and shown.formatters["scenario"] == {"type": "textarea"}
+    assert shown.widths["peak"] == 96 and "peak" not in shown.formatters  # short text: its width, no wrap
+    # A known metric never measured (all None) is still a number column, titled and shown as n/a.
+    out, formatters = display_frame(frame[["win_rate"]])
+    assert list(out.columns) == ["win rate"] and out["win rate"].isna().all() and "win rate" in formatters
