@@ -17,10 +17,11 @@ from bokeh.models import (
     Range1d,
     Span,
 )
-from bokeh.palettes import Category10_10, Viridis256
+from bokeh.palettes import Category10_10, RdBu11, Viridis256
 from bokeh.plotting import figure
 
 from apps.downsample import downsample_index
+from workbench.services import app as app_services
 
 POINTS = 2000
 HEIGHT = 320
@@ -198,8 +199,10 @@ def signed_stack_figure(parts: pd.DataFrame, title: str, x_range=None) -> figure
     return plot
 
 
-def histogram_figure(groups: Mapping[str, np.ndarray], title: str, x_label: str, bins: int = 20) -> figure:
-    """Overlaid histograms (counts) of each group's finite values over common bins."""
+def histogram_figure(groups: Mapping[str, np.ndarray], title: str, x_label: str, bins: int = 20,
+                     percent: bool = False) -> figure:
+    """Overlaid histograms (counts) of each group's finite values over common bins (``percent``: the
+    values are fractions, read as percentages)."""
     plot = figure(title=title, height=260, sizing_mode="stretch_width", tools="save,reset",
                   toolbar_location="above")
     values = [np.asarray(v, np.float64)[np.isfinite(np.asarray(v, np.float64))] for v in groups.values()]
@@ -213,39 +216,51 @@ def histogram_figure(groups: Mapping[str, np.ndarray], title: str, x_label: str,
                   color=PALETTE[i % len(PALETTE)], legend_label=f"{name} ({finite.size})")
     plot.xaxis.axis_label = x_label
     plot.yaxis.axis_label = "scenarios"
+    if percent:
+        plot.xaxis.formatter = NumeralTickFormatter(format="0%")
     _legend_above(plot)
     return plot
 
 
 def heatmap_figure(surface: np.ndarray, x_values: Sequence, y_values: Sequence, x_name: str, y_name: str,
-                   metric: str, contour: Sequence[tuple[float, float]] = ()) -> figure:
+                   metric: str, contour: Sequence[tuple[float, float]] = (), scale=None) -> figure:
     """A heatmap of ``surface[y, x]`` on categorical axes, with the break-even ``contour`` drawn over it.
 
-    ``contour`` points are ``(x, y)`` in axis values; they are placed by linear interpolation between
-    the cells, so a break-even between two grid values lands between their cells.
+    Colours span ``scale`` (``app_services.colour_scale``: at least a minimum range per metric kind,
+    diverging at zero for excess return), stated on the colour bar. ``contour`` points are ``(x, y)``
+    in axis values, placed by linear interpolation between the cells, so a break-even between two grid
+    values lands between their cells.
     """
-    x_labels = [f"{v:g}" for v in x_values]
-    y_labels = [f"{v:g}" for v in y_values]
-    plot = figure(title=f"{metric} over {x_name} x {y_name}", height=360, sizing_mode="stretch_width",
+    x_labels = [app_services.format_value(x_name, float(v)) for v in x_values]
+    y_labels = [app_services.format_value(y_name, float(v)) for v in y_values]
+    title = app_services.metric_title(metric)
+    plot = figure(title=f"{title} over {x_name} x {y_name}", height=360, sizing_mode="stretch_width",
                   x_range=(-0.5, len(x_labels) - 0.5), y_range=(-0.5, len(y_labels) - 0.5),
                   tools="hover,save", toolbar_location="above",
-                  tooltips=[(x_name, "@x_label"), (y_name, "@y_label"), (metric, "@value{0.0000}")])
+                  tooltips=[(x_name, "@x_label"), (y_name, "@y_label"), (title, "@text")])
     xs, ys = np.meshgrid(np.arange(len(x_labels)), np.arange(len(y_labels)))
     values = np.asarray(surface, dtype=np.float64)
-    finite = values[np.isfinite(values)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    mapper = LinearColorMapper(palette=Viridis256, low=low, high=high if high > low else low + 1e-9,
-                               nan_color="#dddddd")
+    scale = scale or app_services.colour_scale(metric, values)
+    if scale.diverging:
+        palette = RdBu11
+    elif app_services.column_format(metric) is not None and app_services.column_format(metric).factor < 0:
+        palette = tuple(reversed(Viridis256))  # drawdowns: deeper is darker
+    else:
+        palette = Viridis256
+    mapper = LinearColorMapper(palette=palette, low=scale.low, high=scale.high, nan_color="#dddddd")
     source = ColumnDataSource({
         "x": xs.ravel(), "y": ys.ravel(), "value": values.ravel(),
         "x_label": np.array(x_labels)[xs.ravel()], "y_label": np.array(y_labels)[ys.ravel()],
+        "text": [app_services.format_value(metric, v) if np.isfinite(v) else "" for v in values.ravel()],
     })
-    plot.rect("x", "y", 1, 1, source=source, fill_color={"field": "value", "transform": mapper}, line_color=None)
-    source.data["text"] = [f"{v:.3g}" if np.isfinite(v) else "" for v in values.ravel()]
-    source.data["text_color"] = ["black" if np.isfinite(v) and v > (low + high) / 2 else "white" for v in values.ravel()]
+    plot.rect("x", "y", 1, 1, source=source, fill_color={"field": "value", "transform": mapper}, line_color="white")
+    middle = (scale.low + scale.high) / 2
+    source.data["text_color"] = ["white" if np.isfinite(v) and (v < middle) != scale.diverging else "black"
+                                 for v in values.ravel()]
     plot.text("x", "y", text="text", source=source, text_align="center", text_baseline="middle",
-              text_font_size="9pt", text_color="text_color")
-    plot.add_layout(ColorBar(color_mapper=mapper, title=metric), "right")
+              text_font_size="10pt", text_color="text_color")
+    plot.add_layout(ColorBar(color_mapper=mapper, title=title, formatter=NumeralTickFormatter(
+        format=app_services.column_format(metric).pattern if app_services.column_format(metric) else "0.00")), "right")
     plot.xaxis.ticker = list(range(len(x_labels)))
     plot.xaxis.major_label_overrides = dict(enumerate(x_labels))
     plot.yaxis.ticker = list(range(len(y_labels)))
@@ -255,31 +270,36 @@ def heatmap_figure(surface: np.ndarray, x_values: Sequence, y_values: Sequence, 
         cx = [float(np.interp(x, x_values, np.arange(len(x_values)))) for x, _ in contour]
         cy = [float(np.interp(y, y_values, np.arange(len(y_values)))) if len(y_values) > 1 else 0.0
               for _, y in contour]
-        plot.line(cx, cy, color="white", line_width=3, line_dash="dashed", legend_label="break-even")
-        plot.scatter(cx, cy, color="white", size=8)
+        plot.line(cx, cy, color="black", line_width=3, line_dash="dashed", legend_label="break-even")
+        plot.scatter(cx, cy, color="black", size=8)
         plot.legend.location = "top_right"
     return plot
 
 
-def attention_figure(weights: np.ndarray, tokens: Sequence[str], title: str, size: int = 300,
-                     queries: Sequence[str] | None = None) -> figure:
+def attention_figure(weights: np.ndarray, tokens: Sequence[str], title: str, size: int = 400,
+                     queries: Sequence[str] | None = None, high: float | None = None) -> figure:
     """One attention map ``[queries, keys]``: rows are queries, columns keys (``queries`` defaults to
-    the key tokens: self-attention)."""
+    the key tokens: self-attention), with a colour bar of the weights from 0 to ``high`` (default the
+    map's largest weight; give the same ``high`` to maps that are compared)."""
     tokens = [str(t) for t in tokens]
     queries = tokens if queries is None else [str(q) for q in queries]
-    height = size if len(queries) > 1 else max(120, size // 3)
-    plot = figure(title=title, width=size, height=height, x_range=tokens, y_range=list(reversed(queries)),
-                  tools="hover", toolbar_location=None, tooltips=[("query", "@query"), ("key", "@key"),
-                                                                   ("weight", "@weight{0.000}")])
+    height = size if len(queries) > 1 else max(160, size // 3)
+    plot = figure(title=title, width=size + 70, height=height, x_range=tokens, y_range=list(reversed(queries)),
+                  tools="hover,save", toolbar_location=None, tooltips=[("query", "@query"), ("key", "@key"),
+                                                                        ("weight", "@weight{0.000}")])
     q, k = np.meshgrid(np.arange(len(queries)), np.arange(len(tokens)), indexing="ij")
-    mapper = LinearColorMapper(palette=Viridis256, low=0.0, high=max(float(np.max(weights)), 1e-6))
+    top = high if high is not None else float(np.max(weights))
+    mapper = LinearColorMapper(palette=Viridis256, low=0.0, high=max(top, 1e-6))
     source = ColumnDataSource({"query": np.array(queries)[q.ravel()], "key": np.array(tokens)[k.ravel()],
                                "weight": np.asarray(weights, np.float64).ravel()})
     plot.rect("key", "query", 1, 1, source=source, fill_color={"field": "weight", "transform": mapper},
               line_color=None)
+    plot.add_layout(ColorBar(color_mapper=mapper, width=10, title="weight", title_text_font_size="8pt",
+                             major_label_text_font_size="8pt"), "right")
     plot.xaxis.major_label_orientation = 1.2
-    plot.axis.major_label_text_font_size = "6pt"
-    plot.title.text_font_size = "9pt"
+    plot.axis.major_label_text_font_size = "8pt"
+    plot.xaxis.axis_label, plot.yaxis.axis_label = "key token", "query token"
+    plot.title.text_font_size = "10pt"
     return plot
 
 
@@ -300,19 +320,32 @@ def mark_time(plot: figure, timestamp: pd.Timestamp) -> None:
     plot.add_layout(Span(location=when, dimension="height", line_color="black", line_width=2))
 
 
-def bar_equity_data(curve: pd.Series) -> dict[str, np.ndarray]:
-    """Source data of :func:`bar_equity_figure`: bar numbers and equity, downsampled."""
-    values = curve.to_numpy(np.float64)
-    keep = downsample_index(np.arange(len(values)), values, POINTS) if len(values) else np.array([], dtype=int)
-    return {"bar": keep, "equity": values[keep]}
+def session_data(series: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Source data of :func:`session_figures`: equity by date (downsampled) and latency by date."""
+    index = _naive(series.index)
+    equity = series["equity"].to_numpy(np.float64)
+    keep = downsample_index(index.asi8, equity, POINTS) if len(equity) else np.array([], dtype=int)
+    latency = series["latency_ms"].to_numpy(np.float64)
+    decided = np.isfinite(latency)
+    return {"x": index[keep], "equity": equity[keep]}, {"x": index[decided], "latency": latency[decided]}
 
 
-def bar_equity_figure(title: str) -> tuple[figure, ColumnDataSource]:
-    """An empty equity-by-bar figure and its source, for a live page to refill."""
-    plot = figure(title=title, height=260, sizing_mode="stretch_width", tools="pan,xwheel_zoom,reset,save",
-                  toolbar_location="above")
-    source = ColumnDataSource({"bar": [], "equity": []})
-    plot.line("bar", "equity", source=source, color=PALETTE[0], line_width=1.5)
-    plot.xaxis.axis_label, plot.yaxis.axis_label = "bar", "equity"
-    plot.yaxis.formatter = NumeralTickFormatter(format="0,0")
-    return plot, source
+def session_figures(gate_ms: float | None) -> tuple[figure, ColumnDataSource, figure, ColumnDataSource]:
+    """Empty figures of a paper session's equity and decision latency by date, and their sources, for a
+    live page to refill; the latency gate's threshold is a dashed red line."""
+    equity = _time_figure("Paper equity", "equity", height=260)
+    equity.yaxis.formatter = NumeralTickFormatter(format="0,0.[00]")  # a flat curve's ticks differ in cents
+    equity_source = ColumnDataSource({"x": [], "equity": []})
+    equity.line("x", "equity", source=equity_source, color=PALETTE[0], line_width=1.5)
+    equity.add_tools(HoverTool(tooltips=[("date", "@x{%F}"), ("equity", "@equity{0,0}")],
+                               formatters={"@x": "datetime"}))
+    title = "Decision latency per bar" + (f" (gate: p99 under {gate_ms:g} ms, dashed)" if gate_ms is not None else "")
+    latency = _time_figure(title, "milliseconds", height=200, x_range=equity.x_range)
+    latency_source = ColumnDataSource({"x": [], "latency": []})
+    latency.scatter("x", "latency", source=latency_source, size=4, color=PALETTE[1])
+    if gate_ms is not None:
+        latency.add_layout(Span(location=gate_ms, dimension="width", line_color=NEGATIVE, line_dash="dashed",
+                                line_width=2))
+    latency.add_tools(HoverTool(tooltips=[("date", "@x{%F}"), ("latency", "@latency{0.00} ms")],
+                                formatters={"@x": "datetime"}))
+    return equity, equity_source, latency, latency_source

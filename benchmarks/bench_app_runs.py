@@ -8,14 +8,22 @@ Fills a temporary run store with 1,000 runs (70% backtests with 2 cost scenarios
    line reads "1000 of 1000 runs", with the app served by ``python -m apps`` and Debian's Chromium
    (skipped with a note when ``/usr/bin/chromium`` is missing);
 3. with ``--big``, the Run detail page of one run with 100 scenarios x 5,000 bars (browser, until every
-   section is drawn) and the bytes its equity figures send (downsampled).
+   section is drawn) and the bytes its equity figures send (downsampled);
+4. on the demo store (``--demo HOME``, default ``WORKBENCH_HOME`` when it holds the demo's runs; skipped
+   with a note otherwise), the first Run detail of the policy's backtest after the server starts, until
+   every section is drawn (no spinner left): with the baselines stored with the run (this code), with
+   them run on demand (the same store without its ``baselines`` tables: what every Run detail did
+   before issue 17), and, with ``--today DIR``, today's code (a source tree of the integration branch)
+   serving the same store. Each measurement starts a fresh server; a first, dropped round warms the
+   Numba caches on disk.
 
-Usage: ``python benchmarks/bench_app_runs.py [--runs 1000] [--repeat 3]``.
+Usage: ``python benchmarks/bench_app_runs.py [--runs 1000] [--repeat 3] [--demo HOME] [--today DIR]``.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -200,12 +208,115 @@ def browser_big(home: Path, repeat: int) -> list[float] | None:
         server.wait(timeout=30)
 
 
+DEMO_POLICY = "symbol-agent-compact-stocks"
+SPINNING = """() => {
+  const visit = (root) => [...root.querySelectorAll('*')].some(el =>
+    (typeof el.className === 'string' && el.className.includes('loader') && el.className.includes('spin'))
+    || (el.shadowRoot && visit(el.shadowRoot)));
+  return visit(document);
+}"""
+
+
+def demo_policy_run(home: Path) -> str | None:
+    """The run id of the demo's backtest of the shipped policy in ``home``, or None."""
+    from workbench.store import RunStore
+
+    if not (home / "runs").is_dir():
+        return None
+    with RunStore.open(home) as store:
+        runs = [i.run_id for i in store.list_runs(kind="backtest") if i.decider == DEMO_POLICY]
+    return runs[-1] if runs else None
+
+
+def without_stored_baselines(home: Path, into: Path) -> Path:
+    """A copy of the store in ``home`` whose runs keep no baselines table (they run on demand, as before)."""
+    shutil.copytree(home, into)
+    for table in into.glob("runs/*/baselines.parquet"):
+        table.unlink()
+    return into
+
+
+def first_run_detail(home: Path, run_id: str, code: Path | None = None) -> float:
+    """Seconds from navigation to the first Run detail of ``run_id`` served fresh (by ``code``, a source
+    tree, or this one) until every section is drawn."""
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "WORKBENCH_HOME": str(home)}
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    server = subprocess.Popen([sys.executable, "-m", "apps", "--port", str(port)], env=env,
+                              cwd=str(code or Path.cwd()), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(480):
+            try:
+                urllib.request.urlopen(f"{base}/runs", timeout=5).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1600, "height": 2400})
+            started = time.perf_counter()
+            page.goto(f"{base}/run?run={run_id}")
+            page.get_by_text("Per regime", exact=True).wait_for(state="visible", timeout=300_000)
+            page.wait_for_function(f"() => !({SPINNING})()", timeout=300_000, polling=100)
+            page.locator("canvas").nth(3).wait_for(state="visible", timeout=300_000)
+            elapsed = time.perf_counter() - started
+            browser.close()
+        return elapsed
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def demo_side_by_side(home: Path, repeat: int, today: Path | None) -> None:
+    """Print the first Run detail of the demo's policy backtest under each variant (see the docstring)."""
+    run_id = demo_policy_run(home)
+    if run_id is None or not CHROMIUM.is_file():
+        print(f"demo store: skipped ({'no demo run in ' + str(home) if run_id is None else str(CHROMIUM) + ' missing'};"
+              " fill one with `python -m workbench.cli demo --no-serve`)")
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-app-demo-") as folder:
+        variants = [("baselines stored with the run (this code)", home, None),
+                    ("baselines run on demand (this code, store without them)",
+                     without_stored_baselines(home, Path(folder) / "home"), None)]
+        if today is not None:
+            variants.append((f"today's code ({today})", variants[1][1], today))
+        results = {}
+        for name, store, code in variants:
+            first_run_detail(store, run_id, code)  # warms the Numba caches on disk; dropped
+            results[name] = [first_run_detail(store, run_id, code) for _ in range(repeat)]
+    print(f"demo store {home}: first Run detail of the policy's backtest {run_id}, fresh server each time, "
+          f"until every section is drawn (median of {repeat}):")
+    for name, times in results.items():
+        print(f"  {name}: {statistics.median(times):.2f} s (runs {', '.join(f'{t:.2f}' for t in times)})")
+    medians = [statistics.median(times) for times in results.values()]
+    stored, others = medians[0], medians[1:]
+    print(f"  ratio: stored / on demand = {stored / others[0]:.2f}"
+          + (f", stored / today's code = {stored / others[1]:.2f}" if len(others) > 1 else "")
+          + f"; first Run detail under 3 s with the stored baselines: {'yes' if stored < 3.0 else 'NO'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--big", action="store_true", help="also measure a run of 100 scenarios x 5,000 bars")
+    parser.add_argument("--demo", type=Path, default=None,
+                        help="the demo store (default: WORKBENCH_HOME), filled by `workbench.cli demo --no-serve`")
+    parser.add_argument("--today", type=Path, default=None,
+                        help="a source tree of today's code, measured on the same demo store")
+    parser.add_argument("--demo-only", action="store_true", help="only the demo store's first Run detail")
     args = parser.parse_args()
+    demo_home = args.demo or (Path(os.environ["WORKBENCH_HOME"]) if os.environ.get("WORKBENCH_HOME") else None)
+    if demo_home is not None:
+        demo_side_by_side(demo_home.resolve(), args.repeat, args.today.resolve() if args.today else None)
+    if args.demo_only:
+        return
     with tempfile.TemporaryDirectory(prefix="bench-app-runs-") as folder:
         home = Path(folder)
         os.environ["WORKBENCH_HOME"] = str(home)

@@ -203,6 +203,33 @@ def benchmark_curve(close: np.ndarray, benchmark_close: np.ndarray | None = None
         return np.nanmean(growth, axis=2).T
 
 
+def positions(records: np.ndarray, n_bars: int, n_scenarios: int, n_symbols: int) -> np.ndarray:
+    """Units held at each close ``[T, S, N]``: the filled records' signed units summed up to their fill bar
+    (a fill at bar ``t``'s open is held at ``t``'s close)."""
+    units = np.zeros((n_bars, n_scenarios, n_symbols))
+    filled = records[records["side"] != 0]
+    np.add.at(units, (filled["bar"].astype(np.int64), filled["scenario"].astype(np.int64),
+                      filled["symbol"].astype(np.int64)), filled["side"] * filled["units"])
+    return np.cumsum(units, axis=0)
+
+
+def gross_exposure(records: np.ndarray, close: np.ndarray, equity: np.ndarray) -> np.ndarray:
+    """Gross exposure ``sum_n |units * close| / equity`` at each close ``[T, S]``; NaN where equity <= 0.
+
+    Args:
+        records: ``order_dt`` records of the run.
+        close: (S, T, N) close prices.
+        equity: (T, S) equity at each close.
+    """
+    close = np.asarray(close, dtype=np.float64)
+    equity = np.asarray(equity, dtype=np.float64)
+    n_scenarios, n_bars, n_symbols = close.shape
+    units = positions(records, n_bars, n_scenarios, n_symbols)
+    held = np.where(units != 0.0, np.abs(units * close.transpose(1, 0, 2)), 0.0).sum(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(equity > 0.0, held / equity, np.nan)
+
+
 def _drawdown_durations(equity: np.ndarray, index: pd.DatetimeIndex) -> np.ndarray:
     """Longest time under water, in bars, per column (vectorbt's drawdown records)."""
     drawdowns = pd.DataFrame(equity, index=index).vbt.drawdowns
@@ -289,12 +316,12 @@ def scenario_metrics(
     fees_paid = np.bincount(group, orders["fees"], minlength=n_scenarios)
     n_orders = np.bincount(group, minlength=n_scenarios)
 
-    units = portfolio.assets().to_numpy().reshape(n_bars, n_scenarios, n_symbols)
-    held = np.where(units != 0.0, np.abs(units * close.transpose(1, 0, 2)), 0.0).sum(axis=2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        exposure = np.nanmean(np.where(equity > 0.0, held / equity, np.nan), axis=0)
+    per_bar = gross_exposure(records, close, equity)
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a scenario with no positive equity stays NaN
+        exposure = np.nanmean(per_bar, axis=0)
         turnover = notional / equity.mean(axis=0)
-    in_market = np.atleast_1d(time_in_market(held))
+    in_market = np.atleast_1d(time_in_market(per_bar > 0.0))  # a bar with equity <= 0 (NaN) holds nothing
 
     bench = benchmark_curve(close, benchmark_close)
     bench_total = bench[-1] - 1.0

@@ -7,6 +7,7 @@ decision, and "Team over time" draws, from the run's stored tables, each agent's
 agents' agreement and the reward components over the whole run, marked at the chosen bar."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import panel as pn
 import param
@@ -19,15 +20,22 @@ from apps.pages.common import (
     BackgroundSection,
     alert,
     choose_run,
+    controls,
     guarded,
     heading,
     note,
+    recent_runs,
     run_options,
     table,
 )
 from workbench.services import app as app_services
 
 TOP_FEATURES = 15
+
+
+def neural(info) -> bool:
+    """Whether a stored run was decided by a policy (a checkpoint with attention), not a baseline."""
+    return bool(info.spec.get("policy"))
 
 
 def bar_at(index: pd.DatetimeIndex, timestamp: pd.Timestamp) -> int:
@@ -72,15 +80,23 @@ class AttentionPage(pn.viewable.Viewer):
     bar = param.Integer(default=0, bounds=(0, None), doc="Decision bar (0 = the run's first bar).")
     episode = param.Selector(default=NONE, objects=[NONE], label="Jump to a drawdown episode's start")
 
-    def __init__(self, context: AppContext, run_id: str = NONE, **params) -> None:
+    url_parameters = {"run": "run_id", "scenario": "scenario", "bar": "bar"}
+    """Query parameter -> page parameter kept in the URL and in the sidebar's links."""
+
+    def __init__(self, context: AppContext, run_id: str = NONE, scenario: str | None = None, bar: str | None = None,
+                 **params) -> None:
         self.context = context
         super().__init__(**params)
         self._episodes: list[dict] = []
         self._explanation = BackgroundSection()
         self._team = pn.Column(sizing_mode="stretch_width")
-        choose_run(self, run_options(context.store, where=lambda info: bool(info.spec.get("policy"))), run_id)
+        choose_run(self, run_options(context.store, where=neural), run_id)
         if not self.run_id:
             self._run_changed()
+        if scenario in self.param.scenario.objects:
+            self.scenario = scenario
+        if bar is not None and str(bar).isdigit() and self.run_id:
+            self.bar = min(int(bar), self.param.bar.bounds[1])
 
     # -- derived data ------------------------------------------------------------------------------
 
@@ -141,7 +157,9 @@ class AttentionPage(pn.viewable.Viewer):
     @param.depends("run_id", "scenario", "bar")
     def _equity(self):
         if not self.run_id:
-            return alert("Choose a run of a neural policy (the shipped symbol agent, or an uploaded one).", "info")
+            return pn.Column(alert("Choose a run of a neural policy (the shipped symbol agent, or an uploaded one), "
+                                   "or open one of the recent runs below.", "info"),
+                             recent_runs(self.context.store, "attention", where=neural), sizing_mode="stretch_width")
 
         def build():
             curve = self.curve()
@@ -186,9 +204,9 @@ class AttentionPage(pn.viewable.Viewer):
             weights, tokens = stored
             queries, source = tokens, "read from the run's stored attention samples"
         n_layers, _, n_heads = weights.shape[:3]
-        team = bool(explanation.heads)
+        high = float(np.max(weights[:, row]))  # one colour scale for every map of the symbol
         maps = [plots.attention_figure(weights[layer, row, head], tokens, map_title(explanation.heads, layer, head),
-                                       size=360 if team else 280, queries=queries)
+                                       size=360, queries=queries, high=high)
                 for layer in range(n_layers) for head in range(n_heads)]
         probabilities = pd.DataFrame(explanation.probabilities, columns=list(explanation.action_names))
         probabilities.insert(0, "symbol", list(replayed.symbols))
@@ -206,7 +224,9 @@ class AttentionPage(pn.viewable.Viewer):
             note(f"Attention {source}; {explanation.reading}. Attribution: {explanation.method}."),
             table(probabilities, css_classes=["probabilities-table"]),
             *parts,
-            pn.GridBox(*[pn.pane.Bokeh(m) for m in maps], ncols=min(n_heads, 4)),
+            note("Every map shares one colour scale (0 to the largest weight of this symbol's maps), so maps "
+                 "compare at a glance."),
+            pn.GridBox(*[pn.pane.Bokeh(m) for m in maps], ncols=min(n_heads, 3)),
             heading("Feature attribution"),
             pn.Row(pn.pane.Bokeh(plots.attribution_figure(top, f"Top {TOP_FEATURES} features, {symbol_name}"),
                                  sizing_mode="stretch_width"),
@@ -249,14 +269,13 @@ class AttentionPage(pn.viewable.Viewer):
         return guarded(lambda: note(f"Bar {self.bar} is the close of {stamp(self.index()[self.bar])}."), "bar")
 
     def __panel__(self):
-        controls = pn.Row(
+        choices = controls(
             pn.widgets.Select.from_param(self.param.run_id, width=520),
             pn.widgets.Select.from_param(self.param.scenario, width=240),
             pn.widgets.Select.from_param(self.param.symbol, width=110),
             pn.widgets.IntInput.from_param(self.param.bar, width=110),
-            pn.widgets.Select.from_param(self.param.episode, width=260),
-            sizing_mode="stretch_width", styles={"flex-wrap": "wrap"})
+            pn.widgets.Select.from_param(self.param.episode, width=260))
         self._draw_team()
         return pn.Column(
-            heading("Attention", 2), controls, self._bar_text, self._equity, self._explanation, self._team,
+            heading("Attention", 2), choices, self._bar_text, self._equity, self._explanation, self._team,
             sizing_mode="stretch_width")

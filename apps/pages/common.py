@@ -7,10 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
+from urllib.parse import urlencode
 
 import pandas as pd
 import panel as pn
-from bokeh.models.widgets.tables import NumberFormatter
+from bokeh.models.widgets.tables import NumberFormatter, ScientificFormatter
 
 from apps.jobs import JOBS, JobRunner
 from workbench.services import app as app_services
@@ -21,7 +22,8 @@ logger = logging.getLogger(__name__)
 
 PAGES: tuple[tuple[str, str], ...] = (
     ("runs", "Runs"), ("run", "Run detail"), ("attention", "Attention"), ("rewards", "Reward components"),
-    ("stress", "Stress lab"), ("sensitivity", "Sensitivity"), ("review", "GO/NO-GO review"),
+    ("stress", "Stress lab"), ("sensitivity", "Sensitivity"), ("walkforward", "Walk-forward"),
+    ("review", "GO/NO-GO review"),
     ("paper", "Paper trading"),
 )
 NONE = ""
@@ -64,10 +66,17 @@ def guarded(view: Callable[[], Any], what: str) -> Any:
         return alert(f"{what} failed: {type(error).__name__}: {error}. This is a bug; the server log has details.")
 
 
-def page_link(page: str, run_id: str | None = None, text: str | None = None) -> str:
+def page_url(page: str, run_id: str | None = None, **query: Any) -> str:
+    """The relative URL of ``page`` (a key of :data:`PAGES`) for one run and further query values
+    (``scenario``, ``bar`` ...; empty ones are left out)."""
+    values = {"run": run_id, **query}
+    text = urlencode({k: v for k, v in values.items() if v not in (None, "")})
+    return f"./{page}" + (f"?{text}" if text else "")
+
+
+def page_link(page: str, run_id: str | None = None, text: str | None = None, **query: Any) -> str:
     """An HTML link to ``page`` (a key of :data:`PAGES`), for one run when ``run_id`` is given."""
-    query = f"?run={html.escape(run_id)}" if run_id else ""
-    return f'<a href="./{page}{query}">{html.escape(text or dict(PAGES)[page])}</a>'
+    return f'<a href="{html.escape(page_url(page, run_id, **query))}">{html.escape(text or dict(PAGES)[page])}</a>'
 
 
 def run_label(info) -> str:
@@ -97,23 +106,143 @@ def choose_run(page: Any, options: dict[str, str], run_id: str = NONE, name: str
         setattr(page, name, matches[0])
 
 
-TABLE_CSS = (".tabulator, .tabulator-row, .tabulator-cell, .tabulator-col-title, .tabulator-footer "
-             "{font-size: 12.5px;}")
-"""Tables a little smaller than the page text, so wide ones fit."""
+TABLE_CSS = (":host {max-width: 100%;} .tabulator, .tabulator-row, .tabulator-cell, .tabulator-col-title, "
+             ".tabulator-footer {font-size: 12.5px;} .tabulator-col-title {white-space: normal !important; "
+             "hyphens: auto; overflow-wrap: anywhere; text-overflow: clip !important;} "
+             ".tabulator .tabulator-header .tabulator-col.tabulator-sortable .tabulator-col-title "
+             "{padding-right: 12px;}")
+"""Tables a little smaller than the page text, headers wrapping (a word wider than its column breaks rather
+than ending in an ellipsis; the sort arrow keeps less room), never wider than the page (a table wider
+than its data fits scrolls inside its own box instead of pushing the page past the window)."""
+ISO_DAY = "T00:00:00+00:00"
 
 
-def number_formats(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> dict[str, NumberFormatter]:
-    """Tabulator formatters showing floats with 4 decimals and thousands separators."""
-    names = columns if columns is not None else [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])]
-    return {c: NumberFormatter(format="0,0.0000") for c in names}
+def display_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``frame`` as a table shows it, with its cell formatters.
+
+    A numeric column of a known metric shows by its kind (``workbench.runs.formats``: percentages,
+    money, counts, ratios, costs in basis points, drawdowns negative) and still sorts as a number; other
+    floats keep three significant digits (``2.98e-07`` stays readable); daily timestamps read as dates.
+    """
+    out = frame.copy()
+    formatters: dict[str, Any] = {}
+    renames = {}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_bool_dtype(values):
+            continue
+        if values.dtype == object and len(values) and values.map(_number_or_missing).all() \
+                and (values.map(lambda v: isinstance(v, (int, float))).any()
+                     or app_services.column_format(str(column)) is not None):
+            values = values.astype(float)  # numbers with gaps (None), or a known metric never measured: n/a
+        if pd.api.types.is_numeric_dtype(values):
+            shown = app_services.column_format(str(column))
+            if shown is not None:
+                out[column] = values.astype(float) * shown.factor
+                renames[column] = shown.title
+                formatters[shown.title] = NumberFormatter(format=shown.pattern)
+            elif pd.api.types.is_float_dtype(values):
+                formatters[column] = ScientificFormatter(precision=3, power_limit_low=-3, power_limit_high=6,
+                                                         nan_format="n/a")
+        elif _textual(values):
+            out[column] = values.map(lambda v: v[:10] if isinstance(v, str) and v.endswith(ISO_DAY) else v)
+    return out.rename(columns=renames), formatters
+
+
+def _textual(values: pd.Series) -> bool:
+    """Whether a column holds text (pandas' ``str`` dtype, or objects)."""
+    return pd.api.types.is_string_dtype(values) or values.dtype == object
+
+
+def _number_or_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def number_formats(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> dict[str, Any]:
+    """Tabulator formatters of ``frame``'s numeric columns (``columns``: only those), by metric kind."""
+    _, formatters = display_frame(frame[list(columns)] if columns is not None else frame)
+    return formatters
+
+
+WIDE_TABLE = 9
+"""Tables with more columns than this share the page's width between them (headers wrap) instead of
+growing past it."""
+TEXT_WIDTH = 320
+"""The widest a text column of a wide table gets, in pixels; longer text wraps."""
 
 
 def table(frame: pd.DataFrame, **kwargs: Any) -> pn.widgets.Tabulator:
-    """A read-only Tabulator with sensible defaults (no index, numbers to 4 significant digits)."""
-    options = dict(show_index=False, disabled=True, sizing_mode="stretch_width", layout="fit_data_table",
-                   formatters=number_formats(frame), stylesheets=[TABLE_CSS])
+    """A read-only Tabulator with numbers shown by their kind (:func:`display_frame`), no index; a wide
+    one fits its columns to the page."""
+    shown, formatters = display_frame(frame)
+    layout = "fit_columns" if len(shown.columns) > WIDE_TABLE else "fit_data_table"
+    widths = {}
+    if layout == "fit_columns":  # text columns get the room their text needs; numbers share the rest
+        for column in shown.columns:
+            if _textual(shown[column]) and len(shown):
+                longest = max(len(str(column)), *(len(str(v)) for v in shown[column]))
+                widths[column] = int(min(TEXT_WIDTH, max(90, 7.2 * longest + 24)))
+                if 7.2 * longest + 24 > TEXT_WIDTH:  # longer text wraps inside its cell rather than being cut
+                    formatters.setdefault(column, {"type": "textarea"})
+    options = dict(show_index=False, disabled=True, sizing_mode="stretch_width", layout=layout,
+                   formatters={**formatters, **kwargs.pop("formatters", {})}, stylesheets=[TABLE_CSS],
+                   widths={**widths, **kwargs.pop("widths", {})})
     options.update(kwargs)
-    return pn.widgets.Tabulator(frame, **options)
+    return pn.widgets.Tabulator(shown, **options)
+
+
+def text_table(rows: Sequence[dict[str, str]], **kwargs: Any) -> pn.widgets.Tabulator:
+    """A table of values already formatted as text (a metric per row: the summary block, comparisons)."""
+    options = dict(show_index=False, disabled=True, sizing_mode="stretch_width", layout="fit_data_table",
+                   stylesheets=[TABLE_CSS])
+    options.update(kwargs)
+    return pn.widgets.Tabulator(pd.DataFrame(list(rows)), **options)
+
+
+SUMMARY_CSS = """
+<style>
+table.summary-block {border-collapse: collapse; font-size: 13px; margin: 4px 0 6px 0}
+table.summary-block th, table.summary-block td {padding: 3px 14px 3px 6px; border-bottom: 1px solid #e5e5e5;
+  text-align: right}
+table.summary-block th:first-child, table.summary-block td:first-child {text-align: left; color: #333}
+table.summary-block thead th {border-bottom: 2px solid #bbb; font-weight: 600}
+table.summary-block td:nth-child(2) {font-weight: 600}
+</style>"""
+
+
+def html_table(rows: Sequence[dict[str, str]], css_class: str) -> pn.pane.HTML:
+    """A compact read-only HTML table of text rows (the summary block: a few metrics, nothing to sort)."""
+    rows = list(rows)
+    columns = list(rows[0]) if rows else []
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(row.get(c, '')))}</td>" for c in columns) + "</tr>"
+                   for row in rows)
+    return pn.pane.HTML(f'{SUMMARY_CSS}<table class="{css_class}"><thead><tr>{head}</tr></thead>'
+                        f"<tbody>{body}</tbody></table>", sizing_mode="stretch_width")
+
+
+def controls(*widgets: Any) -> pn.FlexBox:
+    """A row of form widgets that wraps onto the next line when the page is narrower than they are."""
+    return pn.FlexBox(*widgets, flex_wrap="wrap", align_items="flex-end", sizing_mode="stretch_width")
+
+
+def recent_runs(store: RunStore, page: str, where: Callable[[Any], bool] | None = None, limit: int = 10) -> pn.Column:
+    """The newest stored runs (of those ``where`` accepts) as links to ``page``, for a page opened without one."""
+    rows = []
+    for info in store.list_runs():
+        if where is not None and not where(info):
+            continue
+        rows.append(f"<li>{page_link(page, info.run_id, info.run_id[:10])} {html.escape(info.kind)} of "
+                    f"<b>{html.escape(info.decider)}</b> on {html.escape(info.dataset)} "
+                    f"{info.start[:10]} to {info.end[:10]} <span style='color:#777'>"
+                    f"({html.escape(info.created_at[:16].replace('T', ' '))})</span></li>")
+        if len(rows) >= limit:
+            break
+    if not rows:
+        return pn.Column(note("No run of this kind is stored yet."), sizing_mode="stretch_width")
+    return pn.Column(heading("Recent runs"), pn.pane.HTML(f'<ul class="recent-runs">{"".join(rows)}</ul>',
+                                                          sizing_mode="stretch_width"),
+                     sizing_mode="stretch_width")
 
 
 HEADING_SIZES = {2: "1.35em", 3: "1.1em"}
@@ -186,11 +315,14 @@ class BackgroundSection(pn.viewable.Viewer):
     def objects(self) -> list:
         return list(self._column.objects)
 
-    def load(self, compute: Callable[[], Any], render: Callable[[Any], Any], what: str, key: object = None) -> None:
+    def load(self, compute: Callable[[], Any], render: Callable[[Any], Any], what: str, key: object = None,
+             quick: bool = False) -> None:
         """Show a spinner, compute ``compute()`` off the server's thread, then show ``render(result)``.
 
         ``key`` names what is asked for: a request for the key already shown or on its way is ignored
-        (several parameters changing together ask once).
+        (several parameters changing together ask once). ``quick`` says the result is at hand (read from
+        the store, nothing to run): it is computed and shown at once, so the page's first message
+        already holds it.
         """
         if key is not None and key == self._key:
             return
@@ -198,7 +330,7 @@ class BackgroundSection(pn.viewable.Viewer):
         self._generation += 1
         generation = self._generation
         document = pn.state.curdoc
-        if document is None or document.session_context is None:
+        if quick or document is None or document.session_context is None:
             self._show(generation, *_attempt(compute), render, what)
             return
         self._column.objects = [pn.Row(pn.indicators.LoadingSpinner(value=True, size=24), note(f"{what} ..."))]

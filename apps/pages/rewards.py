@@ -8,17 +8,25 @@ import panel as pn
 import param
 
 from apps import plots
-from apps.pages.common import NONE, AppContext, alert, choose_run, guarded, heading, note, run_options, table
+from apps.pages.common import (
+    NONE,
+    AppContext,
+    alert,
+    choose_run,
+    controls,
+    guarded,
+    heading,
+    note,
+    recent_runs,
+    run_options,
+    table,
+)
 from workbench.services import app as app_services
 
-COMPONENTS = ("pnl", "cost", "time", "sharpe", "drawdown", "sizing", "hold")
+COMPONENTS = app_services.REWARD_COMPONENTS
 MAX_BUCKETS = 250
-
-
-def step_components(rewards: pd.DataFrame, scenario: int) -> pd.DataFrame:
-    """One scenario's components per decision step, summed over its symbols (timestamp index)."""
-    rows = rewards[rewards["scenario"] == scenario]
-    return rows.groupby("timestamp")[list(COMPONENTS)].sum().sort_index()
+step_components = app_services.step_components
+component_totals = app_services.component_totals
 
 
 def bucketed(steps: pd.DataFrame, max_buckets: int = MAX_BUCKETS) -> pd.DataFrame:
@@ -32,19 +40,14 @@ def bucketed(steps: pd.DataFrame, max_buckets: int = MAX_BUCKETS) -> pd.DataFram
     return summed
 
 
-def component_totals(steps: pd.DataFrame) -> pd.DataFrame:
-    """Per component: its total over the run and its share of the sum of absolute totals."""
-    totals = steps.sum()
-    magnitude = totals.abs().sum()
-    share = totals.abs() / magnitude if magnitude > 0 else totals * 0.0
-    return pd.DataFrame({"component": list(totals.index), "total": totals.to_numpy(),
-                         "share": share.to_numpy()})
-
-
 def dominant(totals: pd.DataFrame, threshold: float) -> str | None:
     """The component whose share exceeds ``threshold``, if one does."""
-    over = totals[totals["share"] > threshold]
-    return None if over.empty else str(over.sort_values("share").iloc[-1]["component"])
+    return app_services.dominant_component(dict(zip(totals["component"], totals["share"])), threshold)
+
+
+def has_rewards(info) -> bool:
+    """Whether a stored run keeps the reward components of its decisions."""
+    return (info.folder / "rewards.parquet").is_file()
 
 
 class RewardsPage(pn.viewable.Viewer):
@@ -55,12 +58,16 @@ class RewardsPage(pn.viewable.Viewer):
     dominance = param.Number(default=0.5, bounds=(0.1, 1.0), step=0.05,
                              label="Warn when one component's share exceeds")
 
-    def __init__(self, context: AppContext, run_id: str = NONE, **params) -> None:
+    url_parameters = {"run": "run_id", "scenario": "scenario"}
+    """Query parameter -> page parameter kept in the URL and in the sidebar's links."""
+
+    def __init__(self, context: AppContext, run_id: str = NONE, scenario: str | None = None, **params) -> None:
         self.context = context
         super().__init__(**params)
-        runs = run_options(context.store, where=lambda info: (info.folder / "rewards.parquet").is_file())
-        choose_run(self, runs, run_id)
+        choose_run(self, run_options(context.store, where=has_rewards), run_id)
         self._run_changed()
+        if scenario in self.param.scenario.objects:
+            self.scenario = scenario
 
     def run(self):
         return self.context.store.get_run(self.run_id) if self.run_id else None
@@ -81,8 +88,10 @@ class RewardsPage(pn.viewable.Viewer):
     @param.depends("run_id", "scenario", "dominance")
     def _view(self):
         if not self.run_id:
-            return alert("Choose a backtest: backtests store the reward components of every decision "
-                         "(replayed through the training environment's reward).", "info")
+            return pn.Column(alert("Choose a backtest of a policy: backtests store the reward components of every "
+                                   "decision (measured with the training environment's reward), or open one of "
+                                   "the recent runs below.", "info"),
+                             recent_runs(self.context.store, "rewards", where=has_rewards), sizing_mode="stretch_width")
 
         def build():
             steps = self.steps()
@@ -106,8 +115,7 @@ class RewardsPage(pn.viewable.Viewer):
         return guarded(build, "reward components")
 
     def __panel__(self):
-        controls = pn.Row(pn.widgets.Select.from_param(self.param.run_id, width=520),
+        choices = controls(pn.widgets.Select.from_param(self.param.run_id, width=520),
                           pn.widgets.Select.from_param(self.param.scenario, width=280),
-                          pn.widgets.FloatSlider.from_param(self.param.dominance, width=260),
-                          sizing_mode="stretch_width", styles={"flex-wrap": "wrap"})
-        return pn.Column(heading("Reward components", 2), controls, self._view, sizing_mode="stretch_width")
+                          pn.widgets.FloatSlider.from_param(self.param.dominance, width=260))
+        return pn.Column(heading("Reward components", 2), choices, self._view, sizing_mode="stretch_width")

@@ -1,38 +1,46 @@
-"""Run detail: equity against baselines and the benchmark, the underwater curve with the five worst
-drawdowns, trades on the price chart, actions over time, per-regime and metrics tables, and the
-tables its kind adds (a comparison's reality check, confidence set, deflated Sharpe ratio and PBO)."""
+"""Run detail: the summary block first (the figures a reviewer reads first, beside the benchmark and the
+best baseline, with its warnings), then linked charts (a range chosen on the equity curve zooms the
+underwater, price and action charts), the worst drawdowns (each linked to the Attention page at its
+start), per-regime and metrics tables, and the tables its kind adds (a comparison's statistics, a
+stress run's windows and worst cases)."""
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import panel as pn
 import param
 
-from apps import plots
+from apps import charts
 from apps.pages.common import (
     NONE,
     AppContext,
     BackgroundSection,
     alert,
     choose_run,
+    controls,
     guarded,
     heading,
+    html_table,
     note,
     page_link,
+    page_url,
+    recent_runs,
     run_options,
     table,
 )
 from workbench.services import app as app_services
-from workbench.services.app import WorkbenchError
 
 FAN_FROM = 8
-"""Runs with at least this many scenarios also get a percentile fan of all of them."""
+"""Runs with at least this many scenarios also get the density of all of them."""
 ACTION_BUCKETS = 60
-METRIC_COLUMNS = ("label", "family", "fold", "name", "role", "total_return", "annualized_return",
-                  "annualized_volatility", "sharpe", "sortino", "max_drawdown", "win_rate", "profit_factor",
-                  "n_trades", "exposure", "fees_paid", "excess_return")
+METRIC_COLUMNS = ("label", "family", "fold", "train_start", "train_end", "test_start", "test_end", "name", "role",
+                  "annualized_return", "annualized_volatility", "sharpe", "sortino", "max_drawdown", "total_return",
+                  "time_in_market", "exposure", "n_trades", "turnover", "win_rate", "profit_factor", "fees_paid",
+                  "excess_return")
 
 
 def action_shares(actions: pd.DataFrame, scenario: int, names: tuple[str, ...], buckets: int = ACTION_BUCKETS
@@ -71,6 +79,35 @@ def filled_trades(orders: pd.DataFrame, scenario: int, symbol: str) -> pd.DataFr
     return rows[["timestamp", "side", "units", "price"]].reset_index(drop=True)
 
 
+def drawdown_rows(episodes: list[dict], run_id: str, scenario: str, explainable: bool) -> pd.DataFrame:
+    """The worst drawdowns as table rows; with ``explainable`` each links to the Attention page at the
+    bar where it starts (its peak)."""
+    rows = []
+    for i, e in enumerate(episodes):
+        row = {"#": i + 1, "depth": e["depth"], "peak": e["peak_date"][:10], "trough": e["trough_date"][:10],
+               "recovery": e["recovery_date"][:10] if e["recovery_date"] else "not recovered",
+               "bars under water": e["duration"]}
+        if explainable:
+            url = page_url("attention", run_id, scenario=scenario, bar=e["peak_bar"])
+            row["attention"] = f'<a href="{html.escape(url)}">attention at its start (bar {e["peak_bar"]})</a>'
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class Overview:
+    """What the page's first section shows, computed off the server's thread."""
+
+    block: Any
+    curves: pd.DataFrame
+    baselines: pd.DataFrame | None
+    episodes: list[dict]
+    close: pd.Series | None
+    trades: pd.DataFrame | None
+    actions: Any
+    message: str
+
+
 class RunDetailPage(pn.viewable.Viewer):
     """Everything about one stored run."""
 
@@ -79,13 +116,19 @@ class RunDetailPage(pn.viewable.Viewer):
     symbol = param.Selector(default=None, objects=[], doc="Symbol of the price chart.")
     show_baselines = param.Boolean(default=True, label="Baselines and benchmark")
 
-    def __init__(self, context: AppContext, run_id: str = NONE, **params) -> None:
+    url_parameters = {"run": "run_id", "scenario": "scenario"}
+    """Query parameter -> page parameter kept in the URL and in the sidebar's links."""
+
+    def __init__(self, context: AppContext, run_id: str = NONE, scenario: str | None = None, **params) -> None:
         self.context = context
         super().__init__(**params)
-        self._equity = BackgroundSection()
+        self._overview = BackgroundSection()
         choose_run(self, run_options(context.store), run_id)
+        if scenario and scenario in self.param.scenario.objects:
+            self.scenario = scenario
         if not self.run_id:
             self._run_changed()
+        self._load_overview()
 
     # -- derived data ------------------------------------------------------------------------------
 
@@ -108,6 +151,10 @@ class RunDetailPage(pn.viewable.Viewer):
         """The five worst drawdown episodes of the chosen scenario."""
         return app_services.worst_drawdowns(self.scenario_curve(), top=5)
 
+    def summary_block(self):
+        """The summary block of the chosen scenario (``workbench.runs.summary_block``)."""
+        return app_services.run_summary_block(self.run(), self.scenario, with_baselines=self.show_baselines)
+
     def metrics_table(self) -> pd.DataFrame:
         frame = pd.DataFrame(app_services.scenario_rows(self.run()))
         return frame[[c for c in METRIC_COLUMNS if c in frame.columns]] if not frame.empty else frame
@@ -116,6 +163,34 @@ class RunDetailPage(pn.viewable.Viewer):
         """``(title, rows, notes, warnings)`` of each table the run's kind adds (none for most kinds)."""
         return [(t.title, pd.DataFrame(list(t.rows)), t.notes, t.warnings)
                 for t in app_services.detail_tables(self.run())]
+
+    def overview(self) -> Overview:
+        """Everything the first section draws: the summary block, curves, baselines, drawdowns, the
+        price and trades of the chosen symbol, and the actions."""
+        run, scenario = self.run(), self.scenario
+        view = app_services.run_view(run)
+        curves = self.curves()
+        baselines, message = None, ""
+        if self.show_baselines and view.baselines:
+            found, message = app_services.baselines(run)
+            if found is not None:
+                rows = app_services.scenario_rows(run)
+                row = next((r for r in rows if str(r.get("label")) == scenario), None)
+                baselines = found.curves[found.point(row)]
+        block = app_services.run_summary_block(run, scenario, with_baselines=self.show_baselines)
+        curve = curves[scenario].dropna()
+        episodes = app_services.worst_drawdowns(curve, top=5)
+        close = trades = None
+        if self.symbol is not None and "orders" in run.tables:
+            close = app_services.close_prices(run.spec)[self.symbol]
+            trades = filled_trades(run.load_table("orders"), self.scenario_index(), self.symbol)
+        actions = None
+        if "actions" in run.tables:
+            table_ = run.load_table("actions")
+            names = app_services.action_names(run)
+            actions = (action_shares(table_, self.scenario_index(), names) if names is not None
+                       else mean_target(table_, self.scenario_index()))
+        return Overview(block, curves, baselines, episodes, close, trades, actions, message)
 
     @param.depends("run_id", watch=True)
     def _run_changed(self) -> None:
@@ -134,14 +209,17 @@ class RunDetailPage(pn.viewable.Viewer):
     @param.depends("run_id")
     def _header(self):
         if not self.run_id:
-            return alert("Choose a run above, or open one from the Runs page.", "info")
+            return pn.Column(alert("Choose a run above, or open one of the recent runs below.", "info"),
+                             recent_runs(self.context.store, "run"), sizing_mode="stretch_width")
 
         def build():
             run = self.run()
             info = run.info
             shows = {"attention": bool(info.spec.get("policy")), "rewards": "rewards" in run.tables}
             pages = [p for p in app_services.run_view(run).pages if shows.get(p, True)]
-            links = [page_link(p, info.run_id) for p in pages] + [page_link("review", info.run_id, "review it")]
+            links = [page_link(p, info.run_id) for p in pages] + [
+                page_link("review", info.run_id, f"review every run of {info.decider}"),
+                page_link("stress", info.run_id, "stress it")]
             text = (f"**{html.escape(info.kind)}** of **{html.escape(info.decider)}** on "
                     f"{html.escape(info.dataset)}, {info.start[:10]} to {info.end[:10]} &nbsp;|&nbsp; run "
                     f"`{info.run_id}` &nbsp;|&nbsp; tags: {html.escape(', '.join(info.tags) or 'none')} "
@@ -150,104 +228,63 @@ class RunDetailPage(pn.viewable.Viewer):
             return pn.pane.Markdown(text, sizing_mode="stretch_width")
         return guarded(build, "reading the run")
 
-    @param.depends("run_id", "scenario", "show_baselines", watch=True)
-    def _load_equity(self) -> None:
-        """Draw the equity with baselines; the baselines run off the server's thread (seconds)."""
-        if not self.run_id or self.scenario is None:
-            self._equity.clear()
+    @param.depends("run_id", "scenario", "symbol", "show_baselines", watch=True)
+    def _load_overview(self) -> None:
+        """Compute the summary block and the charts off the server's thread, then draw them."""
+        if not self.run_id or self.scenario not in self.param.scenario.objects:
+            self._overview.clear()
             return
-        run, scenario = self.run(), self.scenario
-        with_baselines = self.show_baselines and app_services.run_view(run).baselines
+        run_id, scenario = self.run_id, self.scenario
+        run = self.run()
+        explainable = bool(run.info.spec.get("policy"))
+        # Baselines stored with the run (or not asked for) leave nothing to run: draw it all at once.
+        quick = not self.show_baselines or app_services.baselines_at_hand(run)
+        self._overview.load(self.overview, lambda shown: self._render_overview(run_id, scenario, explainable, shown),
+                            "summary and charts", key=(run_id, scenario, self.symbol, self.show_baselines),
+                            quick=quick)
 
-        def compute():
-            curves = app_services.equity_curves(run)
-            if not with_baselines:
-                return curves, None, None
-            try:
-                return curves, app_services.baseline_curves(run.spec), None
-            except WorkbenchError as error:
-                return curves, None, f"baselines could not run on this run's data: {error}"
-
-        self._equity.load(compute, lambda result: self._render_equity(scenario, *result), "equity and baselines",
-                          key=(run.run_id, scenario, with_baselines))
-
-    def _render_equity(self, scenario: str, curves: pd.DataFrame, baselines: pd.DataFrame | None,
-                       message: str | None):
-        shown = curves[[scenario]]
-        dashed = []
-        if baselines is not None:
-            start = shown[scenario].first_valid_index()
-            base = baselines.reindex(curves.index)
+    def _render_overview(self, run_id: str, scenario: str, explainable: bool, shown: Overview):
+        block = shown.block
+        parts: list[Any] = [heading(f"Summary: {block.scenario}")]
+        parts += [pn.pane.Alert(f"<b>Warning:</b> {html.escape(text)}", alert_type="warning",
+                                sizing_mode="stretch_width", css_classes=["summary-warning"])
+                  for text in block.warnings]
+        parts.append(html_table(block.text_rows(), "summary-block"))
+        parts += [note(html.escape(text)) for text in block.notes]
+        equity = shown.curves[[scenario]]
+        dashed: list[str] = []
+        if shown.baselines is not None:
+            start = equity[scenario].first_valid_index()
+            base = shown.baselines.reindex(shown.curves.index)
             if start is not None and start in base.index:
-                base = base / base.loc[start] * shown.loc[start, scenario]
-            shown = pd.concat([shown, base], axis=1)
-            dashed = list(baselines.columns)
-        parts = [pn.pane.Bokeh(plots.equity_figure(shown, f"Equity: {scenario}", highlight=scenario, dashed=dashed),
-                               sizing_mode="stretch_width")]
-        if len(curves.columns) >= FAN_FROM:
-            parts.append(pn.pane.Bokeh(plots.fan_figure(curves, f"All {len(curves.columns)} scenarios"),
-                                       sizing_mode="stretch_width"))
+                base = base / base.loc[start] * equity.loc[start, scenario]
+            equity = pd.concat([equity, base], axis=1)
+            dashed = list(shown.baselines.columns)
+        details = [charts.underwater(shown.curves[scenario], shown.episodes)]
+        if shown.close is not None:
+            details.append(charts.price_trades(shown.close, shown.trades, str(self.symbol)))
+        if isinstance(shown.actions, pd.DataFrame):
+            details.append(charts.action_shares(shown.actions))
+        elif shown.actions is not None:
+            details.append(charts.mean_target(shown.actions))
+        layout = charts.linked(charts.equity_overview(equity, scenario, dashed), details)
+        parts.append(pn.pane.HoloViews(layout, sizing_mode="stretch_width", css_classes=["linked-charts"]))
         if dashed:
-            parts.append(note("Dashed: baselines with default parameters under the run's first fee and slippage, "
-                              "and the benchmark (equal-weight buy and hold without costs), rescaled to start "
-                              "where the run starts."))
-        if message:
-            parts.append(alert(message, "warning"))
+            parts.append(note("Dashed: baselines with default parameters under the scenario's costs, and the "
+                              "benchmark (equal-weight buy and hold without costs), rescaled to start where the "
+                              "run starts."))
+        if shown.message:
+            parts.append(alert(shown.message, "warning"))
+        if len(shown.curves.columns) >= FAN_FROM:
+            by_bar = app_services.run_view(self.run()).synthetic_paths
+            parts.append(pn.pane.HoloViews(charts.density(
+                shown.curves, f"All {len(shown.curves.columns)} scenarios: density of their paths",
+                by_bar=by_bar), sizing_mode="stretch_width"))
+        rows = drawdown_rows(shown.episodes, run_id, scenario, explainable)
+        parts.append(heading("Worst drawdowns"))
+        parts.append(table(rows, css_classes=["drawdown-table"], formatters={"attention": {"type": "html"}})
+                     if not rows.empty else note("No drawdown."))
         return pn.Column(*parts, sizing_mode="stretch_width")
-
-    @param.depends("run_id", "scenario")
-    def _drawdowns(self):
-        if not self.run_id or self.scenario is None:
-            return pn.Spacer(height=0)
-
-        def build():
-            episodes = self.episodes()
-            figure = plots.underwater_figure(self.scenario_curve(), episodes)
-            rows = pd.DataFrame([{"#": i + 1, "depth": f"{e['depth']:.2%}", "peak": e["peak_date"][:10],
-                                  "trough": e["trough_date"][:10],
-                                  "recovery": e["recovery_date"][:10] if e["recovery_date"] else "not recovered",
-                                  "bars under water": e["duration"]} for i, e in enumerate(episodes)])
-            return pn.Column(pn.pane.Bokeh(figure, sizing_mode="stretch_width"),
-                             table(rows) if not rows.empty else note("No drawdown."), sizing_mode="stretch_width")
-        return guarded(build, "drawdowns")
-
-    @param.depends("run_id", "scenario", "symbol")
-    def _trades(self):
-        if not self.run_id or self.symbol is None:
-            return pn.Spacer(height=0)
-
-        def build():
-            run = self.run()
-            if "orders" not in run.tables:
-                return note("This run keeps no orders.")
-            close = app_services.close_prices(run.spec)[self.symbol]
-            trades = filled_trades(run.load_table("orders"), self.scenario_index(), self.symbol)
-            parts = [pn.pane.Bokeh(plots.price_trades_figure(close, trades, self.symbol), sizing_mode="stretch_width")]
-            price_note = app_services.run_view(run).price_note
-            if price_note:
-                parts.append(note(price_note))
-            return pn.Column(*parts, sizing_mode="stretch_width")
-        return guarded(build, "trades")
-
-    @param.depends("run_id", "scenario")
-    def _actions(self):
-        if not self.run_id:
-            return pn.Spacer(height=0)
-
-        def build():
-            run = self.run()
-            if "actions" not in run.tables:
-                return note("Actions are kept for backtests; this run has none.")
-            actions = run.load_table("actions")
-            names = app_services.action_names(run)
-            if names is not None:
-                shares = action_shares(actions, self.scenario_index(), names)
-                return pn.pane.Bokeh(plots.stacked_share_figure(shares, "Action distribution over time"),
-                                     sizing_mode="stretch_width")
-            target = mean_target(actions, self.scenario_index())
-            return pn.pane.Bokeh(plots.line_figure(target, "Mean target weight per symbol over time", "target"),
-                                 sizing_mode="stretch_width")
-        return guarded(build, "actions")
 
     @param.depends("run_id", "scenario")
     def _tables(self):
@@ -268,13 +305,10 @@ class RunDetailPage(pn.viewable.Viewer):
         return guarded(build, "tables")
 
     def __panel__(self):
-        controls = pn.Row(
+        choices = controls(
             pn.widgets.Select.from_param(self.param.run_id, width=520),
             pn.widgets.Select.from_param(self.param.scenario, width=280),
             pn.widgets.Select.from_param(self.param.symbol, width=120),
-            pn.widgets.Checkbox.from_param(self.param.show_baselines, align="end"),
-            sizing_mode="stretch_width", styles={"flex-wrap": "wrap"})
-        return pn.Column(heading("Run detail", 2), controls, self._header,
-                         self._equity,
-                         self._drawdowns, self._trades, self._actions, self._tables,
+            pn.widgets.Checkbox.from_param(self.param.show_baselines, align="end"))
+        return pn.Column(heading("Run detail", 2), choices, self._header, self._overview, self._tables,
                          sizing_mode="stretch_width")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -9,13 +10,14 @@ import panel as pn
 import pytest
 
 from apps.jobs import DONE
+from apps.pages.launch import parse_symbols
 from apps.pages.paper import PaperPage
 from apps.pages.review import ReviewPage, gates_frame
 from apps.pages.rewards import RewardsPage, bucketed, component_totals, dominant, step_components
 from apps.pages.run_detail import RunDetailPage, action_shares, filled_trades
 from apps.pages.runs import ANY, RunsPage
 from apps.pages.sensitivity import SensitivityPage, contour_points, surface
-from apps.pages.stress_lab import StressLabPage, parse_symbols
+from apps.pages.stress_lab import StressLabPage
 from engine.actions import SymbolActions
 from tests.apps.conftest import INDEX, LABELS, record
 from tests.workbench.review import fakes
@@ -193,20 +195,36 @@ def test_sensitivity_surface_and_contour(context) -> None:
 
 def test_stress_lab_spec_from_the_form(context) -> None:
     page = StressLabPage(context)
-    page.param.update(decider_kind="strategy", strategy="sma_cross", symbols=" AAPL, MSFT ", n_bootstrap=4,
-                      n_garch=0, periods=["lehman_weeks"], shocks=["gap:-0.1"], seed=5)
+    page.form.param.update(decider_kind="strategy", strategy="sma_cross", symbols=" AAPL, MSFT ", seed=5,
+                           start="2008-01-01", end="2008-12-31")
+    page.param.update(n_bootstrap=4, n_garch=0, periods=["lehman_weeks"], shocks=["gap:-0.1"])
     spec = page.stress_spec()
     options = dict(spec.options)
     assert (spec.kind, spec.strategy, spec.symbols, spec.seed) == ("stress", "sma_cross", ("AAPL", "MSFT"), 5)
-    assert options["n_bootstrap"] == 4 and options["periods"] == ("lehman_weeks",) and options["shocks"] == ("gap:-0.1",)
+    assert options["n_bootstrap"] == 4 and options["periods"] == ("lehman_weeks",)
+    assert options["shocks"] == ("gap:-0.1",)
     assert parse_symbols("  ") is None
+
+
+def test_issue17_stress_lab_dates_and_sizes_a_shock_and_offers_only_covered_periods(context) -> None:
+    page = StressLabPage(context)
+    page.form.param.update(data="stocks", start="2008-01-01", end="2010-12-31")
+    assert page.param.periods.objects == {"Lehman weeks (2008-09-12 to 2008-10-10)": "lehman_weeks",
+                                          "2010 flash crash (2010-05-05 to 2010-05-07)": "flash_crash_2010"}
+    page.param.update(periods=["lehman_weeks"])
+    page.form.param.update(start="2009-01-01")  # the Lehman weeks are no longer covered: they are dropped
+    assert page.periods == [] and list(page.param.periods.objects.values()) == ["flash_crash_2010"]
+    page.param.update(shock_kind="gap", shock_size=-0.25, shock_at="2009-06-01", shock_bars=10)
+    assert page.add_shock() == "gap:-0.25" and "gap:-0.25" in page.shocks
+    options = dict(page.stress_spec().options)
+    assert options["shock_at"] == "2009-06-01" and options["shock_bars"] == 10 and "gap:-0.25" in options["shocks"]
 
 
 def test_stress_lab_reports_a_bad_form_instead_of_launching(context) -> None:
     page = StressLabPage(context)
-    page.param.update(decider_kind="strategy", start="not a date")
+    page.form.param.update(decider_kind="strategy", start="not a date")
     assert page.launch() is None
-    assert "not a date" in page._launch_error
+    assert "not a date" in page.launcher.error
 
 
 def test_stress_lab_job_stores_and_selects_the_result(context, monkeypatch) -> None:
@@ -217,11 +235,11 @@ def test_stress_lab_job_stores_and_selects_the_result(context, monkeypatch) -> N
     monkeypatch.setattr(app_services, "run_and_store", fake_run)
     page = StressLabPage(context)
     page.result_run = ""
-    page.param.update(decider_kind="strategy", tags="x, y")
+    page.form.param.update(decider_kind="strategy", tags="x, y")
     job = page.launch()
     wait(job)
-    page._poll()
-    assert job.status == DONE and page.job_status == DONE and page.job_progress == 1.0
+    page.launcher._poll()
+    assert job.status == DONE and page.launcher.status == DONE and page.launcher.progress == 1.0
     assert page.result_run == D
     groups = page.outcome_groups("max_drawdown")
     assert list(groups) == ["base", "shock", "bootstrap"] and np.allclose(groups["bootstrap"], [0.3, 0.4])
@@ -241,12 +259,15 @@ def test_review_assess_save_and_reload(context) -> None:
     page._poll()
     results = {r.gate.name: r for r in page.assessment.results}
     assert results["sharpe"].gate.threshold == 2.0 and results["sharpe"].status == "FAIL"
+    shown = page._results().objects[1].value.set_index("gate")
+    assert shown.loc["sharpe", "measured"] == "1.40" and shown.loc["max_drawdown", "criterion"] == "< 30.0%"
     assert results["sharpe"].value == pytest.approx(1.4)  # the worst of the two cost scenarios
     assert page.decision == page.assessment.verdict.decision == "NO-GO"
-    assert page.save() is None and "reviewer" in page.message  # no reviewer name yet
+    # Issue 17: a save's error appears beside the Save button, not above the gates.
+    assert page.save() is None and "reviewer" in page.save_message and page.assess_message == ""
     page.reviewer = "ana"
     page.decision = "GO"
-    assert page.save() is None and "notes" in page.message  # an override needs notes
+    assert page.save() is None and "notes" in page.save_message  # an override needs notes
     page.notes = "accepted for a small paper allocation"
     review_id = page.save()
     assert review_id is not None
@@ -264,7 +285,7 @@ def test_review_bad_threshold_is_a_message(context) -> None:
     frame["threshold"] = frame["threshold"].astype(object)
     frame.loc[0, "threshold"] = "high"
     page.gates_table.value = frame
-    assert page.assess() is None and "not a number" in page.message
+    assert page.assess() is None and "not a number" in page.assess_message
     assert list(gates_frame(app_services.default_gates()).columns)[:4] == ["gate", "metric", "op", "threshold"]
 
 
@@ -430,3 +451,231 @@ def test_attention_page_draws_a_team_over_time(context) -> None:
     assert list(distinct_features(scores.iloc[:1])["feature"]) == ["volume"]  # unique names stay as they are
     page.run_id = "a" * 16  # a symbol agent's run: no team section
     assert isinstance(page._team.objects[0], pn.Spacer)
+
+
+# -- issue 17 ----------------------------------------------------------------------------------------
+
+def inactive_policy(run_id: str = "e" * 16):
+    """A policy's backtest that sits in cash: 3 trades, 3.5% mean exposure (hand-made, like the shipped
+    symbol agent's in issue 17)."""
+    spec = RunSpec(kind="backtest", data="stocks", policy="symbol-agent-compact-stocks", symbols=("AAPL",),
+                   start="2009-01-02", end="2009-02-26", fees=(0.001,))
+    equity = pd.DataFrame({"timestamp": INDEX, "fees=0.001,slippage=0": np.linspace(100.0, 100.5, 40)})
+    row = {"scenario": 0, "label": "fees=0.001,slippage=0", "fees": 0.001, "slippage": 0.0, "sharpe": 0.8,
+           "total_return": 0.005, "annualized_return": 0.03, "max_drawdown": 0.0, "n_trades": 3,
+           "n_closed_trades": 0, "exposure": 0.035, "time_in_market": 0.1, "win_rate": None}
+    return record(run_id, "backtest", spec, {"kind": "backtest", "scenarios": [row],
+                                             "data": {"symbols": ["AAPL"]}}, {"equity": equity})
+
+
+def test_issue17_run_detail_opens_with_the_summary_block_and_its_warnings(context) -> None:
+    context.store.save_run(inactive_policy())
+    page = RunDetailPage(context, run_id="eeee", show_baselines=False)
+    block = page.summary_block()
+    assert block.scenario == "fees=0.001,slippage=0"
+    assert [w.split(":")[0] for w in block.warnings] == ["Too few trades for the statistics to mean anything",
+                                                          "Mostly in cash"]
+    shown = page._overview.objects[0]
+    alerts = [o for o in shown.objects if isinstance(o, pn.pane.Alert)]
+    assert [a.css_classes for a in alerts] == [["summary-warning"], ["summary-warning"]]
+    assert shown.objects.index(alerts[0]) == 1  # right under the heading: first thing on the page
+    assert 'class="summary-block"' in shown.objects[3].object and "<td>3.50%</td>" in shown.objects[3].object
+
+
+def test_issue17_run_detail_links_its_charts_and_its_drawdowns_to_attention(context) -> None:
+    import holoviews as hv
+    from bokeh.models import RangeTool
+
+    page = RunDetailPage(context, run_id="aaaa", show_baselines=False)
+    shown = page._overview.objects[0]
+    charts_pane = next(o for o in shown.objects if isinstance(o, pn.pane.HoloViews))
+    plot = hv.render(charts_pane.object)
+    tool = next(iter(plot.select({"type": RangeTool})))
+    from bokeh.plotting import figure
+
+    figures = {f.title.text.split(" ")[0]: f for f in plot.select({"type": figure})}
+    assert sorted(figures) == ["AAPL:", "Equity:", "Mean", "Underwater"]  # Mean: target weights (no action names)
+    # The range chosen on the equity curve is the x range of the underwater, price and action charts.
+    assert figures["Equity:"].x_range is not tool.x_range
+    assert all(figures[name].x_range is tool.x_range for name in ("AAPL:", "Mean", "Underwater"))
+    table = next(o for o in shown.objects if isinstance(o, pn.widgets.Tabulator) and "drawdown-table" in o.css_classes)
+    first = table.value.iloc[0]
+    assert first["depth"] == pytest.approx(-10.0 / 100, rel=1e-9)  # shown negative
+    bar = page.episodes()[0]["peak_bar"]
+    assert f'href="./attention?run={A}&amp;scenario=fees%3D0%2Cslippage%3D0&amp;bar={bar}"' in first["attention"]
+
+
+def test_issue17_pages_opened_without_a_run_list_the_recent_runs(context) -> None:
+    from apps.pages.attention import AttentionPage
+
+    for page, shown in ((RunDetailPage(context), lambda p: p._header()), (RewardsPage(context), lambda p: p._view()),
+                        (AttentionPage(context), lambda p: p._equity())):
+        text = " ".join(o.object for o in shown(page).objects[1].objects if isinstance(o, pn.pane.HTML))
+        assert "recent-runs" in text and "./" in text
+    html_text = RunDetailPage(context)._header().objects[1].objects[1].object
+    assert html_text.count("<li>") == 4 and f"./run?run={A}" in html_text  # every run, newest first
+    attention = AttentionPage(context)._equity().objects[1].objects[1].object
+    assert attention.count("<li>") == 1 and f"./attention?run={A}" in attention  # neural policies only
+
+
+def test_issue17_attention_opens_at_the_bar_and_scenario_of_the_link(context) -> None:
+    from apps.pages.attention import AttentionPage
+
+    page = AttentionPage(context, run_id="aaaa", scenario=LABELS[1], bar="12")
+    assert (page.scenario, page.bar) == (LABELS[1], 12)
+    assert page.url_parameters == {"run": "run_id", "scenario": "scenario", "bar": "bar"}
+
+
+def test_issue17_runs_page_columns_scenario_and_one_metric_chart(context) -> None:
+    page = RunsPage(context)
+    assert "figures from" in page._table.value.columns and "Sharpe" in page._table.value.columns
+    assert "turnover" in page._table.hidden_columns and "dataset" in page._table.hidden_columns
+    page.columns = [*page.columns, "turnover"]
+    assert "turnover" not in page._table.hidden_columns
+    row = page._table.value.set_index("kind")
+    assert row.loc["sweep", "figures from"] == "fees=0,slippage=0"
+    page.kind = "backtest"
+    page._on_selection(type("Event", (), {"new": [0, 1]})())
+    page.chart_metric = "max_drawdown"
+    assert sorted(page.chart_values().values()) == [0.1, 0.18]
+    text = page.comparison_text()
+    assert text[0]["metric"] == "scenario" and set(list(text[0].values())[1:]) == {LABELS[0]}
+    drawdowns = next(r for r in text if r["metric"] == "max drawdown")
+    assert sorted(list(drawdowns.values())[1:]) == ["-10.0%", "-18.0%"]
+    assert next(r for r in text if r["metric"] == "trades")[f"{A[:10]} symbol-agent-compact-stocks"] == "2"
+
+
+def test_issue17_a_comparison_is_launched_from_the_runs_page(context, monkeypatch) -> None:
+    launched = []
+    monkeypatch.setattr(app_services, "run_and_store",
+                        lambda store, spec, progress=None, tags=(): launched.append(spec) or store.get_run(B).info)
+    page = RunsPage(context)
+    page.form.param.update(decider_kind="strategy", strategy="sma_cross", data="stocks", symbols="AAPL",
+                           start="2009-01-01", end="2009-12-31")
+    page.variants = "fast=10,20; slow=50"
+    wait(page.launch_comparison())
+    options = dict(launched[0].options)
+    assert launched[0].kind == "compare" and dict(options["variants"]) == {"fast": ("10", "20"), "slow": ("50",)}
+    page.variants = "fast"
+    assert page.launch_comparison() is None and "KEY=V1,V2" in page.launcher.error
+
+
+def test_issue17_sensitivity_launches_a_sweep_and_states_its_colour_range(context, monkeypatch) -> None:
+    launched = []
+    monkeypatch.setattr(app_services, "run_and_store",
+                        lambda store, spec, progress=None, tags=(): launched.append(spec) or store.get_run(C).info)
+    page = SensitivityPage(context)
+    page.form.param.update(decider_kind="strategy", strategy="sma_cross", data="stocks", symbols="AAPL",
+                           start="2009-01-01", end="2009-12-31", fees="0, 0.001, 0.002", slippage="0")
+    page.param.update(grid_key="position_limit", grid_values="0.5, 1")
+    job = page.launch()
+    wait(job)
+    page.launcher._poll()
+    spec = launched[0]
+    assert (spec.kind, spec.fees, spec.slippage) == ("sweep", (0.0, 0.001, 0.002), (0.0,))
+    assert dict(dict(spec.options)["grid"]) == {"position_limit": (0.5, 1.0)} and page.run_id == C
+    page.metric = "sharpe"  # 1.0 - 100 x fees: 0.8 .. 1.0, a range narrower than the scale's 0.5
+    view = page._view()
+    notes = " ".join(o.object for o in view.objects if isinstance(o, pn.pane.Markdown))
+    assert "colour scale widened to 0.65 .. 1.15" in notes
+    text = " ".join(o.object for o in view.objects if isinstance(o, pn.pane.Markdown))
+    assert "**10 bp**" in text  # the break-even reads as a cost
+
+
+def test_issue17_a_metric_rising_with_costs_is_explained() -> None:
+    rows = [{"fees": f, "slippage": 0.0, "sharpe": s, "n_trades": n, "exposure": e, "annualized_volatility": v}
+            for f, s, n, e, v in ((0.0, 0.80, 40, 0.3, 0.10), (0.001, 0.9, 12, 0.1, 0.05),
+                                  (0.002, 1.01, 3, 0.04, 0.02))]
+    text = app_services.against_intuition(rows, "fees", "sharpe")
+    assert text.startswith("Sharpe rises with fees here, from 0.80 at fees 0 bp to 1.01 at 20 bp")
+    assert "trades 40 -> 3" in text and "within the noise" in text
+    assert app_services.against_intuition(rows, "fees", "max_drawdown") is None
+    assert app_services.against_intuition([{**r, "sharpe": -r["fees"]} for r in rows], "fees", "sharpe") is None
+
+
+def test_issue17_walkforward_page_shows_dated_folds_and_launches(context, monkeypatch) -> None:
+    from apps.pages.walkforward import WalkForwardPage, fold_table
+
+    folds = [{"fold": i, "train_start": f"200{i}-01-02T00:00:00+00:00", "train_end": f"200{i}-12-31T00:00:00+00:00",
+              "test_start": f"200{i + 1}-01-02T00:00:00+00:00", "test_end": f"200{i + 1}-06-30T00:00:00+00:00",
+              "train_bars": 250, "test_bars": 125, "sharpe": 0.5 * i, "params": {"fast": 10}} for i in range(2)]
+    summary = {"kind": "walkforward", "folds": folds, "oos": {"sharpe": 0.4, "bars": 40, "start": INDEX[0].isoformat(),
+                                                              "end": INDEX[-1].isoformat()},
+               "stability": {"sharpe_mean": 0.25, "positive_fraction": 0.5}}
+    spec = RunSpec(kind="walkforward", data="stocks", strategy="sma_cross", symbols=("AAPL",))
+    equity = pd.DataFrame({"equity": np.linspace(100.0, 110.0, 40), "fold": [0] * 20 + [1] * 20},
+                          index=pd.Index(INDEX, name="timestamp"))
+    context.store.save_run(record("f" * 16, "walkforward", spec, summary, {"equity": equity}))
+    table = fold_table(summary)
+    assert table[["train_start", "train_end", "test_start", "test_end"]].iloc[1].tolist() == [
+        "2001-01-02", "2001-12-31", "2002-01-02", "2002-06-30"]
+    monkeypatch.setattr(app_services, "baselines", lambda run: (None, "no baselines in this test"))
+    page = WalkForwardPage(context)
+    assert page.run_id == "f" * 16
+    shown = page._results()
+    assert any(isinstance(o, pn.pane.HoloViews) and "fold-chart" in o.css_classes for o in shown.objects)
+    launched = []
+    monkeypatch.setattr(app_services, "run_and_store",
+                        lambda store, spec, progress=None, tags=(): launched.append(spec)
+                        or store.get_run("f" * 16).info)
+    page.form.param.update(decider_kind="strategy", strategy="sma_cross", symbols="AAPL", start="2005-01-01",
+                           end="2008-12-31", fees="0.001, 0.002")
+    page.param.update(train="252", test="6M", scheme="expanding", retrain=True)
+    wait(page.launch())
+    options = dict(launched[0].options)
+    assert options["train"] == 252 and options["test"] == "6M" and options["scheme"] == "expanding"
+    assert options["retrain"] is True and launched[0].fees == (0.001,)
+
+
+def test_issue17_paper_page_refuses_a_no_go_policy_until_confirmed(context, workbench_home, monkeypatch) -> None:
+    started = []
+    monkeypatch.setattr(app_services, "start_paper_session",
+                        lambda session: started.append(session) or workbench_home / "paper" / session.name)
+    context.store.save_review([A], "ana", "NO-GO", "NO-GO", "", [])
+    page = PaperPage(context)
+    page.form.param.update(decider_kind="policy", policy="symbol-agent-compact-stocks", data="stocks",
+                           symbols="AAPL", fees="0.001")
+    page.session_name = "trial"
+    assert page.start_session() is None and started == []
+    assert page.start_kind == "danger" and "Latest review of symbol-agent-compact-stocks: NO-GO" in page.start_message
+    page.confirm = True
+    assert page.start_session() == str(workbench_home / "paper" / "trial")
+    assert started[0].policy == "symbol-agent-compact-stocks" and started[0].fees == 0.001
+    assert "Started despite" in page.start_message and page.confirm is False  # asked again next time
+    page.form.param.update(decider_kind="strategy", strategy="sma_cross")
+    assert page.start_session() is None and "never been reviewed" in page.start_message
+
+
+def test_issue17_review_takes_every_run_of_the_decider(context) -> None:
+    from apps.pages.review import ReviewPage
+
+    page = ReviewPage(context, run_id="bbbb")
+    assert page.decider == "sma_cross|" and sorted(page.run_ids) == sorted([B, C, D])
+    page.run_ids = [B]
+    page.all_runs()
+    assert sorted(page.run_ids) == sorted([B, C, D])
+    page.decider = "symbol-agent-compact-stocks|"
+    assert page.run_ids == [A]
+    # A retrained policy keeps its name: its runs are another decider, named with its weights.
+    context.store.save_run(replace(inactive_policy("9" * 16), model_sha="b" * 64))
+    again = ReviewPage(context, run_id="9999")
+    assert again.param.decider.objects["symbol-agent-compact-stocks (model bbbbbbbb)"] == \
+        "symbol-agent-compact-stocks|" + "b" * 64
+    assert again.run_ids == ["9" * 16]
+    page.run_ids = []
+    assert page.assess() is None and "at least one run" in page.assess_message and page.save_message == ""
+
+
+def test_issue17_a_wide_table_sizes_text_wraps_long_text_and_titles_unmeasured_metrics() -> None:
+    from apps.pages.common import TEXT_WIDTH, display_frame, table
+
+    frame = pd.DataFrame({"scenario": ["base | correlation spike 0.9 2009-07-02 to 2009-07-31", "base"],
+                          "peak": ["2009-07-02", "2009-07-03"], "win_rate": [None, None],
+                          **{f"m{i}": [0.1, 0.2] for i in range(8)}})
+    shown = table(frame)
+    assert shown.layout == "fit_columns"
+    assert shown.widths["scenario"] == TEXT_WIDTH and shown.formatters["scenario"] == {"type": "textarea"}
+    assert shown.widths["peak"] == 96 and "peak" not in shown.formatters  # short text: its width, no wrap
+    # A known metric never measured (all None) is still a number column, titled and shown as n/a.
+    out, formatters = display_frame(frame[["win_rate"]])
+    assert list(out.columns) == ["win rate"] and out["win rate"].isna().all() and "win rate" in formatters

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.fixture_store import TEAM_POLICY, fill_fixture
+from tests.e2e.fixture_store import INACTIVE_ID, TEAM_POLICY, fill_fixture
 from workbench.store import RunStore
 
 CHROMIUM = Path(os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium"))
@@ -63,12 +63,14 @@ def e2e_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def run_ids(e2e_home: Path) -> dict[str, str]:
     """Run ids of the fixture by role: ``backtest``, ``baseline``, ``stress``, ``sweep``, ``policy``,
-    ``team``."""
+    ``team`` and ``inactive`` (the hand-made run of a policy that sits in cash)."""
     with RunStore.open(e2e_home) as store:
         infos = store.list_runs()
     by_role = {}
     for info in infos:
-        if info.kind == "backtest" and info.spec.get("policy"):
+        if info.run_id == INACTIVE_ID:
+            by_role["inactive"] = info.run_id
+        elif info.kind == "backtest" and info.spec.get("policy"):
             by_role["team" if info.spec["policy"] == TEAM_POLICY else "policy"] = info.run_id
         elif info.kind == "backtest":
             by_role["backtest" if info.decider == "sma_cross" else "baseline"] = info.run_id
@@ -116,6 +118,32 @@ def browser(server: str):
         launched.close()
 
 
+CLIPPED_JS = """() => {
+  const found = [];
+  const limit = window.innerWidth + 2;
+  const visit = (root) => {
+    root.querySelectorAll('*').forEach(el => { if (el.shadowRoot) visit(el.shadowRoot); });
+    root.querySelectorAll('.tabulator').forEach(t => {
+      const box = t.getBoundingClientRect();
+      if (box.width === 0) return;
+      const cols = [...t.querySelectorAll('.tabulator-col')].filter(c => c.offsetParent !== null);
+      const right = Math.max(0, ...cols.map(c => c.getBoundingClientRect().right));
+      if (right > Math.min(box.right, limit) + 2) {
+        found.push(t.className + ' right=' + Math.round(right) + ' box=' + Math.round(box.right));
+      }
+      cols.forEach(c => {  // a column title cut short (an ellipsis) hides what the column is
+        const title = c.querySelector('.tabulator-col-title');
+        if (title && title.innerText.trim() && title.scrollWidth > title.clientWidth + 1) {
+          found.push(t.className + ' title cut: ' + title.innerText);
+        }
+      });
+    });
+  };
+  visit(document);
+  return found;
+}"""
+
+
 class WatchedPage:
     """A browser page that records console errors and uncaught exceptions."""
 
@@ -132,10 +160,26 @@ class WatchedPage:
         self.page.screenshot(path=str(path), full_page=True)
         return path
 
+    def clipped_columns(self) -> list[str]:
+        """Tables whose columns reach past their visible box or past the window (through Panel's shadow
+        roots), as ``class right=.. box=..`` lines, and column titles cut short (``class title cut: ..``);
+        [] when every column of every table is in view with its whole title."""
+        return self.page.evaluate(CLIPPED_JS)
+
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1500, "height": 2200})
+    context = browser.new_context(viewport={"width": 1600, "height": 2200})
+    watched = WatchedPage(context.new_page())
+    watched.page.set_default_timeout(120_000)
+    yield watched
+    context.close()
+
+
+@pytest.fixture
+def screen(browser):
+    """A page in a window of 1,600 x 1,000 pixels (the size the issue's pages were checked at)."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
     watched = WatchedPage(context.new_page())
     watched.page.set_default_timeout(120_000)
     yield watched

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from engine.errors import InvalidParameterError
-from engine.metrics import METRIC_KEYS, benchmark_curve, drawdown_episodes, scenario_metrics
+from engine.metrics import (
+    METRIC_KEYS,
+    benchmark_curve,
+    drawdown_episodes,
+    gross_exposure,
+    positions,
+    scenario_metrics,
+)
 from engine.portfolio import cash_credit, to_vectorbt
 from engine.records import (
     KIND_DELTA_PERCENT,
@@ -238,6 +245,15 @@ def test_hand_equity_is_what_vectorbt_replays():
     np.testing.assert_allclose(pf.value().to_numpy() - cash_credit(records, init_cash), equity, rtol=1e-12)
 
 
+def test_positions_from_records_are_what_vectorbt_holds():
+    equity, records, close, init_cash = hand_run()
+    pf = to_vectorbt(records, close, daily_index(4), ["A"], init_cash, "1D")
+    held = positions(records, 4, 3, 1)
+    np.testing.assert_allclose(held, pf.assets().to_numpy().reshape(4, 3, 1))
+    exposure = gross_exposure(records, close, equity)
+    assert exposure[:, 1] == pytest.approx([100 / 199.9, 0.0, 99 / 203.7, 0.0])
+
+
 def test_metrics_of_the_hand_run():
     equity, records, close, init_cash = hand_run()
     a, b, c = scenario_metrics(equity, records, close, daily_index(4), init_cash, "1D", bars_per_year=4)
@@ -258,6 +274,7 @@ def test_metrics_of_the_hand_run():
     assert a["n_trades"] == 1 and a["n_closed_trades"] == 0 and a["n_orders"] == 1
     assert a["win_rate"] is None and a["profit_factor"] is None  # no closed trade
     assert a["exposure"] == pytest.approx(1.0)  # fully invested at every close
+    assert a["time_in_market"] == 1.0
     assert a["turnover"] == pytest.approx(100 / 107.5)  # notional 100 / mean equity 107.5
     assert a["fees_paid"] == 0.0
     assert a["benchmark_return"] == pytest.approx(0.21)  # the one symbol, 100 -> 121
@@ -274,12 +291,13 @@ def test_metrics_of_the_hand_run():
     # Exposure: (100 / 199.9 + 0 + 99 / 203.7 + 0) / 4; turnover: 414 / mean(199.9, 209.8, 203.7, 203.6).
     assert b["exposure"] == pytest.approx((100 / 199.9 + 99 / 203.7) / 4)
     assert b["turnover"] == pytest.approx(414 / 204.25)
+    assert b["time_in_market"] == 0.5  # holding at the closes of bars 0 and 2
 
     # C: flat equity: ratios are 0, not NaN or infinity.
     assert c["sharpe"] == 0.0 and c["sortino"] == 0.0 and c["calmar"] == 0.0
     assert c["total_return"] == 0.0 and c["max_drawdown"] == 0.0 and c["n_trades"] == 0
     assert c["annualized_volatility"] == 0.0
-    assert c["exposure"] == 0.0 and c["turnover"] == 0.0
+    assert c["exposure"] == 0.0 and c["turnover"] == 0.0 and c["time_in_market"] == 0.0
 
 
 def test_metrics_with_a_given_benchmark_and_no_losses():

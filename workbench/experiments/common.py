@@ -25,6 +25,9 @@ from workbench.store.record import RunRecord
 
 QUANTILES = (5, 25, 50, 75, 95)
 DISTRIBUTION_METRICS = ("max_drawdown", "total_return")
+SYNTHETIC_FAMILIES = ("bootstrap", "garch")
+"""Families of paths drawn at random: their bars have no calendar date of their own (they sit on the base
+period's bars only to share its length), so their episodes are reported by bar number."""
 
 
 def load_universe(spec: RunSpec) -> tuple[MarketData, list[str]]:
@@ -111,18 +114,23 @@ class ScenarioRun:
 
     def worst(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The ``worst_n`` scenarios by max drawdown, deepest first, with the deepest episode's dates."""
-        batch, equity = self.evaluation.batch, self.evaluation.rollout.equity
         ranked = sorted(rows, key=lambda r: (-(r["max_drawdown"] or 0.0), r["scenario"]))[: self.worst_n]
-        out = []
-        for row in ranked:
-            s, n = row["scenario"], int(batch.n_valid[row["scenario"]])
-            episodes = drawdown_episodes(equity[:n, s], batch.timestamps[s][:n], top=1)
-            episode = episodes[0] if episodes else {}
-            out.append({"scenario": s, "label": row["label"], "family": row["family"],
-                        "max_drawdown": row["max_drawdown"], "total_return": row["total_return"],
-                        "peak_date": episode.get("peak_date"), "trough_date": episode.get("trough_date"),
-                        "recovery_date": episode.get("recovery_date")})
-        return out
+        return [self.worst_row(row) for row in ranked]
+
+    def worst_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """One scenario as a worst case: its figures and its deepest episode, dated on a real calendar
+        (``peak_date`` ...) or, for a synthetic path, by bar number only (``peak_bar`` ...)."""
+        batch, equity = self.evaluation.batch, self.evaluation.rollout.equity
+        s, n = row["scenario"], int(batch.n_valid[row["scenario"]])
+        episodes = drawdown_episodes(equity[:n, s], batch.timestamps[s][:n], top=1)
+        episode = episodes[0] if episodes else {}
+        dated = row["family"] not in SYNTHETIC_FAMILIES
+        return {"scenario": s, "label": row["label"], "family": row["family"],
+                "max_drawdown": row["max_drawdown"], "total_return": row["total_return"],
+                "n_trades": row.get("n_trades"),
+                **{f"{point}_date": episode.get(f"{point}_date") if dated else None
+                   for point in ("peak", "trough", "recovery")},
+                **{f"{point}_bar": episode.get(f"{point}_bar") for point in ("peak", "trough", "recovery")}}
 
     def summary_base(self) -> dict[str, Any]:
         """The summary keys every experiment shares (``run_id`` ... ``regimes``, ``notes``)."""

@@ -8,7 +8,8 @@ fees and traded notional as fractions of the equity before the bar. Chained from
 exactly the rollout's figures scaled by one factor, since fills scale with equity.
 
 Metrics of a chained curve are ``engine.metrics.scenario_metrics`` of that equity (return and
-drawdown figures), with these replaced: ``n_orders``, ``fees_paid``, ``exposure``, ``turnover`` from
+drawdown figures), with these replaced: ``n_orders``, ``fees_paid``, ``exposure``, ``time_in_market``
+(the share of bars with a gross exposure above zero, the engine's definition) and ``turnover`` from
 the pieces; the benchmark (equal-weight buy-and-hold of the universe) chained over the same bars;
 ``win_rate``, ``profit_factor``, ``n_trades`` and ``n_closed_trades`` are None, because a position
 may open in one block and close in another run's block.
@@ -84,6 +85,7 @@ class Segment:
             "n_orders": int(self.fills.sum()),
             "fees_paid": float((self.fee_fraction * before).sum()),
             "exposure": float(finite.mean()) if finite.size else None,
+            "time_in_market": float((finite > 0.0).mean()) if finite.size else None,
             "turnover": float((self.notional_fraction * before).sum() / equity.mean()),
             "benchmark_return": bench_total,
             "benchmark_annualized_return": bench_annual,

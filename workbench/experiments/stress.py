@@ -12,8 +12,9 @@ limits, in this order and with these families:
 - ``garch``: ``n_garch`` GARCH(1,1) paths (``engine.scenarios.garch_paths``);
 - ``historical``: each named stress period (``engine.stress_periods``) the period covers, or the
   ``periods`` given, each replayed from fresh cash over its own dates. A decider whose indicators
-  need more bars than the window holds (an SMA of 50 bars in a 20-bar window) barely trades there,
-  so the summary also reports each window as it went inside the base run (``in_base_run``).
+  need more bars than the window holds (an SMA of 50 bars in a 20-bar window) barely trades there
+  and tests nothing, so the summary reports each window as it went inside the base run
+  (``in_base_run``: warmed up, with its positions), the figure to read first.
 
 Bootstrap and GARCH paths draw from two streams spawned from the spec's seed, so the same spec gives
 the same paths, bit for bit.
@@ -28,7 +29,7 @@ import numpy as np
 
 from engine.data.market import MarketData, period_mask, to_utc
 from engine.errors import InvalidParameterError
-from engine.metrics import max_drawdown
+from engine.metrics import gross_exposure, max_drawdown
 from engine.names import did_you_mean
 from engine.rollout import ProgressCallback
 from engine.scenarios import (
@@ -169,24 +170,99 @@ class StressResult(ScenarioRun):
     """A finished stress run; :meth:`summary` is the ``--json`` object."""
 
     periods: tuple[dict[str, str], ...] = ()
+    shock_bar: int | None = None
+    shock_bars: int = 0
 
     def summary(self) -> dict[str, Any]:
-        """``run_id, kind, decider, spec, data, scenarios, distribution, worst, regimes, notes,
-        periods``: the historical windows replayed, each also as it went inside the base run
-        (``in_base_run``), where the decider entered it warmed up and with its positions."""
-        return {**self.summary_base(), "periods": [{**p, "in_base_run": self._in_base_run(p)}
-                                                   for p in self.periods]}
+        """``run_id, kind, decider, spec, data, scenarios, distribution, worst, regimes, notes``, and
 
-    def _in_base_run(self, period: dict[str, str]) -> dict[str, float]:
-        """Return and max drawdown of the base run from the close before the window to its last close."""
+        * ``periods``: the historical windows, each measured inside the base run (``in_base_run``, where
+          the decider came in warmed up and with its positions: the headline) and replayed from cash
+          (``replay``);
+        * ``shock``: the shocks' date and bar and how many bars a volatility or correlation shock lasts;
+        * ``worst_by_family``: per family, in the batch's order, ``{family, cases}``: its worst scenarios
+          (every shock), each with its change against the base run (for a historical window: against the
+          same window inside it), its trades and, for shocks and windows, the base run's gross exposure
+          when it struck;
+        * ``never_traded``: labels of the scenarios without a single trade.
+        """
+        base = self.summary_base()
+        rows = base["scenarios"]
+        exposure = self._base_exposure()
+        replays = [r for r in rows if r["family"] == "historical"]
+        periods = []
+        for period, replay in zip(self.periods, replays):
+            periods.append({**period, "in_base_run": self._in_base_run(period, exposure),
+                            "replay": {"label": replay["label"], "total_return": replay["total_return"],
+                                       "max_drawdown": replay["max_drawdown"], "n_trades": replay["n_trades"],
+                                       "exposure": replay["exposure"]}})
+        shock = None
+        if self.shock_bar is not None:
+            shock = {"at": self.data.index[self.shock_bar].isoformat(), "bar": self.shock_bar,
+                     "bars": self.shock_bars}
+        return {**base, "periods": periods, "shock": shock,
+                "worst_by_family": self._worst_by_family(rows, periods, exposure),
+                "never_traded": [r["label"] for r in rows if r.get("n_trades") == 0]}
+
+    def _base_exposure(self) -> np.ndarray:
+        """The base scenario's gross exposure at each close."""
+        rollout, batch = self.evaluation.rollout, self.evaluation.batch
+        records = rollout.records[rollout.records["scenario"] == 0]
+        return gross_exposure(records, batch.close[[0]], rollout.equity[:, [0]])[:, 0]
+
+    def _in_base_run(self, period: dict[str, str], exposure: np.ndarray) -> dict[str, float]:
+        """The base run from the close before the window to its last close: return, max drawdown, mean
+        gross exposure, exposure when the window opened, fills, and the benchmark's return."""
         rows = np.flatnonzero(period_mask(self.data.index, period["start"], period["end"]))
-        equity = self.evaluation.rollout.equity[max(rows[0] - 1, 0):rows[-1] + 1, 0]
+        first, last = max(rows[0] - 1, 0), rows[-1]
+        equity = self.evaluation.rollout.equity[first:last + 1, 0]
+        records = self.evaluation.rollout.records
+        fills = ((records["scenario"] == 0) & (records["side"] != 0)
+                 & (records["bar"] > first) & (records["bar"] <= last))
+        close = np.asarray(self.evaluation.batch.close[0], dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            benchmark = float(np.nanmean(close[last] / close[first]) - 1.0)
         return {"total_return": float(equity[-1] / equity[0] - 1.0),
-                "max_drawdown": float(max_drawdown(equity))}
+                "max_drawdown": float(max_drawdown(equity)),
+                "exposure": float(np.nanmean(exposure[first:last + 1])),
+                "exposure_at_start": float(exposure[first]),
+                "fills": int(np.count_nonzero(fills)),
+                "benchmark_return": benchmark}
+
+    def _worst_by_family(self, rows: list[dict[str, Any]], periods: list[dict[str, Any]],
+                         exposure: np.ndarray) -> list[dict[str, Any]]:
+        base = rows[0]
+        windows = {p["replay"]["label"]: p["in_base_run"] for p in periods}
+        out: list[dict[str, Any]] = []  # a list: the store sorts a mapping's keys, and the order matters
+        for family in dict.fromkeys(r["family"] for r in rows):
+            if family == "base":
+                continue
+            members = sorted((r for r in rows if r["family"] == family),
+                             key=lambda r: (-(r["max_drawdown"] or 0.0), r["scenario"]))
+            if family != "shock":  # every shock was asked for by name: all of them are listed
+                members = members[: self.worst_n]
+            listed = []
+            for row in members:
+                against = windows.get(row["label"], base)
+                entry = {**self.worst_row(row),
+                         "change_return": _difference(row["total_return"], against["total_return"]),
+                         "change_drawdown": _difference(row["max_drawdown"], against["max_drawdown"]),
+                         "never_traded": row.get("n_trades") == 0}
+                if family == "shock" and self.shock_bar is not None:
+                    entry["exposure_at_shock"] = float(exposure[max(self.shock_bar - 1, 0)])
+                elif row["label"] in windows:
+                    entry["exposure_at_shock"] = windows[row["label"]]["exposure_at_start"]
+                listed.append(entry)
+            out.append({"family": family, "cases": listed})
+        return out
 
     def to_record(self, tags: Sequence[str] = ()) -> RunRecord:
         """The run for ``RunStore.save_run``."""
         return self.record(self.summary(), tags)
+
+
+def _difference(value: float | None, reference: float | None) -> float | None:
+    return None if value is None or reference is None else float(value) - float(reference)
 
 
 def run_stress(spec: RunSpec, progress: ProgressCallback | None = None, executor: Executor | None = None,
@@ -210,9 +286,11 @@ def run_stress(spec: RunSpec, progress: ProgressCallback | None = None, executor
     batch, families, batch_notes, periods = build_stress_batch(data, params, options, spec.seed)
     evaluation = evaluate_with(batch, decider, spec, progress, executor, n_chunks)
     regimes = regime_breakdown(evaluation, data, policy=decider.policy, history=regime_history(spec, data))
+    shock_bar = _shock_bar(PricePath.from_market(data, label="base"), options.shock_at) \
+        if "shock" in families else None
     return StressResult(decider_run_id(spec, data.fingerprint(), decider), spec, data, decider,
                         evaluation, tuple(families), regimes, tuple(notes + batch_notes), options.worst,
-                        periods=tuple(periods))
+                        periods=tuple(periods), shock_bar=shock_bar, shock_bars=options.shock_bars)
 
 
 def build_stress_batch(data: MarketData, params: ScenarioParams, options: StressOptions,

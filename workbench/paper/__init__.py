@@ -8,8 +8,8 @@ The app and the CLI use this API (see docs/paper.md):
 * :func:`export_ledger` writes its orders, fills and equity as CSV.
 """
 from workbench.paper.control import nothing_requested, paper_status, request_kill, request_resume, request_stop
-from workbench.paper.ledger import export_ledger, ledger_arrays
+from workbench.paper.ledger import export_ledger, ledger_arrays, session_series
 from workbench.paper.session import StartOptions, StartResult, start_paper
 
 __all__ = ["StartOptions", "StartResult", "export_ledger", "ledger_arrays", "nothing_requested", "paper_status",
-           "request_kill", "request_resume", "request_stop", "start_paper"]
+           "request_kill", "request_resume", "request_stop", "session_series", "start_paper"]

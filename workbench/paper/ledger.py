@@ -94,6 +94,19 @@ def session_ledger(state: str | Path) -> SessionLedger:
                              read_records(conn), read_equity(conn), latency, meta.get("finished", "") != "", parity)
 
 
+def session_series(state: str | Path) -> pd.DataFrame:
+    """The session bar by bar: ``equity`` at each journaled close and ``latency_ms``, the decision
+    latency of the bar (NaN for a bar that did not decide), on a timestamp index (UTC)."""
+    with reading(Path(state) / JOURNAL_FILE) as conn:
+        bars = conn.execute("SELECT b.bar, b.timestamp, e.equity, l.seconds FROM bars b "
+                            "LEFT JOIN equity e ON e.bar = b.bar LEFT JOIN latency l ON l.bar = b.bar "
+                            "ORDER BY b.bar").fetchall()
+    index = pd.DatetimeIndex(pd.to_datetime([row[1] for row in bars], utc=True), name="timestamp")
+    return pd.DataFrame({"equity": [np.nan if row[2] is None else row[2] for row in bars],
+                         "latency_ms": [np.nan if row[3] is None else row[3] * 1e3 for row in bars]},
+                        index=index, dtype=np.float64)
+
+
 def ledger_arrays(state: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """``(records, equity)`` of the session in ``state`` (what a backtest's rollout holds)."""
     with holding_idle(Path(state)) as idle, reading(Path(state) / JOURNAL_FILE, idle=idle) as conn:

@@ -1,17 +1,21 @@
 """The GO/NO-GO report: one self-contained HTML file that opens offline.
 
-Sections (each an element with a fixed id): ``decision`` (verdict, rule, reviewer, notes), ``gates``
-(the gate table, PASS/FAIL coloured), ``equity`` (candidate vs baselines), ``underwater``,
+Sections (each an element with a fixed id): ``decision`` (verdict, rule, reviewer, notes), ``summary``
+(the summary block of each candidate run: its figures beside the benchmark and the best baseline, with
+its warnings), ``gates`` (the gate table, PASS/FAIL coloured), ``equity`` (candidate vs baselines and
+the benchmark), ``underwater``,
 ``stress`` (distribution histograms), ``sensitivity`` (sweep heatmaps), ``comparison`` (reality check,
 model confidence set, deflated Sharpe ratio, PBO), ``walkforward`` (folds),
 ``regimes`` (per-regime tables), ``canary`` and ``fingerprints`` (data fingerprint, model sha, code
 version and spec of every run). A section without evidence says which run kind would fill it.
-BokehJS is inlined (no ``<script src>``, no CDN), so the file works without a network.
+BokehJS is inlined and nothing else is loaded (no ``<script src>``, no CDN, no MathJax: the plots use
+no math text), so the file opens offline with zero network requests.
 """
 from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -25,38 +29,57 @@ from workbench.review.assess import Assessment
 from workbench.review.evidence import StoredRunLike
 from workbench.review.gates import FAIL, MISSING, NOT_APPLICABLE, PASS
 from workbench.runs import report_plots
+from workbench.runs.baselines import BASELINES
+from workbench.runs.formats import format_gate_value
 from workbench.runs.registry import RUN_KINDS, run_kind
 from workbench.runs.report_html import note as _note
 from workbench.runs.report_html import plot as _plot
 from workbench.runs.report_html import scalars as _scalars
 from workbench.runs.report_html import section as _section
+from workbench.runs.report_html import subheading as _subheading
 from workbench.runs.report_html import table as _table
+from workbench.runs.views import baselines as run_baselines
+from workbench.runs.views import run_summary_block
 
 # Only the core BokehJS bundle: the report's plots use no widgets, tables or math rendering.
 _RESOURCES = Resources(mode="inline", components=["bokeh"])
 
 
 def _inline_bokeh_js() -> str:
-    """The BokehJS core as inline ``<script>`` tags, nothing else.
+    """The BokehJS core as inline ``<script>`` tags, nothing else, and nothing it could fetch.
 
     ``Resources.render_js()`` also emits ``js_files``, and a process that imported Panel (the app
     server, where the review page renders this report) has registered Panel's extension files there
-    as relative ``src`` URLs that would not resolve in a downloaded file.
+    as relative ``src`` URLs that would not resolve in a downloaded file. The core bundle also names
+    the URLs of the loaders it would run for features the report does not use (MathJax for TeX
+    labels, the Tabler icon font, Google Maps): :func:`offline` blanks them, so the file holds no CDN
+    reference at all.
     """
-    return "\n".join(f"<script type=\"text/javascript\">\n{code}\n</script>" for code in _RESOURCES.js_raw)
+    return "\n".join(f"<script type=\"text/javascript\">\n{offline(code)}\n</script>" for code in _RESOURCES.js_raw)
+
+
+_FETCHED = re.compile(r"https://(?:cdn\.jsdelivr\.net|maps\.googleapis\.com)[^\"'`\s]*")
+
+
+def offline(code: str) -> str:
+    """``code`` with every URL BokehJS would load a script, stylesheet or font from replaced by
+    ``about:blank`` (which loads nothing)."""
+    return _FETCHED.sub("about:blank", code)
 
 
 _STATUS_CLASS = {PASS: "pass", FAIL: "fail", MISSING: "missing", NOT_APPLICABLE: "na"}
 _REGIME_COLUMNS = ("column", "label", "bars", "share", "sharpe", "total_return", "max_drawdown", "exposure")
 _STYLE = """
-body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1400px;padding:0 1.5em;color:#222}
 h1{margin-bottom:.2em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;margin:.5em 0;font-size:.9em} th,td{border:1px solid #ddd;padding:.25em .5em;
-text-align:left;vertical-align:top} th{background:#f4f4f4}
+table{border-collapse:collapse;margin:.5em 0;font-size:.85em;max-width:100%}
+th,td{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top;overflow-wrap:break-word}
+td{max-width:38em} th{background:#f4f4f4}
 .pass{background:#c8efc8} .fail{background:#f6c4c4} .missing{background:#fbe7b5} .na{background:#e6e6e6}
 .decision{font-size:1.6em;font-weight:bold;padding:.3em .6em;display:inline-block}
 .GO{background:#c8efc8} .CONDITIONAL{background:#fbe7b5} .NO-GO{background:#f6c4c4}
-.note{color:#666;font-style:italic} .scroll{overflow-x:auto} .warning{color:#8a4b00;font-weight:bold}
+.note{color:#666;font-style:italic} .scroll{max-width:100%} .warning{color:#8a4b00;font-weight:bold}
+.alert{background:#fff3cd;border:1px solid #ffe69c;padding:.5em .8em;margin:.4em 0;font-weight:bold}
 pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:.85em}
 """
 
@@ -79,6 +102,7 @@ def render_report(assessment: Assessment, record: ReviewRecord) -> str:
                      for name, kind in RUN_KINDS.items()]
     sections = [
         _decision_section(assessment, record),
+        _summary_section(assessment.runs),
         _gates_section(assessment),
         *_curve_sections(assessment.runs, plots),
         *[text for text in kind_sections if text],
@@ -114,9 +138,39 @@ def _decision_section(assessment: Assessment, record: ReviewRecord) -> str:
     return _section("decision", "Decision", *parts)
 
 
+def _summary_section(runs: Sequence[StoredRunLike]) -> str:
+    """The summary block of every candidate run on the real market (its main scenario and, for a cost
+    grid, the costliest one), warnings first."""
+    parts = []
+    for run in runs:
+        if run_kind(run.info.kind).report_curves(run) is None:
+            continue
+        for scenario in _summary_scenarios(run):
+            block = run_summary_block(run, scenario)
+            parts.append(_subheading(f"{run.info.kind} {run.info.run_id} of {run.info.decider}: {block.scenario}"))
+            parts += [f'<p class="alert">Warning: {html.escape(text)}</p>' for text in block.warnings]
+            parts.append(_table(block.text_rows()))
+            parts += [_note(text) for text in block.notes]
+    if not parts:
+        parts = [_note("No reviewed run has the candidate on the real market (a backtest or a comparison).")]
+    return _section("summary", "Summary", *parts)
+
+
+def _summary_scenarios(run: StoredRunLike) -> list[str | None]:
+    """The main scenario and, when the run has several cost points, the costliest one."""
+    rows = run_kind(run.info.kind).rows(run.summary)
+    costed = [r for r in rows if "fees" in r and "slippage" in r and "label" in r]
+    if len(costed) < 2:
+        return [None]
+    costliest = max(costed, key=lambda r: (float(r["fees"]) + float(r["slippage"]), r.get("scenario", 0)))
+    main = run_kind(run.info.kind).main_row(run.summary).get("label")
+    return [main, costliest["label"]] if costliest["label"] != main else [main]
+
+
 def _gates_section(assessment: Assessment) -> str:
     rows = [{"gate": r.gate.name, "critical": "yes" if r.gate.critical else "no",
-             "criterion": f"{r.gate.metric} {r.gate.op} {r.gate.threshold:g}", "value": r.value,
+             "criterion": f"{r.gate.metric} {r.gate.op} {format_gate_value(r.gate.metric, r.gate.threshold)}",
+             "value": format_gate_value(r.gate.metric, r.value),
              "status": r.status, "evidence": ", ".join(r.run_ids) or f"(from {r.gate.evidence})",
              "explanation": r.explanation} for r in assessment.results]
     return _section("gates", "Gates", _table(rows, row_class=[_STATUS_CLASS[r.status] for r in assessment.results]),
@@ -139,9 +193,25 @@ def _curve_sections(runs: Sequence[StoredRunLike], plots: dict[str, Any]) -> lis
         candidates += [names[c] for c in own]
         frames.append(frame.rename(columns=names))
     joined = pd.concat(frames, axis=1).sort_index()
-    equity = _plot("equity", plots, report_plots.equity_figure(joined, "Equity (candidate and baselines)"))
-    if all(len(frame.columns) == len(own) for _, (frame, own) in drawn):
-        equity += _note("Baseline curves come from a comparison run; none is among the reviewed runs.")
+    dashed = []
+    for run, _ in drawn:
+        if not run_kind(run.info.kind).view().baselines:
+            continue
+        found, _reason = run_baselines(run)
+        if found is not None:
+            point = found.point(run_kind(run.info.kind).main_row(run.summary))
+            base = found.curves[point].copy()
+            base.index = pd.DatetimeIndex(base.index).tz_convert(None)
+            base.columns = [f"{name} ({found.labels[point]})" if name in BASELINES else name for name in base.columns]
+            new = [c for c in base.columns if c not in joined.columns]
+            joined = pd.concat([joined, base[new]], axis=1).sort_index()
+            dashed += new
+    equity = _plot("equity", plots, report_plots.equity_figure(joined, "Equity (candidate, baselines dashed)", dashed))
+    if dashed:
+        equity += _note("Dashed: the baselines with default parameters under the run's first costs, and the "
+                        "benchmark (equal-weight buy and hold without costs).")
+    elif all(len(frame.columns) == len(own) for _, (frame, own) in drawn):
+        equity += _note("No baselines could run beside the candidate; see the runs' notes.")
     own = joined[[c for c in joined.columns if c in candidates]]
     underwater = (_plot("underwater", plots, report_plots.underwater_figure(own, "Drawdown of the candidate"))
                   if len(own.columns) else _note("No candidate curve."))

@@ -22,6 +22,8 @@ from engine.rollout import RolloutResult
 from engine.scenarios import ScenarioBatch, ScenarioParams, from_market
 from strategies.family import Decider
 from workbench.runs import report_html, tables
+from workbench.runs.baselines import TABLE as BASELINES_TABLE
+from workbench.runs.baselines import Baselines, try_baselines
 from workbench.runs.evaluate import code_version, cost_grid, decider_run_id, evaluate, spec_data, spec_decider
 from workbench.runs.kind import DetailTable, Evidence, Progress, RunView, ScenarioRows, StoredRunLike, as_number
 from workbench.runs.spec import RunSpec
@@ -46,6 +48,8 @@ class BacktestResult:
     metrics: list[dict[str, object]] = field(default_factory=list)
     batch: ScenarioBatch | None = None
     decider: Decider | None = None
+    baselines: Baselines | None = None
+    baselines_note: str = ""
 
     def summary(self) -> dict[str, object]:
         """The JSON object of ``workbench backtest --json`` (also ``metrics.json``)."""
@@ -67,6 +71,10 @@ class BacktestResult:
             out["decider"] = {"family": self.decider.family.name, "runtime": self.decider.runtime,
                               "actions": self.decider.family.actions(self.decider).to_dict()}
             out["placement"] = self.decider.placement_summary()
+        if self.baselines is not None:
+            out["baselines"] = self.baselines.summary()
+        elif self.baselines_note:
+            out["baselines_note"] = self.baselines_note
         return out
 
     def to_record(self, tags: Sequence[str] = ()) -> RunRecord:
@@ -75,7 +83,8 @@ class BacktestResult:
         Tables: ``equity``, ``orders`` (every order record), ``actions``, ``rewards`` (the seven
         components and the total, measured by the rollout) and the decider's family's extras
         (a symbol agent's ``probabilities``, ``values`` and sampled ``attention``; a master agent's
-        ``weights``, ``values`` and ``pooling_attention``).
+        ``weights``, ``values`` and ``pooling_attention``), and ``baselines`` (the baselines' and the
+        benchmark's equity on the run's market, ``workbench.runs.baselines``).
         """
         rollout = self.rollout
         stored = {"equity": tables.equity_table(rollout),
@@ -85,6 +94,8 @@ class BacktestResult:
             if rollout.rewards:
                 stored["rewards"] = tables.rewards_table(rollout)
             stored.update(self.decider.family.extras_tables(self.decider, rollout))
+        if self.baselines is not None:
+            stored[BASELINES_TABLE] = self.baselines.table()
         return RunRecord(
             run_id=self.run_id, kind=self.spec.kind, spec=self.spec.to_dict(), summary=self.summary(),
             dataset=self.data.name, start=self.data.index[0].isoformat(), end=self.data.index[-1].isoformat(),
@@ -99,8 +110,9 @@ def run_backtest(spec: RunSpec, progress: Progress | None = None, extras: bool =
     Args:
         spec: The run.
         progress: Called with ``(bars done, bars)`` by a policy's rollout.
-        extras: Also measure the reward components and keep the decider's detailed extras (what a
-            stored backtest shows); the decisions are the same either way.
+        extras: Also measure the reward components, keep the decider's detailed extras and run the
+            baselines and the benchmark beside it (what a stored backtest shows); the decisions are the
+            same either way.
     """
     decider = spec_decider(spec)  # before loading data, so a bad name fails fast
     data = spec_data(spec)
@@ -110,8 +122,10 @@ def run_backtest(spec: RunSpec, progress: Progress | None = None, extras: bool =
     explain = decider.family.explain_every(decider, batch.n_bars - 1, batch.n_symbols) if extras else 0
     evaluation = evaluate(batch, decider, progress, rewards=RewardSettings() if extras else None,
                           explain_every=explain)
+    baselines, note = try_baselines(spec) if extras else (None, "")
     return BacktestResult(decider_run_id(spec, data.fingerprint(), decider), spec, data,
-                          evaluation.rollout, params, evaluation.metrics, batch=batch, decider=decider)
+                          evaluation.rollout, params, evaluation.metrics, batch=batch, decider=decider,
+                          baselines=baselines, baselines_note=note)
 
 
 def export_backtest(result: BacktestResult, folder: Path) -> list[Path]:

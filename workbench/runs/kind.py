@@ -64,11 +64,17 @@ class RunView:
         pages: Other pages that show more of such a run (e.g. ``sensitivity`` for a sweep).
         baselines: Whether baselines are drawn beside its equity (a comparison holds its own).
         price_note: A note under the price chart, or "".
+        synthetic_paths: Some of its scenarios are synthetic paths without a calendar of their own
+            (charts of all scenarios count bars, not dates).
+        sets_defaults: Its spec (decider, data, period, costs) is what a new experiment's form should
+            start from when it is the most recent run.
     """
 
     pages: tuple[str, ...] = ()
     baselines: bool = True
     price_note: str = ""
+    synthetic_paths: bool = False
+    sets_defaults: bool = True
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,7 @@ class PaperKind(ScenarioRows):
         return ""
 
     def view(self) -> RunView:
-        return RunView(pages=("paper",))
+        return RunView(pages=("paper",), sets_defaults=False)
 
     def detail_tables(self, summary: Mapping[str, Any]) -> list[DetailTable]:
         """None beyond the metrics rows."""

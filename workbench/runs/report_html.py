@@ -11,6 +11,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from workbench.runs.formats import format_number, format_value, metric_kind, metric_title
+
 
 def section(key: str, heading: str, *parts: str) -> str:
     """A ``<section id=KEY>`` with its heading and parts."""
@@ -38,28 +40,33 @@ def plot(key: str, plots: dict[str, Any], figure: Any) -> str:
     return f"<!--plot:{key}-->"
 
 
-def cell(value: Any) -> str:
-    """A value as table text: dates of daily bars as dates, floats to four significant digits."""
+def cell(value: Any, column: str = "") -> str:
+    """A value as table text: a known metric by its kind (``workbench.runs.formats``), dates of daily
+    bars as dates, other numbers to four significant digits (tiny ones in scientific notation)."""
     if isinstance(value, str) and value.endswith("T00:00:00+00:00"):
         return value[:10]  # a daily bar's timestamp reads as its date
-    if isinstance(value, float):
-        return f"{value:.4g}"
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(value, default=str)
-    return "-" if value is None else str(value)
+    if value is None:
+        return "-"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_value(column, value) if metric_kind(column) else format_number(value)
+    return str(value)
 
 
 def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None,
           row_class: Sequence[str] | None = None) -> str:
-    """An HTML table of ``rows`` (dicts); columns default to every key, in first-seen order."""
+    """An HTML table of ``rows`` (dicts); columns default to every key, in first-seen order. A column
+    of a known metric is headed by its title and its values formatted by its kind."""
     if not rows:
         return note("(empty)")
     columns = list(columns or dict.fromkeys(k for row in rows for k in row))
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    head = "".join(f"<th>{html.escape(metric_title(str(c)) if metric_kind(str(c)) else str(c))}</th>"
+                   for c in columns)
     lines = []
     for i, row in enumerate(rows):
         css = f' class="{row_class[i]}"' if row_class else ""
-        cells = "".join(f"<td>{html.escape(cell(row.get(c)))}</td>" for c in columns)
+        cells = "".join(f"<td>{html.escape(cell(row.get(c), str(c)))}</td>" for c in columns)
         lines.append(f"<tr{css}>{cells}</tr>")
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(lines)}</tbody></table></div>'
 

@@ -1,8 +1,8 @@
-"""Stored runs as the app shows them: the runs table, a run's curves and metrics rows, its worst
-drawdowns, the baselines and benchmark beside it, its prices and its per-regime results.
+"""Stored runs as the app shows them: the runs table, a run's curves and metrics rows, its summary
+block, its worst drawdowns, the baselines and benchmark beside it, its prices and its per-regime results.
 
 ``workbench.services.app`` hands these to the app; they only read the run store, the run's data and,
-for baselines, run ``run_backtest`` (cached per spec).
+for a run stored without its baselines, run them (``workbench.runs.baselines``, cached per spec).
 """
 from __future__ import annotations
 
@@ -18,30 +18,39 @@ import pandas as pd
 from engine.errors import InvalidParameterError
 from engine.metrics import drawdown_episodes
 from workbench.experiments.regimes import market_regimes, regime_metrics
-from workbench.runs.backtest import run_backtest
+from workbench.runs.baselines import TABLE as BASELINES_TABLE
+from workbench.runs.baselines import Baselines, try_baselines
 from workbench.runs.evaluate import spec_data
-from workbench.runs.kind import DetailTable
+from workbench.runs.kind import DetailTable, StoredRunLike
 from workbench.runs.registry import run_kind
 from workbench.runs.spec import RunSpec
+from workbench.runs.summary_block import SummaryBlock, reward_shares, summary_block, years_between
 from workbench.store import RunInfo, StoredRun
 
 HEADLINE = ("sharpe", "total_return", "max_drawdown", "excess_return")
-BASELINES = ("equal_weight", "sma_cross", "momentum")
-BENCHMARK = "benchmark"
-RUNS_COLUMNS = ("run_id", "kind", "decider", "dataset", "start", "end", *HEADLINE, "scenarios", "verdict", "tags",
-                "created_at")
+RUN_METRICS = ("sharpe", "annualized_return", "annualized_volatility", "sortino", "total_return", "max_drawdown",
+               "excess_return", "time_in_market", "exposure", "n_trades", "turnover", "win_rate", "profit_factor")
+"""The metrics of a run's main result the runs table offers as columns."""
+RUNS_COLUMNS = ("run_id", "kind", "decider", "dataset", "start", "end", "scenario", *RUN_METRICS, "scenarios",
+                "verdict", "tags", "created_at")
 
 
 # -- the runs table ------------------------------------------------------------------------------
 
 def headline(info: RunInfo) -> dict[str, float | None]:
-    """Sharpe, total return, max drawdown and excess return of a run's main result.
+    """The metrics of :data:`RUN_METRICS` of a run's main result.
 
     The main result is the first scenario (backtest, stress, sweep), the candidate (compare) or the
-    stitched out-of-sample curve (walk-forward).
+    stitched out-of-sample curve (walk-forward); :func:`main_label` names it.
     """
     row = main_row(info.kind, info.summary)
-    return {key: _number(row.get(key)) for key in HEADLINE}
+    return {key: _number(row.get(key)) for key in RUN_METRICS}
+
+
+def main_label(info: RunInfo) -> str:
+    """Which scenario, decider or curve a run's headline figures come from."""
+    row = main_row(info.kind, info.summary)
+    return str(row.get("label") or row.get("name") or "")
 
 
 def main_row(kind: str, summary: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -63,7 +72,7 @@ def runs_frame(infos: Sequence[RunInfo]) -> pd.DataFrame:
             "run_id": info.run_id, "kind": info.kind, "decider": info.decider, "dataset": info.dataset,
             "start": info.start[:10], "end": info.end[:10], "tags": ", ".join(info.tags),
             "verdict": info.verdict or "", "created_at": info.created_at[:19].replace("T", " "),
-            "scenarios": scenario_count(info), **headline(info),
+            "scenario": main_label(info), "scenarios": scenario_count(info), **headline(info),
         })
     return pd.DataFrame(rows, columns=list(RUNS_COLUMNS))
 
@@ -82,7 +91,7 @@ def equity_curves(run: StoredRun) -> pd.DataFrame:
     return frame[numeric]
 
 
-def scenario_rows(run: StoredRun) -> list[dict[str, Any]]:
+def scenario_rows(run: StoredRunLike) -> list[dict[str, Any]]:
     """The metrics rows a run reports: its scenarios, deciders or folds."""
     return run_kind(run.info.kind).rows(run.summary)
 
@@ -100,30 +109,65 @@ def worst_drawdowns(curve: pd.Series, top: int = 5) -> list[dict[str, Any]]:
     return drawdown_episodes(curve.to_numpy(np.float64), pd.DatetimeIndex(curve.index), top=top)
 
 
-def baseline_curves(spec_values: Mapping[str, Any]) -> pd.DataFrame:
-    """Equity of the baselines and of the benchmark on a run's market, period, cash and first costs.
+def baselines(run: StoredRunLike) -> tuple[Baselines | None, str]:
+    """The baselines and benchmark beside a run (``workbench.runs.baselines``): stored with it, else
+    computed on its market (cached by spec); None and the reason when they cannot run there."""
+    stored = run.summary.get("baselines")
+    if stored and BASELINES_TABLE in run.tables:
+        key = "stored:" + str(getattr(run.info, "folder", run.run_id))  # a stored run never changes
+        if key not in _BASELINES:
+            _remember(key, (Baselines.from_stored(stored, run.load_table(BASELINES_TABLE)), ""))
+        return _BASELINES[key]
+    key = "spec:" + json.dumps(dict(run.spec), sort_keys=True)
+    if key not in _BASELINES:
+        _remember(key, try_baselines(RunSpec.from_dict(run.spec, source="stored run spec")))
+    return _BASELINES[key]
 
-    Baselines (:data:`BASELINES`, default parameters) trade under the run's first fee and slippage;
-    the benchmark is an equal-weight buy-and-hold without costs. Results are cached by spec.
-    """
-    return _baseline_curves(json.dumps(dict(spec_values), sort_keys=True)).copy()
+
+def baselines_at_hand(run: StoredRunLike) -> bool:
+    """Whether :func:`baselines` has nothing to run: they are stored with the run, already computed for
+    its spec, or not drawn for its kind at all."""
+    if not run_kind(run.info.kind).view().baselines:
+        return True
+    if run.summary.get("baselines") and BASELINES_TABLE in run.tables:
+        return True
+    return "spec:" + json.dumps(dict(run.spec), sort_keys=True) in _BASELINES
 
 
-@lru_cache(maxsize=32)
-def _baseline_curves(spec_json: str) -> pd.DataFrame:
-    spec = RunSpec.from_dict(json.loads(spec_json), source="stored run spec")
-    base = dict(kind="backtest", strategy=None, policy=None, strategy_params=(), options=(),
-                fees=(spec.fees[0],), slippage=(spec.slippage[0],))
-    curves = {}
-    for name in (*BASELINES, BENCHMARK):
-        changes = dict(base, strategy=name)
-        if name == BENCHMARK:
-            changes.update(strategy="buy_and_hold", fees=(0.0,), slippage=(0.0,))
-        result = run_backtest(dataclasses.replace(spec, **changes), extras=False)
-        curves[name] = pd.Series(result.rollout.equity[:, 0], index=result.rollout.index)
-    frame = pd.DataFrame(curves)
-    frame.index.name = "timestamp"
-    return frame
+_BASELINES: dict[str, tuple[Baselines | None, str]] = {}
+"""Baselines read or computed in this process, the oldest dropped past 32."""
+
+
+def _remember(key: str, value: tuple[Baselines | None, str]) -> None:
+    if len(_BASELINES) >= 32:
+        _BASELINES.pop(next(iter(_BASELINES)))
+    _BASELINES[key] = value
+
+
+def run_summary_block(run: StoredRunLike, scenario: str | None = None,
+                      with_baselines: bool = True) -> SummaryBlock:
+    """The summary block of the run's ``scenario`` (a label of its metrics rows; default its main
+    result): its figures beside the benchmark and the best baseline, with the warnings."""
+    rows = scenario_rows(run)
+    row = next((r for r in rows if scenario is not None and str(r.get("label", r.get("name"))) == scenario), None)
+    if row is None:
+        row = main_row(run.info.kind, run.summary)
+    label = str(row.get("label") or row.get("name") or main_label(run.info) or scenario or "")
+    comparisons, costs, notes = None, "", []
+    if with_baselines and run_kind(run.info.kind).view().baselines:
+        found, reason = baselines(run)
+        if found is not None:
+            point = found.point(row)
+            comparisons, costs = found.metrics[point], found.labels[point]
+        elif reason:
+            notes.append(reason)
+    shares = None
+    if "rewards" in run.tables:
+        position = next((i for i, r in enumerate(rows) if r is row), 0)
+        shares = reward_shares(run.load_table("rewards"), position)
+    years = years_between(getattr(run.info, "start", ""), getattr(run.info, "end", ""))
+    block = summary_block(row, label, comparisons, shares, years, costs)
+    return dataclasses.replace(block, notes=block.notes + tuple(notes)) if notes else block
 
 
 def close_prices(spec_values: Mapping[str, Any]) -> pd.DataFrame:

@@ -14,6 +14,8 @@ from workbench.runs import report_html, report_plots
 from workbench.runs.kind import DetailTable, Evidence, Progress, RunView, StoredRunLike, as_number
 from workbench.runs.spec import RunSpec
 
+OOS_LABEL = "out of sample"
+"""How the stitched out-of-sample row is named among the folds."""
 OOS_COLUMNS = ("start", "end", "bars", "sharpe", "total_return", "max_drawdown", "excess_return")
 STABILITY_COLUMNS = ("n_folds", "sharpe_mean", "sharpe_std", "positive_fraction")
 FOLD_COLUMNS = ("fold", "train_start", "train_end", "test_start", "test_end", "params", "train_sharpe",
@@ -33,11 +35,12 @@ class WalkForwardKind:
 
     def main_row(self, summary: Mapping[str, Any]) -> Mapping[str, Any]:
         """The stitched out-of-sample curve."""
-        return summary.get("oos") or {}
+        oos = summary.get("oos")
+        return {"label": OOS_LABEL, **oos} if oos else {}
 
     def rows(self, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Each fold, then the stitched out-of-sample row."""
-        return [dict(r) for r in summary.get("folds") or []] + [{"fold": "out of sample", **(summary.get("oos") or {})}]
+        return [dict(r) for r in summary.get("folds") or []] + [{"fold": OOS_LABEL, **self.main_row(summary)}]
 
     def count(self, summary: Mapping[str, Any]) -> int:
         """The folds (the stitched row is not one)."""

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -17,6 +20,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+
+from engine.data.market import to_utc
 
 # WorkbenchError is re-exported: the app catches user errors without importing the engine.
 from engine.errors import InvalidParameterError, WorkbenchError  # noqa: F401
@@ -31,6 +36,7 @@ from workbench.paper import (  # noqa: F401 (nothing_requested: the paper page r
     request_kill,
     request_resume,
     request_stop,
+    session_series,
 )
 from workbench.paper.config import JOURNAL_FILE
 from workbench.policies import shipped_policies
@@ -39,23 +45,41 @@ from workbench.review.assess import Assessment, assess
 from workbench.review.decide import save_decision
 from workbench.review.gates import DEFAULT_GATES, Gate
 from workbench.review.gates import with_thresholds as gates_with_thresholds  # noqa: F401 (the review page's)
+from workbench.runs.baselines import BASELINES, BENCHMARK  # noqa: F401
 from workbench.runs.evaluate import spec_data, spec_decider
+from workbench.runs.formats import (  # noqa: F401
+    colour_scale,
+    column_format,
+    format_gate_value,
+    format_value,
+    metric_title,
+)
 from workbench.runs.kind import Progress, RunView
 from workbench.runs.registry import run_kind, run_spec
 from workbench.runs.spec import RunSpec, parse_options
+from workbench.runs.summary_block import (  # noqa: F401
+    REWARD_COMPONENTS,
+    SummaryBlock,
+    component_totals,
+    dominant_component,
+    step_components,
+)
+from workbench.runs.sweep import against_intuition, break_even_rows  # noqa: F401 (the sensitivity page's)
 from workbench.runs.views import (  # noqa: F401 (the app reads the stored runs through this facade)
-    BASELINES,
-    BENCHMARK,
     HEADLINE,
+    RUN_METRICS,
     RUNS_COLUMNS,
     action_names,
-    baseline_curves,
+    baselines,
+    baselines_at_hand,
     close_prices,
     detail_tables,
     equity_curves,
     headline,
+    main_label,
     main_row,
     regime_table,
+    run_summary_block,
     runs_frame,
     scenario_count,
     scenario_rows,
@@ -63,7 +87,7 @@ from workbench.runs.views import (  # noqa: F401 (the app reads the stored runs 
 )
 from workbench.services.datasets import list_datasets
 from workbench.services.uploads import uploaded_policies
-from workbench.store import RunInfo, RunStore, StoredRun
+from workbench.store import Review, RunInfo, RunStore, StoredRun
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +112,19 @@ def replayable_scenarios(run: StoredRun) -> list[str]:
     """Labels of the run's scenarios an explanation can replay (its kind says which)."""
     spec = RunSpec.from_dict(run.spec, source="stored run spec")
     return [label for label, _ in run_kind(spec.kind).replayable(spec)]
+
+
+def form_defaults(store: RunStore, run_id: str = "") -> RunInfo | None:
+    """The run a new experiment's form starts from: the run ``run_id`` names (an id or a prefix) when its
+    kind's spec makes a sensible default, else the newest run of its decider (of any decider when none
+    is named) whose kind's does (``RunView.sets_defaults``: a paper session's replay window does not)."""
+    infos = store.list_runs()
+    named = next((i for i in infos if run_id and i.run_id.startswith(run_id)), None)
+    usable = [i for i in infos if run_kind(i.kind).view().sets_defaults]
+    if named is not None and named in usable:
+        return named
+    same = [i for i in usable if named is None or i.decider == named.decider]
+    return (same or usable or [None])[0]
 
 
 def run_view(run: StoredRun) -> RunView:
@@ -179,6 +216,22 @@ def dataset_choices() -> list[dict[str, Any]]:
 def stress_periods() -> list[dict[str, str]]:
     """The stress-period catalogue: key, name, start, end."""
     return [{"key": p.key, "name": p.name, "start": p.start, "end": p.end} for p in STRESS_PERIODS]
+
+
+def covered_stress_periods(data: str, start: str | None = None, end: str | None = None) -> list[dict[str, str]]:
+    """The catalogued stress periods that lie inside ``data`` between ``start`` and ``end`` (both
+    optional): the ones a stress run over that span can replay.
+
+    Raises:
+        WorkbenchError: an unknown dataset or a malformed date.
+    """
+    entry = next((d for d in list_datasets() if d["name"] == data), None)
+    if entry is None:
+        raise InvalidParameterError(f"unknown dataset {data!r}")
+    first = max(to_utc(str(entry["start"])), to_utc(start)) if start else to_utc(str(entry["start"]))
+    last = min(to_utc(str(entry["end"])), to_utc(end)) if end else to_utc(str(entry["end"]))
+    return [p for p in stress_periods() if to_utc(p["start"]) >= first.normalize() and to_utc(p["end"]) <= last
+            and to_utc(p["end"]) > to_utc(p["start"])]
 
 
 def default_shocks() -> tuple[str, ...]:
@@ -276,7 +329,8 @@ def paper_sessions() -> list[Path]:
 
 
 def paper_state(state: str | Path) -> dict[str, Any]:
-    """A session's status (``workbench.paper.paper_status``) plus its equity at every journaled bar.
+    """A session's status (``workbench.paper.paper_status``) plus ``series``: its equity and decision
+    latency at every journaled bar, on their timestamps (``workbench.paper.session_series``).
 
     Raises:
         WorkbenchError: no session in ``state``.
@@ -284,10 +338,10 @@ def paper_state(state: str | Path) -> dict[str, Any]:
     state = Path(state)
     if not (state / JOURNAL_FILE).is_file():
         raise InvalidParameterError(f"{state}: no paper-trading session here (no {JOURNAL_FILE}); "
-                                    "start one with `workbench paper start --state DIR`")
+                                    "start one from the form above or with `workbench paper start --state DIR`")
     status = paper_status(state)
-    _, equity = ledger_arrays(state)
-    return {**status, "equity_curve": equity.tolist()}
+    series = session_series(state)
+    return {**status, "series": series, "equity_curve": series["equity"].tolist()}
 
 
 def paper_control(state: str | Path, command: str) -> dict[str, Any]:
@@ -297,3 +351,86 @@ def paper_control(state: str | Path, command: str) -> dict[str, Any]:
     if command not in actions:
         raise InvalidParameterError(f"paper command {command!r} is not one of {', '.join(actions)}")
     return actions[command](Path(state))
+
+
+def latency_gate() -> float | None:
+    """The threshold of the decision-latency gate (ms), None when no default gate tests latency."""
+    return next((g.threshold for g in DEFAULT_GATES if g.metric == "decision_latency_p99_ms"), None)
+
+
+def latest_review_of(store: RunStore, decider: str) -> Review | None:
+    """The newest review of any stored run of ``decider`` (a policy or strategy name), or None."""
+    newest = None
+    for info in store.list_runs():
+        if info.decider != decider:
+            continue
+        review = store.latest_review(info.run_id)
+        if review is not None and (newest is None or review.id > newest.id):
+            newest = review
+    return newest
+
+
+@dataclass(frozen=True)
+class PaperSessionSpec:
+    """A paper-trading session the app starts: what ``workbench paper start`` is given.
+
+    Attributes:
+        name: The state folder's name under :func:`paper_root` (letters, digits, ``-`` and ``_``).
+        policy, strategy: Exactly one: who decides.
+        data: A dataset the replay feed reads; ``symbols`` of it (None: all).
+        start, end: The replayed period (YYYY-MM-DD).
+        fees, slippage: Costs as fractions.
+        days_per_second: Pace of the replay in days of data per second (0: as fast as it goes).
+    """
+
+    name: str
+    data: str
+    policy: str | None = None
+    strategy: str | None = None
+    symbols: tuple[str, ...] | None = None
+    start: str | None = None
+    end: str | None = None
+    fees: float = 0.0
+    slippage: float = 0.0
+    days_per_second: float = 0.0
+
+    def command(self, python: str = sys.executable) -> list[str]:
+        """The ``workbench paper start`` command line (run with this interpreter's ``-m workbench.cli``)."""
+        if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
+            raise InvalidParameterError(f"session name {self.name!r}: use letters, digits, '-' and '_' only")
+        if (self.policy is None) == (self.strategy is None):
+            raise InvalidParameterError("give exactly one of a policy and a strategy")
+        feed = f"replay:{self.data}" + (f":{','.join(self.symbols)}" if self.symbols else "")
+        who = ["--policy", self.policy] if self.policy else ["--strategy", str(self.strategy)]
+        speed = "max" if not self.days_per_second else repr(float(self.days_per_second) * 86_400)
+        line = [python, "-m", "workbench.cli", "paper", "start", *who, "--feed", feed, "--state",
+                str(paper_root() / self.name), "--fees", repr(float(self.fees)), "--slippage",
+                repr(float(self.slippage)), "--speed", speed]
+        for flag, value in (("--start", self.start), ("--end", self.end)):
+            if value:
+                line += [flag, value]
+        return line
+
+
+_PAPER_PROCESSES: list[subprocess.Popen] = []
+
+
+def start_paper_session(session: PaperSessionSpec) -> Path:
+    """Start ``workbench paper start`` for ``session`` in its own process (so the session outlives a page
+    and the kill switch reaches it through its journal) and return its state folder. The process
+    stores the session as a run of kind ``paper`` when it ends.
+
+    Raises:
+        WorkbenchError: a bad name, no decider, or a state folder that already holds a session.
+    """
+    state = paper_root() / session.name
+    command = session.command()
+    if (state / JOURNAL_FILE).exists():
+        raise InvalidParameterError(f"{state} already holds a session; choose another name")
+    state.parent.mkdir(parents=True, exist_ok=True)
+    log = open(state.parent / f"{session.name}.log", "w")
+    _PAPER_PROCESSES[:] = [p for p in _PAPER_PROCESSES if p.poll() is None]  # reap the finished ones
+    _PAPER_PROCESSES.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                             env={**os.environ, "WORKBENCH_HOME": str(workbench_home())}))
+    log.close()
+    return state

@@ -152,3 +152,43 @@ def test_quantiles_are_ordered_and_bounded(values) -> None:
     assert all(a <= b + 1e-9 * max(1.0, abs(b)) for a, b in zip(ordered, ordered[1:]))
     assert (q["min"], q["max"]) == (min(values), max(values))
     assert np.isclose(q["p50"], np.median(values))
+
+
+def test_issue17_a_dated_shock_appears_among_its_familys_worst_cases_with_its_change_and_exposure() -> None:
+    spec = stress_spec(start="2008-01-01", end="2008-12-31", options={
+        "shocks": ["gap:-0.2", "volatility:2"], "shock_at": "2008-06-02", "shock_bars": 5, "n_bootstrap": 2,
+        "n_garch": 0, "periods": ["lehman_weeks"]})
+    summary = run_stress(spec).summary()
+    assert summary["shock"] == {"at": "2008-06-02T00:00:00+00:00", "bar": summary["shock"]["bar"], "bars": 5}
+    base = summary["scenarios"][0]
+    by_family = {group["family"]: group["cases"] for group in summary["worst_by_family"]}
+    assert list(by_family) == ["shock", "bootstrap", "historical"]  # the batch's order
+    shocks = by_family["shock"]
+    assert len(shocks) == 2  # every shock is listed, not only the worst few
+    gap = next(s for s in shocks if "gap -20% at 2008-06-02" in s["label"])
+    # Buy and hold is all in AAPL when the gap strikes: the loss is 20% of the position.
+    assert gap["exposure_at_shock"] == pytest.approx(1.0, abs=0.01)
+    assert gap["change_return"] == pytest.approx(gap["total_return"] - base["total_return"], rel=1e-12)
+    assert gap["change_drawdown"] == pytest.approx(gap["max_drawdown"] - base["max_drawdown"], rel=1e-12)
+    assert gap["peak_date"] is not None and not gap["never_traded"]
+    # Synthetic paths have no dates of their own: their episodes are given in bars.
+    for path in by_family["bootstrap"]:
+        assert path["peak_date"] is None and path["trough_date"] is None and path["trough_bar"] >= path["peak_bar"]
+    # The historical window: measured inside the base run first, its replay from cash second.
+    period = summary["periods"][0]
+    inside, replay = period["in_base_run"], period["replay"]
+    assert inside["exposure_at_start"] == pytest.approx(1.0, abs=0.01) and inside["fills"] == 0
+    assert inside["total_return"] == pytest.approx(inside["benchmark_return"], abs=1e-9)  # one symbol, all in
+    window = by_family["historical"][0]
+    assert window["change_return"] == pytest.approx(replay["total_return"] - inside["total_return"], rel=1e-12)
+    assert summary["never_traded"] == []
+
+
+def test_issue17_scenarios_that_never_trade_are_listed() -> None:
+    spec = stress_spec(strategy="sma_cross", start="2008-01-01", end="2008-12-31",
+                       options={"shocks": [], "n_bootstrap": 0, "n_garch": 0, "periods": ["lehman_weeks"]})
+    summary = run_stress(spec).summary()
+    replay = summary["periods"][0]["replay"]
+    assert replay["n_trades"] == 0  # an SMA of 50 bars cannot trade in a 20-bar window from cash
+    assert replay["label"] in summary["never_traded"]
+    assert summary["worst_by_family"][0]["cases"][0]["never_traded"]

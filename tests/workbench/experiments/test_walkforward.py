@@ -133,7 +133,7 @@ def test_a_whole_run_as_one_segment_has_the_runs_metrics() -> None:
     expected = evaluation.metrics[0]
     got = rollout_segment(evaluation).metrics(100_000.0, path.data.frequency)
     for key in ("final_equity", "total_return", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration",
-                "n_orders", "fees_paid", "exposure", "turnover", "benchmark_return", "excess_return"):
+                "n_orders", "fees_paid", "exposure", "time_in_market", "turnover", "benchmark_return", "excess_return"):
         assert got[key] == pytest.approx(expected[key], rel=1e-9), key
     assert got["win_rate"] is None and got["n_trades"] is None
 

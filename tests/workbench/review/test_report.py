@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,7 +16,8 @@ from workbench.review.evidence import collect_evidence
 from workbench.review.gates import DEFAULT_GATES, evaluate_gates, verdict
 from workbench.review.report import ReviewRecord, render_report, write_report
 
-SECTIONS = ("decision", "gates", "equity", "underwater", "stress", "sensitivity", "comparison", "walkforward",
+SECTIONS = ("decision", "summary", "gates", "equity", "underwater", "stress", "sensitivity", "comparison",
+            "walkforward",
             "regimes", "canary", "fingerprints")
 
 
@@ -69,8 +71,10 @@ def test_the_report_is_self_contained(full_report) -> None:
     page.feed(text)
     assert page.external == [] and page.scripts_with_src == []
     assert "Bokeh" in text and "<script" in text  # BokehJS itself is inlined
-    # BokehJS's source names a MathJax CDN it would use for TeX labels; no tag of the page loads anything.
-    assert "<script src=" not in text and "<link" not in text and "cdn.bokeh.org" not in text
+    # Issue 17: BokehJS's source names the MathJax CDN it would use for TeX labels (and two more loaders);
+    # the report blanks them, so no CDN reference is left in the file at all.
+    assert "<script src=" not in text and "<link" not in text and 'src="http' not in text
+    assert re.search(r"https?://(cdn|maps\.googleapis)", text) is None and "mathjax@" not in text
 
 
 def test_the_report_stays_self_contained_in_a_process_that_imported_panel() -> None:
@@ -108,7 +112,7 @@ def test_the_header_fingerprints_and_tables_hold_the_reviewed_facts(full_report)
         assert f"spec of {run_id}" in text
     assert "f" * 64 in text and "0.1.0+test" in text
     assert "trend_regime" in text and "positions.long" in text  # per-regime table, flattened
-    assert "Break-even fees" in text and "0.0015" in text
+    assert "Break-even fees" in text and "<td>15 bp</td>" in text  # a cost reads in basis points
     assert "stocks AAPL 2005..2006, 300 bars" in text  # canary window
 
 
@@ -159,3 +163,27 @@ def test_a_failed_write_leaves_the_old_report(tmp_path: Path, monkeypatch: pytes
     with pytest.raises(OSError, match="disk full"):
         write_report(path, "new")
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_issue17_the_summary_block_opens_the_report_with_the_warnings_of_an_inactive_policy() -> None:
+    inactive = fakes.backtest(scenarios=[fakes.scenario("fees=0.001", n_trades=3, exposure=0.035,
+                                                        time_in_market=0.1, win_rate=None, n_closed_trades=0)])
+    text = render_report(assessment([inactive]), RECORD)
+    section = text[text.index('<section id="summary">'):text.index('<section id="gates">')]
+    assert "Warning: Too few trades for the statistics to mean anything: 3 trades" in section
+    assert "Warning: Mostly in cash: mean exposure 3.50% of equity" in section
+    assert "<th>best baseline (" in section and "<td>Sharpe</td>" in section
+    # The baselines are drawn dashed beside the candidate in "Equity vs baselines".
+    equity = text[text.index('<section id="equity">'):text.index('<section id="underwater">')]
+    assert "Dashed: the baselines" in equity
+
+
+def test_issue17_stress_quantiles_read_in_order_and_drawdowns_read_negative(full_report) -> None:
+    text, _ = full_report
+    section = text[text.index('<section id="stress">'):text.index('<section id="sensitivity">')]
+    order = [section.index(f"<td>{name}</td>") for name in ("lowest", "5th percentile", "25th percentile", "median",
+                                                             "75th percentile", "95th percentile", "highest")]
+    assert order == sorted(order)
+    assert "<td>-35.0%</td>" in section  # the deepest stress drawdown, as a loss
+    # No cost or return in scientific notation (1.931e-05); only the ONNX parity bound, a tiny number by nature.
+    assert re.findall(r"\d\.\d+e-\d+", re.sub(r"<script.*?</script>", "", text, flags=re.S)) == ["1.00e-04"]

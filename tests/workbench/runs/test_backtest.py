@@ -30,7 +30,8 @@ def test_record_row_fields(result: BacktestResult) -> None:
     assert record.spec == SPEC.to_dict() and record.summary == result.summary()
     assert record.start.startswith("2010-01-04") and record.end.startswith("2010-12-31")
     assert record.data_fingerprint == result.data.fingerprint()
-    assert sorted(record.tables) == ["actions", "equity", "orders", "rewards"]  # no neural extras
+    # No neural extras; the baselines and the benchmark are stored with the run (issue 17).
+    assert sorted(record.tables) == ["actions", "baselines", "equity", "orders", "rewards"]
 
 
 def test_equity_table_is_the_rollout_equity(result: BacktestResult, tables: dict) -> None:

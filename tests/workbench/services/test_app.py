@@ -91,16 +91,79 @@ def test_check_spec_fails_fast_on_what_the_run_would_fail_on() -> None:
         app_services.check_spec(SPEC.replace(kind="stress", options=(("n_bootstrapp", 3),)))
 
 
-def test_baselines_and_benchmark_follow_the_execution_rules() -> None:
-    curves = app_services.baseline_curves(SPEC.to_dict())
-    assert list(curves.columns) == [*app_services.BASELINES, app_services.BENCHMARK]
-    data = spec_data(SPEC)
-    close, open_ = np.asarray(data.close)[:, 0], np.asarray(data.open)[:, 0]
-    # Buy and hold without costs: all cash buys at bar 1's open, then equity follows the close.
-    expected = SPEC.cash / open_[1] * close[1:]
-    assert curves[app_services.BENCHMARK].iloc[0] == SPEC.cash
-    assert np.allclose(curves[app_services.BENCHMARK].to_numpy()[1:], expected)
-    assert app_services.baseline_curves(SPEC.to_dict()) is not curves  # a copy of the cached frame
+def test_a_run_stored_without_baselines_gets_them_computed_once(store) -> None:
+    run = stored(store, "nb1", "stress", pd.DataFrame({"timestamp": INDEX, "base": np.ones(6)}))
+    assert not app_services.baselines_at_hand(run)
+    found, reason = app_services.baselines(run)
+    assert reason == "" and found.labels == ("fees=0,slippage=0",) and app_services.baselines_at_hand(run)
+    assert list(found.curves[0].columns) == [*app_services.BASELINES, app_services.BENCHMARK]
+    again, _ = app_services.baselines(run)
+    assert again is found  # cached by spec
+
+
+def test_issue17_a_backtest_reads_its_stored_baselines_without_running_them(store, monkeypatch) -> None:
+    info = app_services.run_and_store(store, SPEC.replace(fees=(0.0, 0.001)))
+    run = store.get_run(info.run_id)
+    from workbench.runs import views
+
+    monkeypatch.setattr(views, "try_baselines", lambda spec: pytest.fail("the stored baselines were not read"))
+    assert app_services.baselines_at_hand(run)
+    found, _ = app_services.baselines(run)
+    assert found.labels == ("fees=0,slippage=0", "fees=0.001,slippage=0")
+    block = app_services.run_summary_block(run, "fees=0.001,slippage=0")
+    assert block.scenario == "fees=0.001,slippage=0" and block.best_baseline in app_services.BASELINES
+    assert block.value("sharpe", "benchmark") == found.metrics[1][app_services.BENCHMARK]["sharpe"]
+
+
+def test_runs_frame_says_which_scenario_its_figures_come_from(store) -> None:
+    summaries = {"backtest": {"scenarios": [{"label": "fees=0", "sharpe": 1.0}]},
+                 "walkforward": {"oos": {"sharpe": 0.7, "bars": 20}, "folds": []},
+                 "compare": {"candidate": {"name": "sma_cross", "sharpe": 1.2}}}
+    frame = app_services.runs_frame([
+        stored(store, f"s-{kind}", kind, pd.DataFrame({"timestamp": INDEX, "x": np.ones(6)}), summary).info
+        for kind, summary in summaries.items()]).set_index("run_id")
+    assert frame.loc["s-backtest", "scenario"] == "fees=0"
+    assert frame.loc["s-walkforward", "scenario"] == "out of sample"
+    assert frame.loc["s-compare", "scenario"] == "sma_cross"
+
+
+def test_covered_stress_periods_are_inside_the_data_and_the_dates() -> None:
+    keys = [p["key"] for p in app_services.covered_stress_periods("stocks", "2008-01-01", "2010-12-31")]
+    assert keys == ["lehman_weeks", "flash_crash_2010"]
+    assert "q4_2018" not in [p["key"] for p in app_services.covered_stress_periods("stocks")]  # data end 2013
+    with pytest.raises(WorkbenchError, match="unknown dataset"):
+        app_services.covered_stress_periods("nope")
+
+
+def test_form_defaults_follow_the_newest_run_but_not_a_paper_replay(store) -> None:
+    older = stored(store, "old", "backtest", pd.DataFrame({"timestamp": INDEX, "x": np.ones(6)}))
+    stored(store, "newer", "paper", pd.DataFrame({"timestamp": INDEX, "x": np.ones(6)}))
+    assert app_services.form_defaults(store).run_id == older.run_id
+    assert app_services.form_defaults(store, "newer").run_id == older.run_id  # same decider, usable kind
+    assert app_services.form_defaults(store, "old").run_id == older.run_id
+
+
+def test_latest_review_of_a_decider(store) -> None:
+    a = stored(store, "ra", "backtest", pd.DataFrame({"timestamp": INDEX, "x": np.ones(6)}))
+    b = stored(store, "rb", "stress", pd.DataFrame({"timestamp": INDEX, "x": np.ones(6)}))
+    assert app_services.latest_review_of(store, "x") is None
+    store.save_review([a.run_id], "ana", "GO", "GO", "", [])
+    store.save_review([b.run_id], "bo", "NO-GO", "NO-GO", "", [])
+    assert app_services.latest_review_of(store, "x").decision == "NO-GO"
+    assert app_services.latest_review_of(store, "someone else") is None
+
+
+def test_paper_session_command_is_the_cli_command(workbench_home) -> None:
+    session = app_services.PaperSessionSpec(name="s1", data="stocks", policy="p", symbols=("AAPL",),
+                                            start="2011-01-01", end="2011-02-01", fees=0.001, days_per_second=2)
+    line = session.command("python")
+    assert line[:5] == ["python", "-m", "workbench.cli", "paper", "start"]
+    assert line[line.index("--feed") + 1] == "replay:stocks:AAPL" and line[line.index("--speed") + 1] == "172800.0"
+    assert line[line.index("--state") + 1] == str(app_services.paper_root() / "s1")
+    with pytest.raises(WorkbenchError, match="letters, digits"):
+        app_services.PaperSessionSpec(name="../x", data="stocks", policy="p").command()
+    with pytest.raises(WorkbenchError, match="exactly one"):
+        app_services.PaperSessionSpec(name="s2", data="stocks").command()
 
 
 def test_regime_table_of_a_run_without_stored_regimes(store) -> None:
