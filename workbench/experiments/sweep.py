@@ -127,12 +127,12 @@ def break_even(costs: Sequence[float], excess: Sequence[float | None]) -> tuple[
         if i == 0:
             if y == 0:
                 return x, None
-            return None, (f"the excess return is already negative ({y:.4g}) at the lowest cost "
-                          f"{format_value(x)}; the break-even lies below the grid")
+            return None, (f"the excess return is already negative ({y:+.2%}) at the lowest cost "
+                          f"{format_value(x)} ({x * 1e4:g} bp); the break-even lies below the grid")
         x0, y0 = xs[i - 1], ys[i - 1]
         return x0 + y0 * (x - x0) / (y0 - y), None
-    return None, (f"the excess return stays positive up to the highest cost {format_value(xs[-1])}; "
-                  "the break-even lies above the grid")
+    return None, (f"the excess return stays positive up to the highest cost {format_value(xs[-1])} "
+                  f"({xs[-1] * 1e4:g} bp); the break-even lies above the grid")
 
 
 @dataclass

@@ -140,7 +140,9 @@ def _replay_table(periods: Sequence[Mapping[str, Any]]) -> DetailTable:
 def _quantile_table(distribution: Mapping[str, Any]) -> DetailTable:
     rows = tuple({"quantile": name, "max_drawdown": (distribution.get("max_drawdown") or {}).get(key),
                   "total_return": (distribution.get("total_return") or {}).get(key)} for key, name in QUANTILES)
-    return DetailTable(f"Quantiles over all {distribution.get('n', '')} scenarios".replace("  ", " "), rows)
+    return DetailTable(f"Quantiles over all {distribution.get('n', '')} scenarios".replace("  ", " "), rows, notes=(
+        "Each column's quantiles of its own values. A drawdown's are of its depth (shown negative): its "
+        "'highest' row is the deepest drawdown of all scenarios, its 'lowest' the shallowest.",))
 
 
 def _worst_tables(summary: Mapping[str, Any]) -> list[DetailTable]:

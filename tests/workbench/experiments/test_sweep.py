@@ -36,8 +36,8 @@ def test_break_even_interpolates_between_the_grid_values_around_zero() -> None:
 
 
 @pytest.mark.parametrize(("excess", "reason"), [
-    ([-0.01, -0.02, -0.03], "already negative"),
-    ([0.03, 0.02, 0.01], "stays positive"),
+    ([-0.01, -0.02, -0.03], "already negative (-1.00%) at the lowest cost 0 (0 bp)"),
+    ([0.03, 0.02, 0.01], "stays positive up to the highest cost 0.002 (20 bp)"),
     ([0.03, None, 0.01], "undefined"),
 ])
 def test_break_even_outside_the_grid_is_none_with_a_reason(excess, reason) -> None:
