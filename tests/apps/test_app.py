@@ -11,8 +11,8 @@ from apps.pages.runs import RunsPage
 
 
 def test_navigation_carries_the_run_and_its_scenario_to_every_page() -> None:
-    text = navigation("run", {"run": "abc123", "scenario": "fees=0.001,slippage=0"})
-    assert 'id="nav-attention" href="./attention?run=abc123&amp;scenario=fees%3D0.001%2Cslippage%3D0"' in text
+    text = navigation("run", {"run": "abc123", "scenario": "fees=0.001 slippage=0"})
+    assert 'id="nav-attention" href="./attention?run=abc123&amp;scenario=fees%3D0.001+slippage%3D0"' in text
     assert 'id="nav-walkforward"' in text and "font-weight:bold;color:#0d6efd\">Run detail" in text
     assert 'href="./runs"' in navigation("runs", {})
 

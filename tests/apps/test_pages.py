@@ -413,9 +413,9 @@ def team_backtest():
     weights = {"fvg": [0.8, 0, 0, 0, 0, 0, 0.2], "momentum": [0, 0, 0, 0, 0, 0.8, 0.2], "entry": [1 / 7] * 7}
     attention = base.assign(**{f"{a}_{c}": w[i] for a, w in weights.items() for i, c in enumerate(TEAM_COLUMNS)})
     rewards = base.assign(pnl=0.5, cost=-0.1, time=0.0, sharpe=0.0, drawdown=0.0, sizing=0.0, hold=0.0, total=0.4)
-    equity = pd.DataFrame({"timestamp": INDEX, "fees=0,slippage=0": np.linspace(100.0, 110.0, 40)})
+    equity = pd.DataFrame({"timestamp": INDEX, "fees=0 slippage=0": np.linspace(100.0, 110.0, 40)})
     summary = {"kind": "backtest", "policy": spec.policy, "data": {"name": "stocks", "symbols": ["AAPL"]},
-               "scenarios": [{"scenario": 0, "label": "fees=0,slippage=0", "total_return": 0.1, "sharpe": 1.0,
+               "scenarios": [{"scenario": 0, "label": "fees=0 slippage=0", "total_return": 0.1, "sharpe": 1.0,
                               "max_drawdown": 0.0, "n_trades": 1}]}
     return record("e" * 16, "backtest", spec, summary, {"equity": equity, "team_votes": votes,
                                                          "team_attention": attention, "rewards": rewards})
@@ -460,8 +460,8 @@ def inactive_policy(run_id: str = "e" * 16):
     symbol agent's in issue 17)."""
     spec = RunSpec(kind="backtest", data="stocks", policy="symbol-agent-compact-stocks", symbols=("AAPL",),
                    start="2009-01-02", end="2009-02-26", fees=(0.001,))
-    equity = pd.DataFrame({"timestamp": INDEX, "fees=0.001,slippage=0": np.linspace(100.0, 100.5, 40)})
-    row = {"scenario": 0, "label": "fees=0.001,slippage=0", "fees": 0.001, "slippage": 0.0, "sharpe": 0.8,
+    equity = pd.DataFrame({"timestamp": INDEX, "fees=0.001 slippage=0": np.linspace(100.0, 100.5, 40)})
+    row = {"scenario": 0, "label": "fees=0.001 slippage=0", "fees": 0.001, "slippage": 0.0, "sharpe": 0.8,
            "total_return": 0.005, "annualized_return": 0.03, "max_drawdown": 0.0, "n_trades": 3,
            "n_closed_trades": 0, "exposure": 0.035, "time_in_market": 0.1, "win_rate": None}
     return record(run_id, "backtest", spec, {"kind": "backtest", "scenarios": [row],
@@ -472,7 +472,7 @@ def test_issue17_run_detail_opens_with_the_summary_block_and_its_warnings(contex
     context.store.save_run(inactive_policy())
     page = RunDetailPage(context, run_id="eeee", show_baselines=False)
     block = page.summary_block()
-    assert block.scenario == "fees=0.001,slippage=0"
+    assert block.scenario == "fees=0.001 slippage=0"
     assert [w.split(":")[0] for w in block.warnings] == ["Too few trades for the statistics to mean anything",
                                                           "Mostly in cash"]
     shown = page._overview.objects[0]
@@ -502,7 +502,7 @@ def test_issue17_run_detail_links_its_charts_and_its_drawdowns_to_attention(cont
     first = table.value.iloc[0]
     assert first["depth"] == pytest.approx(-10.0 / 100, rel=1e-9)  # shown negative
     bar = page.episodes()[0]["peak_bar"]
-    assert f'href="./attention?run={A}&amp;scenario=fees%3D0%2Cslippage%3D0&amp;bar={bar}"' in first["attention"]
+    assert f'href="./attention?run={A}&amp;scenario=fees%3D0+slippage%3D0&amp;bar={bar}"' in first["attention"]
 
 
 def test_issue17_pages_opened_without_a_run_list_the_recent_runs(context) -> None:
@@ -533,7 +533,7 @@ def test_issue17_runs_page_columns_scenario_and_one_metric_chart(context) -> Non
     page.columns = [*page.columns, "turnover"]
     assert "turnover" not in page._table.hidden_columns
     row = page._table.value.set_index("kind")
-    assert row.loc["sweep", "figures from"] == "fees=0,slippage=0"
+    assert row.loc["sweep", "figures from"] == "fees=0 slippage=0"
     page.kind = "backtest"
     page._on_selection(type("Event", (), {"new": [0, 1]})())
     page.chart_metric = "max_drawdown"

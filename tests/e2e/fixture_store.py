@@ -42,7 +42,7 @@ def inactive_policy_record(model_sha: str) -> RunRecord:
                    **dict(COMMON, start="2009-01-02", end="2009-12-31"))
     index = pd.date_range("2009-01-02", "2009-12-31", freq="B", tz="UTC")
     equity = 100_000 * (1 + 0.0003 * np.sin(np.arange(len(index)) / 9.0) + 0.00001 * np.arange(len(index)))
-    label = "fees=0.001,slippage=0.0005"
+    label = "fees=0.001 slippage=0.0005"
     row = {"scenario": 0, "label": label, "fees": 0.001, "slippage": 0.0005, "cash": 100_000.0,
            "final_equity": float(equity[-1]), "total_return": float(equity[-1] / 1e5 - 1), "annualized_return": 0.0075,
            "annualized_volatility": 0.0093, "sharpe": 0.80, "sortino": 1.15, "calmar": 0.6, "max_drawdown": 0.0127,

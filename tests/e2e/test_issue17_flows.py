@@ -90,18 +90,18 @@ def test_the_run_and_scenario_live_in_the_url_and_the_sidebar(page, server, run_
     run_id = run_ids["backtest"]
     page.page.goto(f"{server}/run?run={run_id[:8]}")
     settle(page.page, "Worst drawdowns")
-    choose(page.page, "Scenario", "fees=0.001,slippage=0.0005")
+    choose(page.page, "Scenario", "fees=0.001 slippage=0.0005")
     page.page.wait_for_function("() => window.location.search.includes('scenario=')")
-    assert query(page.page) == {"run": run_id, "scenario": "fees=0.001,slippage=0.0005"}
+    assert query(page.page) == {"run": run_id, "scenario": "fees=0.001 slippage=0.0005"}
     page.page.reload()
     settle(page.page, "Worst drawdowns")
-    assert shows(page.page, "Summary: fees=0.001,slippage=0.0005")
+    assert shows(page.page, "Summary: fees=0.001 slippage=0.0005")
     page.page.locator("#nav-rewards").click()
     settle(page.page, "Reward components")
-    assert query(page.page)["run"] == run_id and query(page.page)["scenario"] == "fees=0.001,slippage=0.0005"
+    assert query(page.page)["run"] == run_id and query(page.page)["scenario"] == "fees=0.001 slippage=0.0005"
     page.page.locator("#nav-run").click()
     settle(page.page, "Worst drawdowns")
-    assert shows(page.page, "Summary: fees=0.001,slippage=0.0005")
+    assert shows(page.page, "Summary: fees=0.001 slippage=0.0005")
     # Opened without a run, Run detail offers the recent runs as links.
     page.page.goto(f"{server}/run")
     settle(page.page, "Recent runs")

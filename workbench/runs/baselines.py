@@ -35,7 +35,7 @@ class Baselines:
     """Baseline and benchmark results on a run's market.
 
     Attributes:
-        labels: The cost points (``fees=0.001,slippage=0.0005``), in the run's grid order.
+        labels: The cost points (``fees=0.001 slippage=0.0005``), in the run's grid order.
         costs: ``(fees, slippage)`` of each cost point.
         curves: One frame per cost point: timestamp index, a column per baseline and the benchmark.
         metrics: One mapping per cost point: name -> metrics row (``engine.metrics.METRIC_KEYS``).

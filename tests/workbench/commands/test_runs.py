@@ -45,7 +45,8 @@ def test_backtest_stores_its_run_by_default(capsys: pytest.CaptureFixture) -> No
     assert [r["run_id"] for r in listed] == [run_id] and listed[0]["decider"] == "buy_and_hold"
     shown = json.loads(out_of(capsys, "runs", "show", run_id[:6], "--json"))
     # One scenario, two symbols, 124 bars (123 decisions).
-    assert shown["tables"] == {"actions": 2 * 123, "equity": 124, "orders": 2, "rewards": 2 * 123}
+    # The baselines and the benchmark are stored beside it: one row per bar (issue 17).
+    assert shown["tables"] == {"actions": 2 * 123, "baselines": 124, "equity": 124, "orders": 2, "rewards": 2 * 123}
     assert shown["summary"]["run_id"] == run_id and shown["spec"]["strategy"] == "buy_and_hold"
 
 

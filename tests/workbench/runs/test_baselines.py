@@ -21,7 +21,7 @@ def fresh() -> Baselines:
 
 
 def test_one_cost_point_per_fee_and_the_benchmark_without_costs(fresh: Baselines) -> None:
-    assert fresh.labels == ("fees=0,slippage=0", "fees=0.002,slippage=0")
+    assert fresh.labels == ("fees=0 slippage=0", "fees=0.002 slippage=0")
     assert fresh.costs == ((0.0, 0.0), (0.002, 0.0))
     for curves, metrics in zip(fresh.curves, fresh.metrics):
         assert list(curves.columns) == [*BASELINES, BENCHMARK] and set(metrics) == {*BASELINES, BENCHMARK}
@@ -47,7 +47,7 @@ def test_a_backtest_stores_them_and_they_read_back_unchanged(fresh: Baselines) -
 
 
 def test_a_scenario_finds_its_cost_point(fresh: Baselines) -> None:
-    assert fresh.point({"label": "fees=0.002,slippage=0"}) == 1
+    assert fresh.point({"label": "fees=0.002 slippage=0"}) == 1
     assert fresh.point({"label": "other", "fees": 0.002, "slippage": 0.0}) == 1
     assert fresh.point({"label": "base"}) == 0 and fresh.point(None) == 0
 

@@ -95,7 +95,7 @@ def test_a_run_stored_without_baselines_gets_them_computed_once(store) -> None:
     run = stored(store, "nb1", "stress", pd.DataFrame({"timestamp": INDEX, "base": np.ones(6)}))
     assert not app_services.baselines_at_hand(run)
     found, reason = app_services.baselines(run)
-    assert reason == "" and found.labels == ("fees=0,slippage=0",) and app_services.baselines_at_hand(run)
+    assert reason == "" and found.labels == ("fees=0 slippage=0",) and app_services.baselines_at_hand(run)
     assert list(found.curves[0].columns) == [*app_services.BASELINES, app_services.BENCHMARK]
     again, _ = app_services.baselines(run)
     assert again is found  # cached by spec
@@ -109,9 +109,9 @@ def test_issue17_a_backtest_reads_its_stored_baselines_without_running_them(stor
     monkeypatch.setattr(views, "try_baselines", lambda spec: pytest.fail("the stored baselines were not read"))
     assert app_services.baselines_at_hand(run)
     found, _ = app_services.baselines(run)
-    assert found.labels == ("fees=0,slippage=0", "fees=0.001,slippage=0")
-    block = app_services.run_summary_block(run, "fees=0.001,slippage=0")
-    assert block.scenario == "fees=0.001,slippage=0" and block.best_baseline in app_services.BASELINES
+    assert found.labels == ("fees=0 slippage=0", "fees=0.001 slippage=0")
+    block = app_services.run_summary_block(run, "fees=0.001 slippage=0")
+    assert block.scenario == "fees=0.001 slippage=0" and block.best_baseline in app_services.BASELINES
     assert block.value("sharpe", "benchmark") == found.metrics[1][app_services.BENCHMARK]["sharpe"]
 
 

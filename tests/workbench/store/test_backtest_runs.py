@@ -36,14 +36,14 @@ def assert_same_bytes(first: Path, second: Path) -> list[str]:
 @pytest.mark.slow
 def test_same_baseline_spec_twice_stores_identical_bytes(tmp_path: Path) -> None:
     names = assert_same_bytes(*store_twice(BASELINE, tmp_path))
-    assert names == ["actions.parquet", "equity.parquet", "orders.parquet", "rewards.parquet"]
+    assert names == ["actions.parquet", "baselines.parquet", "equity.parquet", "orders.parquet", "rewards.parquet"]
 
 
 @pytest.mark.slow
 def test_same_policy_spec_twice_stores_identical_bytes_and_its_extras(tmp_path: Path) -> None:
     first, second = store_twice(POLICY, tmp_path)
     names = assert_same_bytes(first, second)
-    assert names == ["actions.parquet", "attention.parquet", "equity.parquet", "orders.parquet",
+    assert names == ["actions.parquet", "attention.parquet", "baselines.parquet", "equity.parquet", "orders.parquet",
                      "probabilities.parquet", "rewards.parquet", "values.parquet"]
     with RunStore.open(tmp_path / "first") as store:
         run = store.get_run(first.name)
