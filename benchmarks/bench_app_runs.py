@@ -229,10 +229,22 @@ def demo_policy_run(home: Path) -> str | None:
 
 
 def without_stored_baselines(home: Path, into: Path) -> Path:
-    """A copy of the store in ``home`` whose runs keep no baselines table (they run on demand, as before)."""
+    """A copy of the store in ``home`` whose runs keep no baselines table (they run on demand, as before):
+    the files go, and so do their entries in each run's table digests (the store lists a run's tables
+    from those, and would fail to load a listed table whose file is gone)."""
+    import json
+    import sqlite3
+
+    from workbench.store.store import DATABASE_NAME
+
     shutil.copytree(home, into)
     for table in into.glob("runs/*/baselines.parquet"):
         table.unlink()
+    with sqlite3.connect(into / "runs" / DATABASE_NAME) as db:
+        rows = db.execute("SELECT run_id, table_digests FROM runs WHERE table_digests IS NOT NULL").fetchall()
+        for run_id, digests in rows:
+            kept = {name: sha for name, sha in json.loads(digests).items() if name != "baselines"}
+            db.execute("UPDATE runs SET table_digests = ? WHERE run_id = ?", (json.dumps(kept, sort_keys=True), run_id))
     return into
 
 
