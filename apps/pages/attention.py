@@ -26,6 +26,7 @@ from apps.pages.common import (
     note,
     recent_runs,
     run_options,
+    stamp,
     table,
 )
 from workbench.services import app as app_services
@@ -51,11 +52,6 @@ def episode_start(episodes: list[dict], timestamp: pd.Timestamp) -> str | None:
         if start <= timestamp and (end is None or timestamp <= end):
             return episode["peak_date"]
     return None
-
-
-def stamp(timestamp: pd.Timestamp) -> str:
-    """A bar's date, with its time of day when it has one (intraday bars)."""
-    return f"{timestamp:%Y-%m-%d %H:%M}" if timestamp.hour or timestamp.minute else f"{timestamp:%Y-%m-%d}"
 
 
 def distinct_features(scores: pd.DataFrame) -> pd.DataFrame:

@@ -149,6 +149,11 @@ def display_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
     return out.rename(columns=renames), formatters
 
 
+
+def stamp(timestamp: pd.Timestamp) -> str:
+    """A bar's date, with its time of day when it has one (intraday bars)."""
+    return f"{timestamp:%Y-%m-%d %H:%M}" if timestamp.hour or timestamp.minute else f"{timestamp:%Y-%m-%d}"
+
 def _textual(values: pd.Series) -> bool:
     """Whether a column holds text (pandas' ``str`` dtype, or objects)."""
     return pd.api.types.is_string_dtype(values) or values.dtype == object

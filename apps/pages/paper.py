@@ -14,7 +14,7 @@ import param
 from bokeh.models.widgets.tables import NumberFormatter
 
 from apps import plots
-from apps.pages.common import AppContext, alert, heading, note, page_link, start_polling, table
+from apps.pages.common import AppContext, alert, heading, note, page_link, stamp, start_polling, table
 from apps.pages.launch import RunForm, parse_numbers, parse_symbols
 from workbench.services import app as app_services
 from workbench.services.app import WorkbenchError
@@ -140,7 +140,7 @@ class PaperPage(pn.viewable.Viewer):
         last = status.get("last_bar") or {}
         summary = pd.DataFrame([{
             "decider": status["decider"], "feed": status["feed"], "state": state, "halt": status.get("halt") or "none",
-            "last bar": (last.get("timestamp") or "")[:19], "equity": status.get("equity"), "cash": status.get("cash"),
+            "last bar": stamp(pd.Timestamp(last["timestamp"])) if last.get("timestamp") else "", "equity": status.get("equity"), "cash": status.get("cash"),
             "return": status.get("return"), "decision p99 ms": (status.get("latency_ms") or {}).get("p99")}])
         risk = status.get("risk") or {}
         return {"summary": summary, "positions": pd.DataFrame(status.get("positions") or []),

@@ -315,6 +315,7 @@ def test_paper_page_shows_a_session_and_writes_no_kill_to_a_finished_replay(cont
     shot = page.snapshot()
     summary = shot["summary"].iloc[0]
     assert summary["state"] == "finished" and summary["halt"] == "none"
+    assert summary["last bar"] == status["last_bar"]["timestamp"][:10]  # a daily bar reads as its date
     assert summary["equity"] == status["equity"] and summary["decision p99 ms"] == status["latency_ms"]["p99"]
     assert list(shot["positions"]["symbol"]) == ["AAPL", "MSFT"]  # equal weight holds both
     assert len(shot["equity"]) == status["last_bar"]["bar"] + 1
