@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from engine.data.market import MarketData
 from engine.errors import WorkbenchError
 from engine.scenarios import from_market
 from workbench.runs.evaluate import cost_grid, evaluate, spec_data, spec_decider
@@ -82,14 +83,18 @@ class Baselines:
                    tuple(curves), tuple(p["metrics"] for p in points))
 
 
-def run_baselines(spec: RunSpec) -> Baselines:
+def run_baselines(spec: RunSpec, data: MarketData | None = None) -> Baselines:
     """Run :data:`BASELINES` under each cost point of ``spec`` and the benchmark on its market (one
     load of the data, one batch of cost points per baseline).
+
+    Args:
+        spec: The run whose market and cost points the baselines take.
+        data: The spec's data when the caller has loaded it already (a backtest has); else loaded here.
 
     Raises:
         WorkbenchError: the baselines cannot run on the spec's data (e.g. too few bars).
     """
-    data = spec_data(spec)
+    data = spec_data(spec) if data is None else data
     grid = cost_grid(spec)
     batch = from_market(data, [p for _, p in grid], labels=[label for label, _ in grid])
     plain = dict(strategy_params=(), policy=None, options=())
@@ -109,10 +114,10 @@ def run_baselines(spec: RunSpec) -> Baselines:
                      tuple(curves), tuple(metrics))
 
 
-def try_baselines(spec: RunSpec) -> tuple[Baselines | None, str]:
+def try_baselines(spec: RunSpec, data: MarketData | None = None) -> tuple[Baselines | None, str]:
     """:func:`run_baselines`, or None and the reason when they cannot run on the spec's data."""
     try:
-        return run_baselines(spec), ""
+        return run_baselines(spec, data), ""
     except WorkbenchError as error:
         logger.info("baselines of %s could not run: %s", spec.decider, error)
         return None, f"baselines could not run on this run's data: {error}"

@@ -55,7 +55,7 @@ def test_a_scenario_finds_its_cost_point(fresh: Baselines) -> None:
 def test_without_baselines_a_backtest_stores_none_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     from workbench.runs import backtest
 
-    monkeypatch.setattr(backtest, "try_baselines", lambda spec: (None, "baselines could not run: too few bars"))
+    monkeypatch.setattr(backtest, "try_baselines", lambda spec, data=None: (None, "baselines could not run: too few bars"))
     result = backtest.run_backtest(SPEC)
     assert TABLE not in result.to_record().tables
     assert result.summary()["baselines_note"] == "baselines could not run: too few bars"
