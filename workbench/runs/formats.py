@@ -23,14 +23,14 @@ METRIC_KINDS: dict[str, str] = {
                      "benchmark_return", "benchmark_annualized_return", "exposure", "time_in_market", "win_rate",
                      "share", "positive_fraction", "return", "replay_return", "change_return",
                      "exposure_at_shock", "exposure_at_start", "weight", "volatility",
-                     "walkforward_positive_fraction"), PERCENT),
-    **dict.fromkeys(("max_drawdown", "depth", "replay_drawdown", "drawdown", "daily_loss", "stress_max_drawdown"),
-                    DRAWDOWN),
+                     "walkforward_positive_fraction", "hold_share", "mean_cash", "agreement"), PERCENT),
+    **dict.fromkeys(("max_drawdown", "depth", "replay_drawdown", "drawdown", "daily_loss", "stress_max_drawdown",
+                     "worst_max_drawdown"), DRAWDOWN),
     "change_drawdown": DRAWDOWN_CHANGE,
     **dict.fromkeys(("final_equity", "fees_paid", "cash", "equity", "start_equity", "value"), MONEY),
     **dict.fromkeys(("n_trades", "n_closed_trades", "n_orders", "bars", "train_bars", "test_bars",
                      "max_drawdown_duration", "duration", "n", "n_folds", "trades", "fills", "replay_trades",
-                     "bars under water", "peak_bar", "trough_bar", "recovery_bar"), COUNT),
+                     "bars under water", "peak_bar", "trough_bar", "recovery_bar", "episodes", "timesteps"), COUNT),
     **dict.fromkeys(("sharpe", "sortino", "calmar", "profit_factor", "turnover", "train_sharpe", "sharpe_mean",
                      "sharpe_std", "deflated_sharpe", "psr", "oos_sharpe"), RATIO),
     **dict.fromkeys(("fees", "slippage", "spread", "break_even"), COST),
@@ -145,6 +145,7 @@ def format_number(value: Any) -> str:
 
 
 def _percent(value: float) -> str:
+    value = value or 0.0  # a zero drawdown negated (-0.0) reads 0.00%, not -0.00%
     if value != 0 and abs(value) < 0.001:
         return f"{value:.3%}"
     if abs(value) < 0.1:

@@ -14,6 +14,11 @@ from workbench.runs.formats import colour_scale, column_format, format_gate_valu
     ("exposure", 0.0348, "3.48%"),
     ("time_in_market", 0.0004, "0.040%"),
     ("max_drawdown", 0.1234, "-12.3%"),  # a loss reads negative
+    ("max_drawdown", 0.0, "0.00%"),  # no loss: not -0.00%
+    ("change_drawdown", 0.0, "0.00%"),
+    ("worst_max_drawdown", 0.05, "-5.00%"),  # a model card's figures read by kind too
+    ("hold_share", 0.98, "98.0%"),
+    ("timesteps", 204_800.0, "204,800"),
     ("change_drawdown", 0.05, "-5.00%"),  # a deeper drawdown reads as a loss
     ("change_drawdown", -0.02, "+2.00%"),
     ("final_equity", 102_345.678, "102,346"),
