@@ -9,7 +9,7 @@ from engine.atomic_files import check_output_folder, output_errors
 from engine.errors import InvalidParameterError
 from strategies.family import RUNTIMES
 from workbench.commands.options import add_placement_arguments, parse_list
-from workbench.commands.output import placement_line, print_json, print_table
+from workbench.commands.output import cell, placement_line, print_json, print_table
 from workbench.runs.backtest import export_backtest, run_backtest
 from workbench.runs.spec import RunSpec
 from workbench.store import RunStore
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     data = summary["data"]
     print(f"run {summary['run_id']}: {spec.decider} on {data['name']} ({', '.join(data['symbols'])}), "
           f"{data['start'][:10]} to {data['end'][:10]}")
-    print_table([h for _, h in _TABLE], [[_fmt(row[k]) for k, _ in _TABLE] for row in summary["scenarios"]])
+    print_table([h for _, h in _TABLE], [[cell(k, row[k]) for k, _ in _TABLE] for row in summary["scenarios"]])
     placement = placement_line(summary.get("placement"))
     if placement:
         print(placement)
@@ -108,9 +108,3 @@ def _key_value(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise InvalidParameterError(f"--param {text!r} is not KEY=VALUE, e.g. --param fast=20")
     return key.strip(), value.strip()
-
-
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "-" if value is None else str(value)

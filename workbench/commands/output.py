@@ -2,12 +2,26 @@
 from __future__ import annotations
 
 import json
+import numbers
 from typing import Any, Iterable, Mapping, Sequence
+
+from workbench.runs.formats import format_value
 
 
 def print_json(payload: object) -> None:
     """Print ``payload`` as one JSON document."""
     print(json.dumps(payload, indent=2, default=str))
+
+
+def cell(name: str, value: object) -> str:
+    """The value of metric ``name`` as the app shows it (``workbench.runs.formats.format_value``):
+    ``43.0%``, ``-15.6%`` (a drawdown), ``143,012``, ``17``, ``0.83``, ``10 bp``; a number of no known
+    kind by ``format_number``; ``n/a`` for a missing one; a string as it is."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, (int, bool)):
+        value = int(value)  # numpy integers
+    elif isinstance(value, numbers.Real) and not isinstance(value, (int, float, bool)):
+        value = float(value)  # numpy floats of other widths
+    return format_value(name, value)
 
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 from engine.atomic_files import check_output_folder, output_errors
 from engine.errors import InvalidParameterError
-from workbench.commands.output import print_json, print_table
+from workbench.commands.output import cell, print_json, print_table
 from workbench.store import RunStore, StoredRun
 
 _METRICS = (("total_return", "RETURN"), ("sharpe", "SHARPE"), ("max_drawdown", "MAX_DD"), ("n_trades", "TRADES"))
@@ -110,14 +109,14 @@ def _print_metrics(run: StoredRun) -> None:
     if isinstance(scenarios, list) and scenarios and all(isinstance(s, dict) for s in scenarios):
         print("metrics:")
         print_table(["  SCENARIO", *(h for _, h in _METRICS)],
-                    [[f"  {s.get('label', s.get('scenario', i))}", *(_fmt(s.get(k)) for k, _ in _METRICS)]
+                    [[f"  {s.get('label', s.get('scenario', i))}", *(cell(k, s.get(k)) for k, _ in _METRICS)]
                      for i, s in enumerate(scenarios)])
         return
     scalars = {k: v for k, v in run.summary.items() if isinstance(v, (int, float, str, bool)) and k != "run_id"}
     if scalars:
         print("summary:")
         for key, value in scalars.items():
-            print(f"  {key + ':':<18}{_fmt(value)}")
+            print(f"  {key + ':':<18}{cell(key, value)}")
 
 
 def run_delete(args: argparse.Namespace) -> int:
@@ -150,9 +149,3 @@ def run_export(args: argparse.Namespace) -> int:
         run = store.get_run(args.run_id)
     print(f"exported run {run.run_id} to {out}" + ("" if run.checked else f" ({UNCHECKED})"))
     return 0
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "-" if value is None else str(value)

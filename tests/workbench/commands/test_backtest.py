@@ -51,6 +51,26 @@ def test_buy_and_hold_return_matches_a_hand_computation(capsys: pytest.CaptureFi
     assert scenario["final_equity"] == pytest.approx(units * bars["close"].iloc[-1], rel=1e-12)
 
 
+def test_table_reads_each_figure_by_its_kind(capsys: pytest.CaptureFixture) -> None:
+    """The table formats as the app does (``workbench.runs.formats``); ``--json`` keeps the raw numbers."""
+    scenario = run_json(capsys, "--fees", "0.001", "--no-store")["scenarios"][0]
+    assert main([*ARGS, "--fees", "0.001", "--no-store"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["SCENARIO", "FINAL", "RETURN", "SHARPE", "MAX_DD", "TRADES", "FEES", "BENCHMARK"]
+    # By hand from the JSON: final equity 107,403.52 -> 107,404; total return 0.074035 -> 7.40% (two decimals
+    # under 10%); Sharpe 0.20657 -> 0.21; max drawdown 0.26291, a loss -> -26.3%; 15 trades; fees paid
+    # 2,900.86 -> 2,901; benchmark return -0.121138 -> -12.1%.
+    assert scenario["final_equity"] == pytest.approx(107_403.52, abs=0.01)
+    assert scenario["total_return"] == pytest.approx(0.074035, abs=1e-6)
+    assert scenario["sharpe"] == pytest.approx(0.20657, abs=1e-5)
+    assert scenario["max_drawdown"] == pytest.approx(0.26291, abs=1e-5)
+    assert scenario["n_trades"] == 15 and isinstance(scenario["n_trades"], int)
+    assert scenario["fees_paid"] == pytest.approx(2_900.86, abs=0.01)
+    assert scenario["benchmark_return"] == pytest.approx(-0.121138, abs=1e-6)
+    assert lines[2].split() == ["fees=0.001", "slippage=0", "107,404", "7.40%", "0.21", "-26.3%", "15", "2,901",
+                                "-12.1%"]
+
+
 def test_export_writes_equity_orders_and_metrics(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main([*ARGS, "--fees", "0,0.002", "--export", str(tmp_path / "out")]) == 0
     equity = pd.read_csv(tmp_path / "out" / "equity.csv", index_col="timestamp")

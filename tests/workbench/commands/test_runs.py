@@ -79,7 +79,7 @@ def test_show_prints_metadata_metrics_tables_notes_reviews(capsys: pytest.Captur
     out = out_of(capsys, "runs", "show", "bbbb")
     assert out.startswith("run bbbb3333 (backtest)")
     assert "verdict:          GO" in out and "tags:             baseline" in out
-    assert "fees=0 slippage=0  0.2     1.5     0.2     3" in out  # the summary's key metrics
+    assert "fees=0 slippage=0  20.0%   1.50    -20.0%  3" in out  # the summary's key metrics, each by its kind
     assert "equity  5" in out and "orders  5" in out
     assert "ana: check the costs" in out and "ana: approve (verdict GO, 1 gates)" in out
 
