@@ -5,8 +5,8 @@ import argparse
 import sys
 
 from engine.errors import InvalidParameterError
-from workbench.commands.experiment_cli import add_run_arguments, finish_run, fmt, key_value, spec_from_args
-from workbench.commands.output import print_table
+from workbench.commands.experiment_cli import add_run_arguments, finish_run, key_value, spec_from_args
+from workbench.commands.output import cell, print_table
 from workbench.experiments.compare import run_compare
 
 _TABLE = (("name", "NAME"), ("role", "ROLE"), ("total_return", "RETURN"), ("sharpe", "SHARPE"),
@@ -85,38 +85,43 @@ def _print_summary(summary: dict) -> None:
     costs = summary["costs"]
     print(f"run {summary['run_id']}: compare {summary['candidate']['name']} on {data['name']} "
           f"({', '.join(data['symbols'])}), {data['start'][:10]} to {data['end'][:10]}, "
-          f"fees {costs['fees']:g}, slippage {costs['slippage']:g}")
+          f"fees {cell('fees', costs['fees'])}, slippage {cell('slippage', costs['slippage'])}")
     rows = []
     for row in [summary["candidate"], *summary["variants"], *summary["baselines"]]:
         diff = row.get("sharpe_diff")
-        interval = "-" if diff is None else f"{fmt(diff['estimate'])} [{fmt(diff['low'])}, {fmt(diff['high'])}]"
-        rows.append([fmt(row[k]) for k, _ in _TABLE] + [interval])
+        interval = cell("sharpe", None) if diff is None else \
+            f"{cell('sharpe', diff['estimate'])} [{cell('sharpe', diff['low'])}, {cell('sharpe', diff['high'])}]"
+        rows.append([cell(k, row[k]) for k, _ in _TABLE] + [interval])
     confidence = summary["bootstrap"]["confidence"]
     print_table([h for _, h in _TABLE] + [f"SHARPE_DIFF [{confidence:.0%}]"], rows)
     bench = summary["benchmark"]
-    print(f"benchmark (equal-weight buy-and-hold): return {fmt(bench['total_return'])}, "
-          f"annualized {fmt(bench['annualized_return'])}")
+    print(f"benchmark (equal-weight buy-and-hold): return {cell('total_return', bench['total_return'])}, "
+          f"annualized {cell('annualized_return', bench['annualized_return'])}")
     check = summary["reality_check"]
-    superior, beaten = check["superior"], check["beaten"]
+    superior, beaten = ({k: cell("p_value", side[k]) for k in ("consistent", "lower", "upper")}
+                        for side in (check["superior"], check["beaten"]))
     print(f"reality check over {check['n_alternatives']} alternatives (loss = {check['loss']}): does the candidate "
-          f"beat every alternative? p = {fmt(superior['consistent'])} (lower {fmt(superior['lower'])}, upper/White "
-          f"{fmt(superior['upper'])}; closest: {superior['closest']}); does some alternative beat it? "
-          f"p = {fmt(beaten['consistent'])} (lower {fmt(beaten['lower'])}, upper/White {fmt(beaten['upper'])})")
+          f"beat every alternative? p = {superior['consistent']} (lower {superior['lower']}, upper/White "
+          f"{superior['upper']}; closest: {check['superior']['closest']}); does some alternative beat it? "
+          f"p = {beaten['consistent']} (lower {beaten['lower']}, upper/White {beaten['upper']})")
     mcs = summary["model_confidence_set"]
     print(f"model confidence set at {mcs['size']:g}: {', '.join(mcs['included'])}")
     dsr = summary["deflated_sharpe_detail"]
     counted = ", ".join(f"{v} {k}" for k, v in dsr["counted"].items() if v)
-    print(f"deflated Sharpe ratio: {fmt(summary['deflated_sharpe'])} at N = {dsr['n_trials']} ({counted}), "
-          f"{fmt(summary['deflated_sharpe_effective'])} at effective N = {fmt(dsr['n_effective'])} (mean "
-          f"correlation {fmt(dsr['mean_correlation'])}); trials' Sharpe variance {fmt(dsr['trials_variance'])}")
+    print(f"deflated Sharpe ratio: {cell('deflated_sharpe', summary['deflated_sharpe'])} at N = {dsr['n_trials']} "
+          f"({counted}), {cell('deflated_sharpe', summary['deflated_sharpe_effective'])} at effective N = "
+          f"{cell('n_effective', dsr['n_effective'])} (mean correlation "
+          f"{cell('mean_correlation', dsr['mean_correlation'])}); trials' Sharpe variance "
+          f"{cell('trials_variance', dsr['trials_variance'])}")
     pbo = summary["pbo"]
     if pbo is None:
-        print(f"probability of backtest overfitting: - ({summary['pbo_reason']})")
+        print(f"probability of backtest overfitting: {cell('pbo', None)} ({summary['pbo_reason']})")
     else:
         detail = summary["pbo_detail"]
-        print(f"probability of backtest overfitting: {fmt(pbo)} (median ties {fmt(detail['tie_share'])} of "
-              f"{detail['n_splits']} splits, counted as one half; {fmt(detail['pbo_ties_not_overfit'])} to "
-              f"{fmt(detail['pbo_ties_overfit'])} counting them as not overfit or overfit)")
+        print(f"probability of backtest overfitting: {cell('pbo', pbo)} (median ties "
+              f"{cell('share', detail['tie_share'])} of {detail['n_splits']} splits, counted as one half; "
+              f"{cell('pbo', detail['pbo_ties_not_overfit'])} to {cell('pbo', detail['pbo_ties_overfit'])} counting "
+              "them as not overfit or overfit)")
         for warning in detail["warnings"]:
             print(f"warning: PBO: {warning}")
     for note in [*dsr["notes"], *summary["notes"]]:

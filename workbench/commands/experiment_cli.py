@@ -17,7 +17,7 @@ from engine.atomic_files import check_output_folder, output_errors
 from engine.errors import InvalidParameterError
 from engine.rollout import ProgressCallback
 from workbench.commands.options import add_placement_arguments, parse_list
-from workbench.commands.output import placement_line, print_json, print_table
+from workbench.commands.output import cell, placement_line, print_json, print_table
 from workbench.experiments.executors import check_chunks, make_executor
 from workbench.runs.spec import DEFAULT_KIND, RunSpec
 
@@ -182,20 +182,13 @@ def key_value(text: str, option: str = "--param") -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
-def fmt(value: object) -> str:
-    """A table cell: 4 significant digits for floats, ``-`` for None."""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "-" if value is None else str(value)
-
-
 def print_distribution(distribution: dict) -> None:
     """Quantiles of max drawdown and return, over all scenarios and per family."""
     keys = ("p5", "p50", "p95", "min", "max")
     rows = []
     for family, part in [("all", distribution), *distribution["by_family"].items()]:
         for metric in ("max_drawdown", "total_return"):
-            rows.append([family, metric, str(part["n"]), *[fmt(part[metric][k]) for k in keys]])
+            rows.append([family, metric, cell("n", part["n"]), *[cell(metric, part[metric][k]) for k in keys]])
     print_table(["FAMILY", "METRIC", "N", *[k.upper() for k in keys]], rows)
 
 
@@ -204,7 +197,8 @@ def print_regimes(regimes: list[dict]) -> None:
     rows = []
     for r in regimes:
         positions = r["positions"] or {}
-        rows.append([r["column"], r["label"], str(r["bars"]), fmt(r["total_return"]), fmt(r["sharpe"]),
-                     fmt(r["max_drawdown"]), fmt(r["exposure"]), fmt(positions.get("long"))])
+        rows.append([r["column"], r["label"], cell("bars", r["bars"]),
+                     *(cell(k, r[k]) for k in ("total_return", "sharpe", "max_drawdown", "exposure")),
+                     cell("share", positions.get("long"))])  # the share of the label's bars held long
     print("base run by regime:")
     print_table(["COLUMN", "LABEL", "BARS", "RETURN", "SHARPE", "MAX_DD", "EXPOSURE", "LONG"], rows)

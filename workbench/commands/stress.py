@@ -8,13 +8,12 @@ from workbench.commands.experiment_cli import (
     add_run_arguments,
     executor_from_args,
     finish_run,
-    fmt,
     print_distribution,
     print_regimes,
     progress_bar,
     spec_from_args,
 )
-from workbench.commands.output import print_table
+from workbench.commands.output import cell, print_table
 from workbench.experiments.stress import DEFAULT_SHOCKS, run_stress
 
 _TABLE = (("label", "SCENARIO"), ("family", "FAMILY"), ("total_return", "RETURN"), ("sharpe", "SHARPE"),
@@ -78,20 +77,22 @@ def _print_summary(summary: dict) -> None:
           f"({', '.join(data['symbols'])}), {data['start'][:10]} to {data['end'][:10]}, "
           f"{len(summary['scenarios'])} scenarios")
     rows = [r for r in summary["scenarios"] if r["family"] not in _PATH_FAMILIES]
-    print_table([h for _, h in _TABLE], [[fmt(row[k]) for k, _ in _TABLE] for row in rows])
+    print_table([h for _, h in _TABLE], [[cell(k, row[k]) for k, _ in _TABLE] for row in rows])
     if summary["periods"]:
         print()
         print("historical windows inside the base run:")
         print_table(["PERIOD", "START", "END", "RETURN", "MAX_DD"],
-                    [[p["name"], p["start"], p["end"], fmt(p["in_base_run"]["total_return"]),
-                      fmt(p["in_base_run"]["max_drawdown"])] for p in summary["periods"]])
+                    [[p["name"], cell("start", p["start"]), cell("end", p["end"]),
+                      cell("total_return", p["in_base_run"]["total_return"]),
+                      cell("max_drawdown", p["in_base_run"]["max_drawdown"])] for p in summary["periods"]])
     print()
     print_distribution(summary["distribution"])
     print()
     print("worst by max drawdown:")
     print_table(["SCENARIO", "MAX_DD", "RETURN", "PEAK", "TROUGH"],
-                [[w["label"], fmt(w["max_drawdown"]), fmt(w["total_return"]), (w["peak_date"] or "-")[:10],
-                  (w["trough_date"] or "-")[:10]] for w in summary["worst"]])
+                [[w["label"], cell("max_drawdown", w["max_drawdown"]), cell("total_return", w["total_return"]),
+                  cell("peak_date", w["peak_date"])[:10], cell("trough_date", w["trough_date"])[:10]]
+                 for w in summary["worst"]])
     print()
     print_regimes(summary["regimes"])
     for note in summary["notes"]:

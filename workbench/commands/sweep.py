@@ -8,14 +8,13 @@ from workbench.commands.experiment_cli import (
     add_run_arguments,
     executor_from_args,
     finish_run,
-    fmt,
     key_value,
     print_regimes,
     progress_bar,
     spec_from_args,
 )
 from workbench.commands.options import parse_list
-from workbench.commands.output import print_table
+from workbench.commands.output import cell, print_table
 from workbench.experiments.sweep import SWEEP_KEYS, run_sweep
 
 _METRICS = (("total_return", "RETURN"), ("sharpe", "SHARPE"), ("max_drawdown", "MAX_DD"),
@@ -68,15 +67,15 @@ def _print_summary(summary: dict) -> None:
           f"({', '.join(data['symbols'])}), {data['start'][:10]} to {data['end'][:10]}, "
           f"{len(summary['scenarios'])} grid points")
     headers = [name.upper() for name in axes] + [h for _, h in _METRICS]
-    print_table(headers, [[fmt(row[name]) for name in axes] + [fmt(row[k]) for k, _ in _METRICS]
+    print_table(headers, [[cell(name, row[name]) for name in axes] + [cell(k, row[k]) for k, _ in _METRICS]
                           for row in summary["scenarios"]])
     print()
     even = summary["break_even"]
     if even["axis"] is None:
         print(f"break-even cost: none ({even['reason']})")
     for point in even["points"]:
-        at = ", ".join(f"{k}={fmt(v)}" for k, v in point["at"].items())
-        value = fmt(point["value"]) if point["value"] is not None else f"none ({point['reason']})"
+        at = ", ".join(f"{k}={cell(k, v)}" for k, v in point["at"].items())
+        value = cell(even["axis"], point["value"]) if point["value"] is not None else f"none ({point['reason']})"
         print(f"break-even {even['axis']} at {at}: {value}")
     print()
     print_regimes(summary["regimes"])

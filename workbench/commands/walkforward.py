@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 
 from workbench.commands.compare import check_single_costs, progress_printer
-from workbench.commands.experiment_cli import add_run_arguments, finish_run, fmt, key_value, spec_from_args
-from workbench.commands.output import print_table
+from workbench.commands.experiment_cli import add_run_arguments, finish_run, key_value, spec_from_args
+from workbench.commands.output import cell, print_table
 from workbench.experiments.walkforward import run_walkforward
 
 _TABLE = (("fold", "FOLD"), ("test_start", "TEST_START"), ("test_end", "TEST_END"), ("total_return", "RETURN"),
@@ -71,15 +71,17 @@ def _print_summary(summary: dict) -> None:
     headers = [h for _, h in _TABLE] + ["PARAMS"]
     rows = []
     for fold in summary["folds"]:
-        cells = [fmt(fold[k])[:10] if k.startswith("test_") else fmt(fold[k]) for k, _ in _TABLE]
+        cells = [cell(k, fold[k])[:10] if k.startswith("test_") else cell(k, fold[k]) for k, _ in _TABLE]
         params = fold.get("params")
         rows.append(cells + [",".join(f"{k}={v}" for k, v in params.items()) if params else "-"])
     print_table(headers, rows)
     oos, stable = summary["oos"], summary["stability"]
-    print(f"out of sample {oos['start'][:10]} to {oos['end'][:10]}: return {fmt(oos['total_return'])}, "
-          f"Sharpe {fmt(oos['sharpe'])}, max drawdown {fmt(oos['max_drawdown'])}")
-    print(f"fold Sharpe mean {fmt(stable['sharpe_mean'])}, std {fmt(stable['sharpe_std'])}, positive "
-          f"{fmt(stable['positive_fraction'])}, worst fold {stable['worst_fold']['fold']} "
-          f"({fmt(stable['worst_fold']['sharpe'])})")
+    print(f"out of sample {oos['start'][:10]} to {oos['end'][:10]}: return "
+          f"{cell('total_return', oos['total_return'])}, Sharpe {cell('sharpe', oos['sharpe'])}, max drawdown "
+          f"{cell('max_drawdown', oos['max_drawdown'])}")
+    print(f"fold Sharpe mean {cell('sharpe_mean', stable['sharpe_mean'])}, std "
+          f"{cell('sharpe_std', stable['sharpe_std'])}, positive "
+          f"{cell('positive_fraction', stable['positive_fraction'])}, worst fold {stable['worst_fold']['fold']} "
+          f"({cell('sharpe', stable['worst_fold']['sharpe'])})")
     for note in summary["notes"]:
         print(f"note: {note}")

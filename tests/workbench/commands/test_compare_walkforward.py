@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,8 @@ def test_compare_prints_a_table_exports_and_says_where_it_is_stored(capsys: pyte
     assert "buy_and_hold" in text and "deflated Sharpe ratio" in text
     assert "reality check over 4 alternatives" in text and "does the candidate beat every alternative? p = " in text
     assert "model confidence set at 0.05: " in text and "at effective N = " in text
+    assert ", fees 10 bp, slippage 0 bp\n" in text  # costs in basis points, returns as percentages
+    assert re.search(r"^benchmark \(equal-weight buy-and-hold\): return -?[\d.]+%, annualized -?[\d.]+%$", text, re.M)
     run_id = text.strip().splitlines()[-1].removeprefix("stored run ")
     assert len(run_id) == 16
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["comparison.csv", "equity.csv", "summary.json"]

@@ -53,6 +53,9 @@ def test_table_output_export_and_stored_line(tmp_path: Path, capsys: pytest.Capt
     lines = text.strip().splitlines()
     assert lines[0].startswith("run ") and lines[-1].startswith("stored run ")
     assert "break-even fees" in text and "base run by regime:" in text
+    assert lines[1].split()[:2] == ["FEES", "SLIPPAGE"]  # the grid's cost axes read in basis points
+    assert [line.split()[:4] for line in (lines[2], lines[6])] == [["0", "bp", "0", "bp"], ["10", "bp", "0", "bp"]]
+    assert "break-even fees at slippage=0 bp, position_limit=0.5, stop_loss=0: " in text
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     metrics = pd.read_csv(tmp_path / "out" / "scenario_metrics.csv")
     equity = pd.read_csv(tmp_path / "out" / "equity.csv")
