@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from workbench.commands.output import print_json, print_table
+from workbench.commands.output import cell, print_json, print_table
 from workbench.policies import list_policies
 
 
@@ -24,7 +24,7 @@ def run_list(args: argparse.Namespace) -> int:
     print_table(
         ("NAME", "PRESET", "PARAMS", "RUNTIME", "TRAIN", "VALIDATION", "VAL_SHARPE"),
         [(r["name"], r["preset"], r["parameters"], "onnx" if r["onnx"] else "torch", _period(r["train_period"]), _period(r["validation_period"]),
-          _number(r["validation_metrics"].get("validation/sharpe"))) for r in rows],
+          cell("sharpe", r["validation_metrics"].get("validation/sharpe"))) for r in rows],
     )
     return 0
 
@@ -33,7 +33,3 @@ def _period(period: list | None) -> str:
     if not period or len(period) != 2:
         return "-"
     return "..".join(str(side)[:10] if side else "?" for side in period)
-
-
-def _number(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3g}"

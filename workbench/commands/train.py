@@ -36,7 +36,7 @@ from models.tactical_team.training import TeamTrainingConfig, train_tactical_tea
 from strategies.families.symbol_agent import SYMBOL_AGENT
 from strategies.tactical import validation_backtest
 from workbench.commands.options import parse_period
-from workbench.commands.output import print_table
+from workbench.commands.output import cell, print_table
 from workbench.experiments.executors import EXECUTORS
 from workbench.experiments.held_out import compare_held_out
 from workbench.policies import load_family_policy
@@ -293,7 +293,7 @@ def _periods_text(split: DataSplit) -> str:
 def _print_card(card) -> None:
     """The validation and test figures side by side, the baselines on the test period, the warnings."""
     keys = dict.fromkeys(k.split("/", 1)[1] for k in [*card.validation_metrics, *card.test_metrics])
-    rows = [[k, _fmt(card.validation_metrics.get(f"validation/{k}")), _fmt(card.test_metrics.get(f"test/{k}"))]
+    rows = [[k, cell(k, card.validation_metrics.get(f"validation/{k}")), cell(k, card.test_metrics.get(f"test/{k}"))]
             for k in keys]
     print_table(["METRIC", "VALIDATION", "TEST"], rows)
     if card.baselines:
@@ -301,14 +301,10 @@ def _print_card(card) -> None:
               f"warmed up for {card.baselines['warmup_bars']} bars:")
         columns = ["sharpe", "total_return", "max_drawdown", "time_in_market", "n_trades", "win_rate"]
         print_table(["DECIDER", *(c.upper() for c in columns)],
-                    [[row["name"], *(_fmt(row.get(c)) for c in columns)] for row in card.baselines["rows"]])
+                    [[row["name"], *(cell(c, row.get(c)) for c in columns)] for row in card.baselines["rows"]])
     for warning in card.warnings:
         print(f"warning sign {warning['sign']} at {warning['timesteps']} steps ({warning['count']}x): "
               f"{warning['message']}")
-
-
-def _fmt(value) -> str:
-    return "-" if value is None else f"{value:.4g}"
 
 
 def run_master(args: argparse.Namespace) -> int:
@@ -397,7 +393,7 @@ def run_tactical(args: argparse.Namespace) -> int:
     metrics = card.validation_metrics
     keys = ("sharpe", "total_return", "max_drawdown", "n_trades", "time_in_market", "agreement", "fvg_focus",
             "momentum_focus", "entry_balance", "update")
-    rows = [[f"{part}/{k}", _shown(metrics.get(f"{part}/{k}"))] for part in ("validation", "test") for k in keys
+    rows = [[f"{part}/{k}", cell(k, metrics.get(f"{part}/{k}"))] for part in ("validation", "test") for k in keys
             if f"{part}/{k}" in metrics]
     print_table(["METRIC", "VALUE"], rows)
     print(f"{card.training_metrics['train/decisions_per_second']:.0f} decisions/s; checkpoint saved to {args.out}")
@@ -421,10 +417,6 @@ class _TimestepBar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-def _shown(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4g}"
 
 
 def _timestamp(text: str, index: pd.DatetimeIndex) -> pd.Timestamp:
