@@ -8,6 +8,7 @@ The pages share one run store and one job runner per server process.
 """
 from __future__ import annotations
 
+import gc
 import html
 import inspect
 import logging
@@ -164,6 +165,10 @@ def serve(port: int = 5006, address: str = "127.0.0.1", home: Path | None = None
     """
     pn.extension("tabulator", sizing_mode="stretch_width")
     logger.info("charts warmed up in %.1f s", warm_up())
+    # The imports and the warm-up leave about 660,000 long-lived objects; out of the collector's reach,
+    # a page's allocations no longer trigger a full collection over them (0.3-0.4 s of a first page).
+    gc.collect()
+    gc.freeze()
     context = AppContext(home=home)
     origins = [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
     return pn.serve(

@@ -20,6 +20,9 @@ from apps.downsample import downsample_index
 from workbench.runs.report_plots import percent_ticks
 
 hv.extension("bokeh", logo=False)
+# Canvas, not WebGL: a few thousand points per chart draw at once on a canvas, while WebGL costs a context
+# per plot (software-rendered where the browser has no GPU) before a page of linked charts shows.
+hv.renderer("bokeh").webgl = False
 
 POINTS = 2000
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",

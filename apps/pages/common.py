@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 from urllib.parse import urlencode
 
+import numpy as np
 import pandas as pd
 import panel as pn
 from bokeh.models.widgets.tables import NumberFormatter, ScientificFormatter
@@ -194,6 +195,59 @@ def table(frame: pd.DataFrame, **kwargs: Any) -> pn.widgets.Tabulator:
                    widths={**widths, **kwargs.pop("widths", {})})
     options.update(kwargs)
     return pn.widgets.Tabulator(shown, **options)
+
+
+STATIC_ROWS = 30
+"""Tables of at most this many rows are drawn as plain HTML (:func:`static_table`): nothing to page or
+sort, and a fraction of a Tabulator's cost to build and lay out in the browser."""
+STATIC_CSS = """
+<style>
+div.static-table {overflow-x: auto; max-width: 100%}
+div.static-table table {border-collapse: collapse; font-size: 12.5px; width: 100%}
+div.static-table th, div.static-table td {padding: 3px 8px; border-bottom: 1px solid #e5e5e5; text-align: right;
+  vertical-align: top}
+div.static-table thead th {border-bottom: 2px solid #bbb; font-weight: 600; overflow-wrap: normal}
+div.static-table th.text, div.static-table td.text {text-align: left}
+div.static-table tbody tr:nth-child(even) {background: #f8f8f8}
+</style>"""
+
+
+def static_table(frame: pd.DataFrame, css_class: str, html_columns: Sequence[str] = ()) -> pn.pane.HTML:
+    """A read-only table of a few rows as one HTML pane: numbers of a known metric by their kind
+    (``workbench.runs.formats``, as :func:`display_frame` shows them in a Tabulator), other numbers to
+    four significant digits, daily timestamps as dates, ``html_columns`` (links) as they are, the rest
+    escaped; headers wrap between words, and a table wider than the page scrolls inside its box."""
+    columns = list(frame.columns)
+    textual = {c: _textual(frame[c]) and not frame[c].map(_number_or_missing).all() for c in columns}
+
+    def cell(column: str, value: Any) -> str:
+        if column in html_columns:
+            return str(value)
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+            value = value.item() if isinstance(value, np.generic) else value
+            known = app_services.column_format(str(column)) is not None
+            return html.escape(app_services.format_value(str(column), value) if known else
+                               app_services.format_number(value))
+        if value is None or (isinstance(value, float) and not np.isfinite(value)):
+            return "n/a"
+        text = str(value)
+        return html.escape(text[:10] if text.endswith(ISO_DAY) else text)
+
+    def kind(column: str) -> str:
+        return ' class="text"' if textual[column] else ""
+
+    head = "".join(f"<th{kind(c)}>{html.escape(app_services.metric_title(str(c)))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td{kind(c)}>{cell(c, v)}</td>" for c, v in zip(columns, row)) + "</tr>"
+                   for row in frame.itertuples(index=False, name=None))
+    return pn.pane.HTML(f'{STATIC_CSS}<div class="static-table {css_class}"><table><thead><tr>{head}</tr></thead>'
+                        f"<tbody>{body}</tbody></table></div>", sizing_mode="stretch_width")
+
+
+def small_or_paged_table(frame: pd.DataFrame, css_class: str, **kwargs: Any) -> pn.viewable.Viewable:
+    """:func:`static_table` for a frame of up to :data:`STATIC_ROWS` rows, else a sortable :func:`table`."""
+    if len(frame) <= STATIC_ROWS:
+        return static_table(frame, css_class)
+    return table(frame, css_classes=[css_class], **kwargs)
 
 
 def text_table(rows: Sequence[dict[str, str]], **kwargs: Any) -> pn.widgets.Tabulator:

@@ -30,7 +30,8 @@ from apps.pages.common import (
     page_url,
     recent_runs,
     run_options,
-    table,
+    small_or_paged_table,
+    static_table,
 )
 from workbench.services import app as app_services
 
@@ -282,8 +283,8 @@ class RunDetailPage(pn.viewable.Viewer):
                 by_bar=by_bar), sizing_mode="stretch_width"))
         rows = drawdown_rows(shown.episodes, run_id, scenario, explainable)
         parts.append(heading("Worst drawdowns"))
-        parts.append(table(rows, css_classes=["drawdown-table"], formatters={"attention": {"type": "html"}})
-                     if not rows.empty else note("No drawdown."))
+        parts.append(static_table(rows, "drawdown-table", html_columns=("attention",)) if not rows.empty
+                     else note("No drawdown."))
         return pn.Column(*parts, sizing_mode="stretch_width")
 
     @param.depends("run_id", "scenario")
@@ -293,13 +294,13 @@ class RunDetailPage(pn.viewable.Viewer):
 
         def build():
             regimes = app_services.regime_table(self.run(), self.scenario_curve())
-            parts = [heading("Per regime"), table(regimes, css_classes=["regime-table"]),
-                     heading("Metrics"), table(self.metrics_table(), css_classes=["metrics-table"])]
+            parts = [heading("Per regime"), small_or_paged_table(regimes, "regime-table"),
+                     heading("Metrics"), small_or_paged_table(self.metrics_table(), "metrics-table")]
             for title, rows, notes, warnings in self.finding_tables():
                 parts.append(heading(title))
                 parts += [alert(text, "warning") for text in warnings]
                 if not rows.empty:
-                    parts.append(table(rows, css_classes=["finding-table"]))
+                    parts.append(small_or_paged_table(rows, "finding-table"))
                 parts += [note(text) for text in notes]
             return pn.Column(*parts, sizing_mode="stretch_width")
         return guarded(build, "tables")

@@ -51,6 +51,7 @@ from workbench.runs.formats import (  # noqa: F401
     colour_scale,
     column_format,
     format_gate_value,
+    format_number,
     format_value,
     metric_title,
 )
