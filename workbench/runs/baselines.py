@@ -20,7 +20,8 @@ import pandas as pd
 from engine.data.market import MarketData
 from engine.errors import WorkbenchError
 from engine.scenarios import from_market
-from workbench.runs.evaluate import cost_grid, evaluate, spec_data, spec_decider
+from strategies.family import Decider
+from workbench.runs.evaluate import Evaluation, cost_grid, evaluate, spec_data, spec_decider
 from workbench.runs.spec import RunSpec
 
 logger = logging.getLogger(__name__)
@@ -83,23 +84,33 @@ class Baselines:
                    tuple(curves), tuple(p["metrics"] for p in points))
 
 
-def run_baselines(spec: RunSpec, data: MarketData | None = None) -> Baselines:
+def run_baselines(spec: RunSpec, data: MarketData | None = None,
+                  own: tuple[Decider, Evaluation] | None = None) -> Baselines:
     """Run :data:`BASELINES` under each cost point of ``spec`` and the benchmark on its market (one
     load of the data, one batch of cost points per baseline).
 
     Args:
         spec: The run whose market and cost points the baselines take.
         data: The spec's data when the caller has loaded it already (a backtest has); else loaded here.
+        own: The run's decider and its evaluation of the spec's cost grid on ``data`` (a backtest has
+            them): the baselines run on its batch, and a baseline that decides as the run does (a
+            baseline's own backtest) takes the run's evaluation instead of running again.
 
     Raises:
         WorkbenchError: the baselines cannot run on the spec's data (e.g. too few bars).
     """
     data = spec_data(spec) if data is None else data
     grid = cost_grid(spec)
-    batch = from_market(data, [p for _, p in grid], labels=[label for label, _ in grid])
+    batch = own[1].batch if own is not None else from_market(data, [p for _, p in grid],
+                                                               labels=[label for label, _ in grid])
     plain = dict(strategy_params=(), policy=None, options=())
-    results = {name: evaluate(batch, spec_decider(dataclasses.replace(spec, strategy=name, **plain)))
-               for name in BASELINES}
+    results = {}
+    for name in BASELINES:
+        decider = spec_decider(dataclasses.replace(spec, strategy=name, **plain))
+        if own is not None and own[0].policy == decider.policy:
+            results[name] = own[1]
+        else:
+            results[name] = evaluate(batch, decider)
     costless = from_market(data, [grid[0][1].replace(fees=0.0, slippage=0.0)], labels=[BENCHMARK])
     benchmark = evaluate(costless, spec_decider(dataclasses.replace(spec, strategy="buy_and_hold", **plain)))
     curves, metrics = [], []
@@ -114,10 +125,11 @@ def run_baselines(spec: RunSpec, data: MarketData | None = None) -> Baselines:
                      tuple(curves), tuple(metrics))
 
 
-def try_baselines(spec: RunSpec, data: MarketData | None = None) -> tuple[Baselines | None, str]:
+def try_baselines(spec: RunSpec, data: MarketData | None = None,
+                  own: tuple[Decider, Evaluation] | None = None) -> tuple[Baselines | None, str]:
     """:func:`run_baselines`, or None and the reason when they cannot run on the spec's data."""
     try:
-        return run_baselines(spec, data), ""
+        return run_baselines(spec, data, own), ""
     except WorkbenchError as error:
         logger.info("baselines of %s could not run: %s", spec.decider, error)
         return None, f"baselines could not run on this run's data: {error}"
