@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import vectorbt as vbt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -19,7 +20,7 @@ from engine.metrics import (
     positions,
     scenario_metrics,
 )
-from engine.portfolio import cash_credit, to_vectorbt
+from engine.portfolio import cash_credit, from_orders_arguments, to_vectorbt
 from engine.records import (
     KIND_DELTA_PERCENT,
     KIND_POSITION_FRACTION,
@@ -134,6 +135,35 @@ def test_vectorbt_value_cash_and_units_agree_with_the_engine(run):
     # Long-only and unleveraged, cash never goes (more than a rounding crumb) below zero.
     plain = (params.gross_limit <= 1.0) & (params.allow_short == 0.0)
     assert np.all(cash[:, plain] >= -1e-9 * in_play[plain])
+
+
+def assert_same_as_simulated(pf: vbt.Portfolio, records: np.ndarray, close: np.ndarray, index: pd.DatetimeIndex,
+                             symbols: list[str], init_cash: np.ndarray) -> None:
+    """``pf`` (built on known order records) is what vectorbt's simulation of the replay gives, bit for bit."""
+    simulated = vbt.Portfolio.from_orders(**from_orders_arguments(records, close, index, symbols, init_cash, "1D"))
+    for ours, theirs in ((pf.orders.records_arr, simulated.orders.records_arr),
+                         (pf.exit_trades.records_arr, simulated.exit_trades.records_arr)):
+        assert ours.dtype == theirs.dtype and ours.tobytes() == theirs.tobytes()
+    for name in ("value", "cash", "assets"):
+        np.testing.assert_array_equal(np.asarray(getattr(pf, name)()), np.asarray(getattr(simulated, name)()))
+    np.testing.assert_array_equal(np.asarray(pf.init_cash), np.asarray(simulated.init_cash))
+
+
+@settings(max_examples=200, deadline=None)
+@given(runs())
+def test_the_portfolio_on_known_order_records_is_the_simulated_replay(run):
+    open_, close, kind, size, params = run
+    _, _, pf, _, records = replay(open_, close, kind, size, params)
+    symbols = [f"S{n}" for n in range(close.shape[2])]
+    assert_same_as_simulated(pf, records, close, daily_index(close.shape[1]), symbols, params.init_cash)
+
+
+def test_a_dust_fill_is_ignored_as_vectorbt_ignores_it():
+    records = records_of((0, 1, 0, 1, 2.0, 10.0, 0.01), (0, 2, 0, -1, 1e-13, 10.0, 0.0), (0, 3, 0, -1, 1.0, 11.0, 0.0))
+    close = np.full((1, 4, 1), 10.0)
+    pf = to_vectorbt(records, close, daily_index(4), ["A"], np.array([100.0]), "1D")
+    assert len(pf.orders.records_arr) == 2
+    assert_same_as_simulated(pf, records, close, daily_index(4), ["A"], np.array([100.0]))
 
 
 # ---------------------------------------------------------------- examples of the conventions
