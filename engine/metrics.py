@@ -252,6 +252,7 @@ def scenario_metrics(
     benchmark_close: np.ndarray | None = None,
     bars_per_year: float | None = None,
     portfolio: vbt.Portfolio | None = None,
+    paths: np.ndarray | None = None,
 ) -> list[dict[str, float | int | None]]:
     """Metrics of each scenario (keys: ``METRIC_KEYS``).
 
@@ -267,6 +268,8 @@ def scenario_metrics(
             of the scenario's symbols (see :func:`benchmark_curve`).
         bars_per_year: Annualization factor; defaults to ``bars_per_year(frequency)``.
         portfolio: The run's Portfolio from ``to_vectorbt``, to avoid replaying it twice.
+        paths: (S,) the price path of each scenario (``ScenarioBatch.path_ids``): scenarios of one path
+            share their close, so the default benchmark is computed once per path (the same figures).
 
     Returns:
         One dict per scenario, in scenario order.
@@ -323,7 +326,11 @@ def scenario_metrics(
         turnover = notional / equity.mean(axis=0)
     in_market = np.atleast_1d(time_in_market(per_bar > 0.0))  # a bar with equity <= 0 (NaN) holds nothing
 
-    bench = benchmark_curve(close, benchmark_close)
+    if paths is None or benchmark_close is not None:
+        bench = benchmark_curve(close, benchmark_close)
+    else:
+        _, first, position = np.unique(np.asarray(paths), return_index=True, return_inverse=True)
+        bench = benchmark_curve(close[first])[:, position.reshape(-1)]
     bench_total = bench[-1] - 1.0
     bench_annualized = np.atleast_1d(annualized_return(equity_returns(bench, np.ones(n_scenarios)), ann))
     annualized = figures["annualized_return"]

@@ -28,8 +28,12 @@ from engine.records import (
     STATUS_FILLED,
     order_dt,
 )
+from engine.rollout import run_rollout
+from engine.scenarios import ScenarioParams, combine, from_market
 from engine.simulate import simulate_intents
 from engine.state import KernelParams, initial_state
+from strategies.families.baseline import make_strategy
+from tests.engine.envs.helpers import synthetic
 
 DEFAULTS = dict(init_cash=100_000.0, fees=0.0, slippage=0.0, spread=0.0, position_limit=1.0,
                 gross_limit=1.0, allow_short=0.0, lot_size=0.0, stop_loss=0.0, trailing_stop=0.0,
@@ -383,3 +387,14 @@ def test_drawdown_episodes_of_a_hand_curve():
     assert (third["peak_bar"], third["trough_bar"], third["recovery_bar"], third["duration"]) == (3, 4, 6, 2)
     assert len(drawdown_episodes(equity, index, top=2)) == 2
     assert drawdown_episodes(np.array([1.0, 2.0, 3.0]), daily_index(3)) == []
+
+
+def test_the_benchmark_once_per_path_gives_the_same_metrics():
+    costs = [ScenarioParams(fees=0.0), ScenarioParams(fees=0.002, slippage=0.001)]
+    batch = combine(from_market(synthetic(seed=3), costs), from_market(synthetic(seed=4), costs))
+    assert batch.path_ids.tolist() == [0, 0, 1, 1]
+    rollout = run_rollout(batch, make_strategy("sma_cross", {"fast": 5, "slow": 15}))
+    args = (rollout.equity, rollout.records, batch.close, batch.index, batch.param_array("init_cash"), "1D")
+    per_path = scenario_metrics(*args, paths=batch.path_ids)
+    assert per_path == scenario_metrics(*args)
+    assert per_path[0]["benchmark_return"] == per_path[1]["benchmark_return"] != per_path[2]["benchmark_return"]
