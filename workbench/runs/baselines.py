@@ -10,6 +10,7 @@ them gets them computed (:func:`run_baselines`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -32,21 +33,30 @@ TABLE = "baselines"
 """Name of the stored table: ``timestamp``, ``scenario`` (a cost point), one equity column per name."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Baselines:
     """Baseline and benchmark results on a run's market.
 
     Attributes:
         labels: The cost points (``fees=0.001 slippage=0.0005``), in the run's grid order.
         costs: ``(fees, slippage)`` of each cost point.
-        curves: One frame per cost point: timestamp index, a column per baseline and the benchmark.
+        index: The bars' timestamps (named ``timestamp``).
+        names: The baselines and the benchmark, in the curves' column order.
+        equity: ``[cost points, bars, names]`` equity of each name under each cost point.
         metrics: One mapping per cost point: name -> metrics row (``engine.metrics.METRIC_KEYS``).
     """
 
     labels: tuple[str, ...]
     costs: tuple[tuple[float, float], ...]
-    curves: tuple[pd.DataFrame, ...]
+    index: pd.DatetimeIndex
+    names: tuple[str, ...]
+    equity: np.ndarray
     metrics: tuple[Mapping[str, Mapping[str, Any]], ...]
+
+    @functools.cached_property
+    def curves(self) -> tuple[pd.DataFrame, ...]:
+        """One frame per cost point: timestamp index, a column per baseline and the benchmark."""
+        return tuple(pd.DataFrame(values, index=self.index, columns=list(self.names)) for values in self.equity)
 
     def point(self, row: Mapping[str, Any] | None) -> int:
         """The cost point of a run's metrics ``row``: same label, else same fees and slippage, else the first."""
@@ -60,10 +70,12 @@ class Baselines:
         return 0
 
     def table(self) -> pd.DataFrame:
-        """The stored form: ``timestamp``, ``scenario`` and one equity column per name."""
-        frames = [curves.reset_index().assign(scenario=i) for i, curves in enumerate(self.curves)]
-        frame = pd.concat(frames, ignore_index=True)
-        return frame[["timestamp", "scenario", *[c for c in frames[0].columns if c not in ("timestamp", "scenario")]]]
+        """The stored form: ``timestamp``, ``scenario`` (the cost point) and one equity column per name,
+        a cost point's bars after another's."""
+        n_points, n_bars, _ = self.equity.shape
+        return pd.DataFrame({"timestamp": self.index[np.tile(np.arange(n_bars), n_points)],
+                             "scenario": np.repeat(np.arange(n_points), n_bars),
+                             **{name: self.equity[:, :, k].reshape(-1) for k, name in enumerate(self.names)}})
 
     def summary(self) -> list[dict[str, Any]]:
         """The stored form in the run's summary: per cost point its label, costs and metrics rows."""
@@ -74,14 +86,13 @@ class Baselines:
     def from_stored(cls, summary: Mapping[str, Any], table: pd.DataFrame) -> "Baselines":
         """What :meth:`table` and :meth:`summary` stored."""
         points = list(summary)
-        frame = table.copy()
-        frame["timestamp"] = pd.DatetimeIndex(pd.to_datetime(frame["timestamp"], utc=True))
-        curves = []
-        for i in range(len(points)):
-            part = frame[frame["scenario"] == i].drop(columns=["scenario"]).set_index("timestamp")
-            curves.append(part)
+        names = tuple(c for c in table.columns if c not in ("timestamp", "scenario"))
+        table = table.iloc[np.argsort(table["scenario"].to_numpy(), kind="stable")]  # each point's bars in order
+        stamps = pd.DatetimeIndex(pd.to_datetime(table["timestamp"], utc=True), name="timestamp")
+        n_bars = len(table) // max(len(points), 1)
+        equity = table[list(names)].to_numpy(dtype=np.float64).reshape(len(points), n_bars, len(names))
         return cls(tuple(p["label"] for p in points), tuple((float(p["fees"]), float(p["slippage"])) for p in points),
-                   tuple(curves), tuple(p["metrics"] for p in points))
+                   stamps[:n_bars], names, equity, tuple(p["metrics"] for p in points))
 
 
 def run_baselines(spec: RunSpec, data: MarketData | None = None,
@@ -113,16 +124,12 @@ def run_baselines(spec: RunSpec, data: MarketData | None = None,
             results[name] = evaluate(batch, decider)
     costless = from_market(data, [grid[0][1].replace(fees=0.0, slippage=0.0)], labels=[BENCHMARK])
     benchmark = evaluate(costless, spec_decider(dataclasses.replace(spec, strategy="buy_and_hold", **plain)))
-    curves, metrics = [], []
-    for point in range(len(grid)):
-        frame = pd.DataFrame({name: result.rollout.equity[:, point] for name, result in results.items()},
-                             index=pd.DatetimeIndex(data.index, name="timestamp"))
-        frame[BENCHMARK] = benchmark.rollout.equity[:, 0]
-        curves.append(frame)
-        metrics.append({**{name: result.metrics[point] for name, result in results.items()},
-                        BENCHMARK: benchmark.metrics[0]})
+    curves = [result.rollout.equity.T for result in results.values()]  # [points, T] each
+    equity = np.stack([*curves, np.repeat(benchmark.rollout.equity.T, len(grid), axis=0)], axis=2)
+    metrics = [{**{name: result.metrics[point] for name, result in results.items()}, BENCHMARK: benchmark.metrics[0]}
+               for point in range(len(grid))]
     return Baselines(tuple(label for label, _ in grid), tuple((p.fees, p.slippage) for _, p in grid),
-                     tuple(curves), tuple(metrics))
+                     pd.DatetimeIndex(data.index, name="timestamp"), (*results, BENCHMARK), equity, tuple(metrics))
 
 
 def try_baselines(spec: RunSpec, data: MarketData | None = None,
