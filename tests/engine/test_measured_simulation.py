@@ -15,13 +15,14 @@ from hypothesis import strategies as st
 from engine.actions import TargetWeights
 from engine.bar_loop import BarLoop
 from engine.data.synthetic import SyntheticConfig, generate_synthetic
+from engine.pairwise_nb import row_sum_nb
 from engine.policy import MarketView, PolicyOutput
 from engine.reward_meter import COMPONENT_CHUNK, RewardSettings
 from engine.rewards import REWARD_COMPONENTS
 from engine.rollout import _drive, _meter, kernel_params, path_view, run_rollout
 from engine.scenarios import ScenarioParams, from_market
 from engine.tracking import AccountTracker
-from engine.tracking_nb import new_tracker_arrays, row_sum_nb, sharpe_nb, track_close_nb
+from engine.tracking_nb import new_tracker_arrays, sharpe_nb, track_close_nb
 from strategies.families.baseline import make_strategy
 from tests.engine.envs.helpers import assert_same_records, synthetic
 

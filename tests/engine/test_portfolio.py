@@ -398,3 +398,21 @@ def test_the_benchmark_once_per_path_gives_the_same_metrics():
     per_path = scenario_metrics(*args, paths=batch.path_ids)
     assert per_path == scenario_metrics(*args)
     assert per_path[0]["benchmark_return"] == per_path[1]["benchmark_return"] != per_path[2]["benchmark_return"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**16), n_symbols=st.integers(1, 11), n_fills=st.integers(0, 60))
+def test_gross_exposure_is_the_numpy_expression_bit_for_bit(seed, n_symbols, n_fills):
+    rng = np.random.default_rng(seed)
+    n_scenarios, n_bars = 3, 12
+    rows = [(rng.integers(n_scenarios), rng.integers(n_bars), rng.integers(n_symbols), rng.choice([-1, 1]),
+             rng.uniform(0.0, 50.0), 10.0, 0.0) for _ in range(n_fills)]  # several fills of one cell and bar too
+    records = records_of(*rows) if rows else np.zeros(0, order_dt)
+    close = rng.uniform(1.0, 100.0, (n_scenarios, n_bars, n_symbols))
+    close[rng.random(close.shape) < 0.1] = np.nan
+    equity = rng.uniform(-100.0, 5_000.0, (n_bars, n_scenarios))
+    units = positions(records, n_bars, n_scenarios, n_symbols)
+    held = np.where(units != 0.0, np.abs(units * close.transpose(1, 0, 2)), 0.0).sum(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = np.where(equity > 0.0, held / equity, np.nan)
+    assert gross_exposure(records, close, equity).tobytes() == expected.tobytes()
