@@ -27,10 +27,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import vectorbt as vbt
+from numba import njit
 from vectorbt.returns import nb as returns_nb
 
 from engine.data.market import bars_per_year as bars_per_year_of
 from engine.errors import InvalidParameterError
+from engine.pairwise_nb import row_sum_nb
 from engine.portfolio import to_vectorbt
 
 METRIC_KEYS = (
@@ -216,18 +218,39 @@ def positions(records: np.ndarray, n_bars: int, n_scenarios: int, n_symbols: int
 def gross_exposure(records: np.ndarray, close: np.ndarray, equity: np.ndarray) -> np.ndarray:
     """Gross exposure ``sum_n |units * close| / equity`` at each close ``[T, S]``; NaN where equity <= 0.
 
+    The units are :func:`positions`'; one compiled pass gives what the numpy expression
+    ``where(units != 0, |units * close|, 0).sum(axis=2) / equity`` gives, bit for bit.
+
     Args:
         records: ``order_dt`` records of the run.
         close: (S, T, N) close prices.
         equity: (T, S) equity at each close.
     """
-    close = np.asarray(close, dtype=np.float64)
-    equity = np.asarray(equity, dtype=np.float64)
+    close = np.ascontiguousarray(close, dtype=np.float64)
+    equity = np.ascontiguousarray(equity, dtype=np.float64)
+    filled = records[records["side"] != 0]
+    return _gross_exposure_nb(filled["bar"].astype(np.int64), filled["scenario"].astype(np.int64),
+                              filled["symbol"].astype(np.int64), filled["side"] * filled["units"], close, equity)
+
+
+@njit(cache=True)
+def _gross_exposure_nb(bar, scenario, symbol, signed_units, close, equity):
+    """:func:`gross_exposure` of fills (``bar``, ``scenario``, ``symbol``, ``signed_units``) in record order:
+    added up per bar as ``np.add.at`` does, carried over bars as ``np.cumsum`` does."""
     n_scenarios, n_bars, n_symbols = close.shape
-    units = positions(records, n_bars, n_scenarios, n_symbols)
-    held = np.where(units != 0.0, np.abs(units * close.transpose(1, 0, 2)), 0.0).sum(axis=2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(equity > 0.0, held / equity, np.nan)
+    moved = np.zeros((n_bars, n_scenarios, n_symbols))
+    for i in range(len(bar)):
+        moved[bar[i], scenario[i], symbol[i]] += signed_units[i]
+    units = np.zeros((n_scenarios, n_symbols))
+    held = np.empty(n_symbols)
+    out = np.empty((n_bars, n_scenarios))
+    for t in range(n_bars):
+        for s in range(n_scenarios):
+            for n in range(n_symbols):
+                units[s, n] = moved[t, s, n] if t == 0 else units[s, n] + moved[t, s, n]
+                held[n] = np.abs(units[s, n] * close[s, t, n]) if units[s, n] != 0.0 else 0.0
+            out[t, s] = row_sum_nb(held) / equity[t, s] if equity[t, s] > 0.0 else np.nan
+    return out
 
 
 def _drawdown_durations(equity: np.ndarray, index: pd.DatetimeIndex) -> np.ndarray:
@@ -252,6 +275,7 @@ def scenario_metrics(
     benchmark_close: np.ndarray | None = None,
     bars_per_year: float | None = None,
     portfolio: vbt.Portfolio | None = None,
+    paths: np.ndarray | None = None,
 ) -> list[dict[str, float | int | None]]:
     """Metrics of each scenario (keys: ``METRIC_KEYS``).
 
@@ -267,6 +291,8 @@ def scenario_metrics(
             of the scenario's symbols (see :func:`benchmark_curve`).
         bars_per_year: Annualization factor; defaults to ``bars_per_year(frequency)``.
         portfolio: The run's Portfolio from ``to_vectorbt``, to avoid replaying it twice.
+        paths: (S,) the price path of each scenario (``ScenarioBatch.path_ids``): scenarios of one path
+            share their close, so the default benchmark is computed once per path (the same figures).
 
     Returns:
         One dict per scenario, in scenario order.
@@ -323,7 +349,11 @@ def scenario_metrics(
         turnover = notional / equity.mean(axis=0)
     in_market = np.atleast_1d(time_in_market(per_bar > 0.0))  # a bar with equity <= 0 (NaN) holds nothing
 
-    bench = benchmark_curve(close, benchmark_close)
+    if paths is None or benchmark_close is not None:
+        bench = benchmark_curve(close, benchmark_close)
+    else:
+        _, first, position = np.unique(np.asarray(paths), return_index=True, return_inverse=True)
+        bench = benchmark_curve(close[first])[:, position.reshape(-1)]
     bench_total = bench[-1] - 1.0
     bench_annualized = np.atleast_1d(annualized_return(equity_returns(bench, np.ones(n_scenarios)), ann))
     annualized = figures["annualized_return"]

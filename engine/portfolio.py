@@ -16,6 +16,12 @@ after an all-in buy, far below zero with leverage, or below zero after covering 
 away. So every scenario that trades gets a *cash credit* added to vectorbt's initial cash: its
 deepest cash shortfall plus a cushion of 1e-6 of its largest cash balance. Then
 ``portfolio.value() - cash_credit == equity`` (and likewise for ``cash()``) at every bar.
+
+With that credit no order is clipped or refused, so the replay's order records are known without
+simulating it: :func:`to_vectorbt` writes them (:func:`vectorbt_orders`, what vectorbt's
+``simulate_from_orders_nb`` writes for :func:`from_orders_arguments`, field for field and bit for
+bit, ``tests/engine/test_portfolio.py``) and builds the Portfolio on them, a tenth of the
+simulation's time; every analytic of the Portfolio reads only those records, the close and the cash.
 """
 from __future__ import annotations
 
@@ -25,6 +31,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import vectorbt as vbt
+from vectorbt.base.array_wrapper import ArrayWrapper
+from vectorbt.portfolio.enums import OrderSide
+from vectorbt.portfolio.enums import log_dt as vbt_log_dt
+from vectorbt.portfolio.enums import order_dt as vbt_order_dt
 
 from engine.errors import InvalidParameterError
 from engine.records import STATUS_CLIPPED, STATUS_FILLED, order_dt
@@ -34,6 +44,8 @@ SYMBOL_LEVEL = "symbol"
 # Cash kept above zero in the replay, as a fraction of the largest cash balance: far above
 # vectorbt's 1e-9 snapping tolerance, far below anything that changes a metric.
 _CASH_CUSHION = 1e-6
+# vectorbt ignores an order whose size is within its absolute tolerance of zero (vectorbt.utils.math_).
+_VBT_ZERO_SIZE = 1e-12
 
 
 class Fills(NamedTuple):
@@ -115,16 +127,9 @@ def order_arrays(fills: Fills, n_scenarios: int, n_bars: int, n_symbols: int
     Column ``s * N + n`` is symbol ``n`` of scenario ``s``. Cells without a fill hold NaN size.
     """
     n_cols = n_scenarios * n_symbols
-    if len(fills.units) and (fills.scenario.max() >= n_scenarios or fills.symbol.max() >= n_symbols
-                             or fills.bar.max() >= n_bars or fills.bar.min() < 0):
-        raise InvalidParameterError(
-            f"records refer to a scenario, symbol or bar outside the {n_scenarios} x {n_bars} x "
-            f"{n_symbols} price array; pass the close prices the records were simulated on")
+    _check_fills(fills, n_scenarios, n_bars, n_symbols)
     row = fills.bar
     col = fills.scenario * n_symbols + fills.symbol
-    if len(fills.units) and np.bincount(row * n_cols + col).max() > 1:
-        raise InvalidParameterError("records hold two fills of one symbol in one bar; the engine fills "
-                                    "at most one order per symbol and bar")
     size = np.full((n_bars, n_cols), np.nan)
     size[row, col] = fills.side * fills.units
     price = np.full((n_bars, n_cols), np.nan)
@@ -141,6 +146,21 @@ def order_arrays(fills: Fills, n_scenarios: int, n_bars: int, n_symbols: int
     return size, price, fee_rate, call_seq
 
 
+def _check_fills(fills: Fills, n_scenarios: int, n_bars: int, n_symbols: int) -> None:
+    """Raise unless every fill lies in the price array and no symbol fills twice in one bar."""
+    if not len(fills.units):
+        return
+    if (fills.scenario.max() >= n_scenarios or fills.symbol.max() >= n_symbols or fills.bar.max() >= n_bars
+            or fills.bar.min() < 0):
+        raise InvalidParameterError(
+            f"records refer to a scenario, symbol or bar outside the {n_scenarios} x {n_bars} x "
+            f"{n_symbols} price array; pass the close prices the records were simulated on")
+    cell = (fills.bar * n_scenarios + fills.scenario) * n_symbols + fills.symbol
+    if np.bincount(cell).max() > 1:
+        raise InvalidParameterError("records hold two fills of one symbol in one bar; the engine fills "
+                                    "at most one order per symbol and bar")
+
+
 def to_vectorbt(
     records: np.ndarray,
     close: np.ndarray,
@@ -149,8 +169,38 @@ def to_vectorbt(
     init_cash: np.ndarray,
     freq: str | pd.Timedelta | None = None,
 ) -> vbt.Portfolio:
-    """Replay the engine's fills as a vectorbt Portfolio (see :func:`from_orders_arguments`)."""
-    return vbt.Portfolio.from_orders(**from_orders_arguments(records, close, index, symbols, init_cash, freq))
+    """The Portfolio that replaying the engine's fills gives (:func:`from_orders_arguments`), built on its
+    order records (:func:`vectorbt_orders`) without running vectorbt's simulation."""
+    close, init_cash = _checked_shapes(close, index, symbols, init_cash)
+    n_scenarios, n_bars, n_symbols = close.shape
+    fills = fills_from_records(records)
+    _check_fills(fills, n_scenarios, n_bars, n_symbols)
+    close_2d = _close_frame(close, index, symbols)
+    wrapper = ArrayWrapper.from_obj(close_2d, freq=freq, group_by=SCENARIO_LEVEL)
+    return vbt.Portfolio(wrapper, close_2d, vectorbt_orders(fills, n_symbols), np.empty(0, dtype=vbt_log_dt),
+                         init_cash + _cash_credit(fills, init_cash), True)
+
+
+def vectorbt_orders(fills: Fills, n_symbols: int) -> np.ndarray:
+    """vectorbt's order records of the replay of ``fills``, as its simulation writes them.
+
+    Its simulation walks each scenario's bars and, within a bar, the call sequence (sells, then buys,
+    in symbol order): the fill order. Each fill is one record at its own size and price (vectorbt's
+    slippage is 0, so ``price * (1 +- 0)`` is the price) with fees ``size * price * fee_rate``, the
+    fee rate that :func:`order_arrays` passes; a size within 1e-12 of zero is ignored, as vectorbt does.
+    """
+    kept = fills.units > _VBT_ZERO_SIZE
+    units, price = fills.units[kept], fills.price[kept]
+    fee_rate = fills.fees[kept] / (units * price)
+    out = np.empty(len(units), dtype=vbt_order_dt)
+    out["id"] = np.arange(len(units))
+    out["col"] = fills.scenario[kept] * n_symbols + fills.symbol[kept]
+    out["idx"] = fills.bar[kept]
+    out["size"] = units
+    out["price"] = price
+    out["fees"] = units * price * fee_rate + 0.0  # vectorbt's req_cash * fees + fixed_fees
+    out["side"] = np.where(fills.side[kept] > 0, OrderSide.Buy, OrderSide.Sell)
+    return out
 
 
 def from_orders_arguments(
@@ -161,7 +211,7 @@ def from_orders_arguments(
     init_cash: np.ndarray,
     freq: str | pd.Timedelta | None = None,
 ) -> dict[str, object]:
-    """Keyword arguments of ``vbt.Portfolio.from_orders`` that replay the engine's fills.
+    """Keyword arguments of ``vbt.Portfolio.from_orders`` that replay the engine's fills by simulating them.
 
     Args:
         records: ``order_dt`` records from ``simulate_intents`` or the rollout.
@@ -175,23 +225,12 @@ def from_orders_arguments(
         A Portfolio with columns ``(scenario, symbol)`` grouped by ``scenario``. Its ``value()``
         and ``cash()`` minus :func:`cash_credit` equal the engine's equity and cash at every close.
     """
-    close = np.asarray(close, dtype=np.float64)
-    if close.ndim != 3:
-        raise InvalidParameterError(f"close must be (scenarios, bars, symbols), got shape {close.shape}")
+    close, init_cash = _checked_shapes(close, index, symbols, init_cash)
     n_scenarios, n_bars, n_symbols = close.shape
-    init_cash = np.asarray(init_cash, dtype=np.float64).reshape(-1)
-    if len(index) != n_bars or len(symbols) != n_symbols or len(init_cash) != n_scenarios:
-        raise InvalidParameterError(
-            f"close is {close.shape} (scenarios, bars, symbols) but index has {len(index)} bars, "
-            f"symbols {len(symbols)} names and init_cash {len(init_cash)} values")
     fills = fills_from_records(records)
     size, price, fee_rate, call_seq = order_arrays(fills, n_scenarios, n_bars, n_symbols)
-    columns = pd.MultiIndex.from_product([range(n_scenarios), list(symbols)],
-                                         names=[SCENARIO_LEVEL, SYMBOL_LEVEL])
-    close_2d = pd.DataFrame(close.transpose(1, 0, 2).reshape(n_bars, n_scenarios * n_symbols),
-                            index=index, columns=columns)
     return dict(
-        close=close_2d,
+        close=_close_frame(close, index, symbols),
         size=size,
         size_type="amount",
         direction="both",
@@ -214,3 +253,26 @@ def from_orders_arguments(
         call_seq=call_seq,
         freq=freq,
     )
+
+
+def _checked_shapes(close: np.ndarray, index: pd.DatetimeIndex, symbols: Sequence[str], init_cash: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``close`` (S, T, N) and ``init_cash`` (S,) as float64, after checking them against each other."""
+    close = np.asarray(close, dtype=np.float64)
+    if close.ndim != 3:
+        raise InvalidParameterError(f"close must be (scenarios, bars, symbols), got shape {close.shape}")
+    n_scenarios, n_bars, n_symbols = close.shape
+    init_cash = np.asarray(init_cash, dtype=np.float64).reshape(-1)
+    if len(index) != n_bars or len(symbols) != n_symbols or len(init_cash) != n_scenarios:
+        raise InvalidParameterError(
+            f"close is {close.shape} (scenarios, bars, symbols) but index has {len(index)} bars, "
+            f"symbols {len(symbols)} names and init_cash {len(init_cash)} values")
+    return close, init_cash
+
+
+def _close_frame(close: np.ndarray, index: pd.DatetimeIndex, symbols: Sequence[str]) -> pd.DataFrame:
+    """``close`` (S, T, N) as the Portfolio's (T, S * N) frame with ``(scenario, symbol)`` columns."""
+    n_scenarios, n_bars, n_symbols = close.shape
+    columns = pd.MultiIndex.from_product([range(n_scenarios), list(symbols)], names=[SCENARIO_LEVEL, SYMBOL_LEVEL])
+    return pd.DataFrame(close.transpose(1, 0, 2).reshape(n_bars, n_scenarios * n_symbols), index=index,
+                        columns=columns)

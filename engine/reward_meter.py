@@ -3,7 +3,9 @@ measured as a driver steps the bar loop.
 
 :func:`step_outcome` is the one definition of a step's outcome: the training environments'
 stepper (``engine.envs.stepper``) and the batched rollout (through :class:`RewardMeter`) both call
-it, so a backtest's stored reward components are the ones the same actions earn in training.
+it, so a backtest's stored reward components are the ones the same actions earn in training. A
+market-scope rollout, compiled end to end, measures it in compiled form
+(``engine.measured_simulation``); tests hold the two equal bit for bit.
 
 A step is the decision at bar ``t``: its intents (and the risk overlay's) fill at ``t + 1``'s open
 and the step is judged at ``t + 1``'s close. The step's records are every record written from the

@@ -10,8 +10,9 @@ observations.
 A rollout can also measure what its decisions earned in training terms (``rewards``: the seven
 reward components, from ``engine.reward_meter``, the same outcome the training environments
 compute) and keep a policy's detailed extras every ``explain_every`` bars (e.g. attention maps,
-returned by the same forward pass that decided). With rewards a market-scope run steps bar by bar
-in Python around the same kernels instead of the compiled loop.
+returned by the same forward pass that decided). With rewards a market-scope run stays compiled end
+to end (``engine.measured_simulation`` measures each step inside the loop, bit for bit as the meter
+does bar by bar).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from engine.actions import ActionSpace, BarContext, allowed_actions
 from engine.bar_loop import BarLoop
 from engine.data.market import bars_per_year
 from engine.errors import InvalidParameterError
+from engine.measured_simulation import simulate_measured
 from engine.policy import MarketView, Policy, PolicyOutput
 from engine.reward_meter import RewardMeter, RewardSettings
 from engine.scenarios import ScenarioBatch
@@ -138,14 +140,13 @@ def _run_market(batch: ScenarioBatch, policy: Policy, rewards: RewardSettings | 
     kind, size = kind[:, position, :], size[:, position, :]
     params = kernel_params(batch)
     measured: dict[str, np.ndarray] = {}
+    state = initial_state(params, batch.n_symbols)
     if rewards is None:
-        state = initial_state(params, batch.n_symbols)
         equity, records = simulate_intents(batch.open, batch.close, trading_day_ids(batch), kind, size, params,
                                            state, batch.n_valid)
     else:
-        loop, meter = BarLoop(params, batch.n_symbols), _meter(batch, rewards)
-        equity = _drive(batch, loop, lambda t, context: (kind[t], size[t], None), meter)
-        state, records, measured = loop.state, loop.all_records(), meter.components
+        equity, records, measured = simulate_measured(batch.open, batch.close, trading_day_ids(batch), kind, size,
+                                                      params, state, bars_per_year(batch.frequency), rewards)
     padded = [PolicyOutput(_pad_rows(o.actions, batch.n_bars, np.nan),
                            {k: _pad_rows(v, batch.n_bars, np.nan) for k, v in o.extras.items()})
               for o in outputs]

@@ -161,7 +161,12 @@ class ScenarioBatch:
         on daily bars every bar starts a day.
         """
         out = np.empty((self.n_scenarios, self.n_bars), dtype=bool)
+        first = {}  # scenarios of one path share its timestamps: each path is normalized once
         for s, ts in enumerate(self.timestamps):
+            done = first.setdefault(int(self.path_ids[s]), s)
+            if done != s:
+                out[s] = out[done]
+                continue
             days = ts.normalize().as_unit("ns").asi8
             out[s, 0] = True
             out[s, 1:] = days[1:] != days[:-1]

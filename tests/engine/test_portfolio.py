@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import vectorbt as vbt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -19,7 +20,7 @@ from engine.metrics import (
     positions,
     scenario_metrics,
 )
-from engine.portfolio import cash_credit, to_vectorbt
+from engine.portfolio import cash_credit, from_orders_arguments, to_vectorbt
 from engine.records import (
     KIND_DELTA_PERCENT,
     KIND_POSITION_FRACTION,
@@ -27,8 +28,12 @@ from engine.records import (
     STATUS_FILLED,
     order_dt,
 )
+from engine.rollout import run_rollout
+from engine.scenarios import ScenarioParams, combine, from_market
 from engine.simulate import simulate_intents
 from engine.state import KernelParams, initial_state
+from strategies.families.baseline import make_strategy
+from tests.engine.envs.helpers import synthetic
 
 DEFAULTS = dict(init_cash=100_000.0, fees=0.0, slippage=0.0, spread=0.0, position_limit=1.0,
                 gross_limit=1.0, allow_short=0.0, lot_size=0.0, stop_loss=0.0, trailing_stop=0.0,
@@ -134,6 +139,35 @@ def test_vectorbt_value_cash_and_units_agree_with_the_engine(run):
     # Long-only and unleveraged, cash never goes (more than a rounding crumb) below zero.
     plain = (params.gross_limit <= 1.0) & (params.allow_short == 0.0)
     assert np.all(cash[:, plain] >= -1e-9 * in_play[plain])
+
+
+def assert_same_as_simulated(pf: vbt.Portfolio, records: np.ndarray, close: np.ndarray, index: pd.DatetimeIndex,
+                             symbols: list[str], init_cash: np.ndarray) -> None:
+    """``pf`` (built on known order records) is what vectorbt's simulation of the replay gives, bit for bit."""
+    simulated = vbt.Portfolio.from_orders(**from_orders_arguments(records, close, index, symbols, init_cash, "1D"))
+    for ours, theirs in ((pf.orders.records_arr, simulated.orders.records_arr),
+                         (pf.exit_trades.records_arr, simulated.exit_trades.records_arr)):
+        assert ours.dtype == theirs.dtype and ours.tobytes() == theirs.tobytes()
+    for name in ("value", "cash", "assets"):
+        np.testing.assert_array_equal(np.asarray(getattr(pf, name)()), np.asarray(getattr(simulated, name)()))
+    np.testing.assert_array_equal(np.asarray(pf.init_cash), np.asarray(simulated.init_cash))
+
+
+@settings(max_examples=200, deadline=None)
+@given(runs())
+def test_the_portfolio_on_known_order_records_is_the_simulated_replay(run):
+    open_, close, kind, size, params = run
+    _, _, pf, _, records = replay(open_, close, kind, size, params)
+    symbols = [f"S{n}" for n in range(close.shape[2])]
+    assert_same_as_simulated(pf, records, close, daily_index(close.shape[1]), symbols, params.init_cash)
+
+
+def test_a_dust_fill_is_ignored_as_vectorbt_ignores_it():
+    records = records_of((0, 1, 0, 1, 2.0, 10.0, 0.01), (0, 2, 0, -1, 1e-13, 10.0, 0.0), (0, 3, 0, -1, 1.0, 11.0, 0.0))
+    close = np.full((1, 4, 1), 10.0)
+    pf = to_vectorbt(records, close, daily_index(4), ["A"], np.array([100.0]), "1D")
+    assert len(pf.orders.records_arr) == 2
+    assert_same_as_simulated(pf, records, close, daily_index(4), ["A"], np.array([100.0]))
 
 
 # ---------------------------------------------------------------- examples of the conventions
@@ -353,3 +387,32 @@ def test_drawdown_episodes_of_a_hand_curve():
     assert (third["peak_bar"], third["trough_bar"], third["recovery_bar"], third["duration"]) == (3, 4, 6, 2)
     assert len(drawdown_episodes(equity, index, top=2)) == 2
     assert drawdown_episodes(np.array([1.0, 2.0, 3.0]), daily_index(3)) == []
+
+
+def test_the_benchmark_once_per_path_gives_the_same_metrics():
+    costs = [ScenarioParams(fees=0.0), ScenarioParams(fees=0.002, slippage=0.001)]
+    batch = combine(from_market(synthetic(seed=3), costs), from_market(synthetic(seed=4), costs))
+    assert batch.path_ids.tolist() == [0, 0, 1, 1]
+    rollout = run_rollout(batch, make_strategy("sma_cross", {"fast": 5, "slow": 15}))
+    args = (rollout.equity, rollout.records, batch.close, batch.index, batch.param_array("init_cash"), "1D")
+    per_path = scenario_metrics(*args, paths=batch.path_ids)
+    assert per_path == scenario_metrics(*args)
+    assert per_path[0]["benchmark_return"] == per_path[1]["benchmark_return"] != per_path[2]["benchmark_return"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**16), n_symbols=st.integers(1, 11), n_fills=st.integers(0, 60))
+def test_gross_exposure_is_the_numpy_expression_bit_for_bit(seed, n_symbols, n_fills):
+    rng = np.random.default_rng(seed)
+    n_scenarios, n_bars = 3, 12
+    rows = [(rng.integers(n_scenarios), rng.integers(n_bars), rng.integers(n_symbols), rng.choice([-1, 1]),
+             rng.uniform(0.0, 50.0), 10.0, 0.0) for _ in range(n_fills)]  # several fills of one cell and bar too
+    records = records_of(*rows) if rows else np.zeros(0, order_dt)
+    close = rng.uniform(1.0, 100.0, (n_scenarios, n_bars, n_symbols))
+    close[rng.random(close.shape) < 0.1] = np.nan
+    equity = rng.uniform(-100.0, 5_000.0, (n_bars, n_scenarios))
+    units = positions(records, n_bars, n_scenarios, n_symbols)
+    held = np.where(units != 0.0, np.abs(units * close.transpose(1, 0, 2)), 0.0).sum(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = np.where(equity > 0.0, held / equity, np.nan)
+    assert gross_exposure(records, close, equity).tobytes() == expected.tobytes()

@@ -122,7 +122,7 @@ def run_backtest(spec: RunSpec, progress: Progress | None = None, extras: bool =
     explain = decider.family.explain_every(decider, batch.n_bars - 1, batch.n_symbols) if extras else 0
     evaluation = evaluate(batch, decider, progress, rewards=RewardSettings() if extras else None,
                           explain_every=explain)
-    baselines, note = try_baselines(spec, data) if extras else (None, "")
+    baselines, note = try_baselines(spec, data, (decider, evaluation)) if extras else (None, "")
     return BacktestResult(decider_run_id(spec, data.fingerprint(), decider), spec, data,
                           evaluation.rollout, params, evaluation.metrics, batch=batch, decider=decider,
                           baselines=baselines, baselines_note=note)

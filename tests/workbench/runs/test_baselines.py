@@ -2,6 +2,8 @@
 matched to the run's cost points, and the benchmark follows the execution rules."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -46,6 +48,27 @@ def test_a_backtest_stores_them_and_they_read_back_unchanged(fresh: Baselines) -
     assert stored.metrics == fresh.metrics
 
 
+def test_a_baselines_own_backtest_is_its_own_baseline_without_running_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.runs import baselines
+
+    spec = dataclasses.replace(SPEC, strategy="sma_cross")
+    fresh = run_baselines(spec)
+    ran = []
+    evaluate = baselines.evaluate
+    monkeypatch.setattr(baselines, "evaluate", lambda batch, decider: ran.append(decider.policy.name)
+                        or evaluate(batch, decider))
+    result = run_backtest(spec)
+    assert ran == ["equal_weight", "momentum", "buy_and_hold"]  # sma_cross is the run itself
+    for a, b in zip(result.baselines.curves, fresh.curves):
+        pd.testing.assert_frame_equal(a, b, check_freq=False)
+    assert result.baselines.metrics == fresh.metrics
+    # Other parameters are another strategy: the default sma_cross runs as a baseline.
+    ran.clear()
+    run_backtest(dataclasses.replace(spec, strategy_params=(("fast", "10"),)))
+    assert ran == ["equal_weight", "sma_cross", "momentum", "buy_and_hold"]
+
+
 def test_a_scenario_finds_its_cost_point(fresh: Baselines) -> None:
     assert fresh.point({"label": "fees=0.002 slippage=0"}) == 1
     assert fresh.point({"label": "other", "fees": 0.002, "slippage": 0.0}) == 1
@@ -55,7 +78,7 @@ def test_a_scenario_finds_its_cost_point(fresh: Baselines) -> None:
 def test_without_baselines_a_backtest_stores_none_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     from workbench.runs import backtest
 
-    monkeypatch.setattr(backtest, "try_baselines", lambda spec, data=None: (None, "baselines could not run: too few bars"))
+    monkeypatch.setattr(backtest, "try_baselines", lambda spec, data=None, own=None: (None, "baselines could not run: too few bars"))
     result = backtest.run_backtest(SPEC)
     assert TABLE not in result.to_record().tables
     assert result.summary()["baselines_note"] == "baselines could not run: too few bars"

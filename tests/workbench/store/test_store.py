@@ -90,7 +90,7 @@ def test_a_failing_table_write_leaves_no_row_and_no_folder(store: RunStore, monk
         calls.append(path.name)
         if len(calls) == 2:
             raise OSError("disk full")
-        real(frame, path)
+        return real(frame, path)
 
     monkeypatch.setattr(files, "write_parquet", failing)
     with pytest.raises(OSError, match="disk full"):
