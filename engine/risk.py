@@ -83,7 +83,7 @@ def close_bar_nb(bar, day, close, state, params):
             state.day_halted[s] = 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _exit_reason_nb(state, s, n, close, params):
     u = state.units[s, n]
     entry = state.entry_price[s, n]
@@ -101,7 +101,7 @@ def _exit_reason_nb(state, s, n, close, params):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _adds_exposure_nb(kind, size, units, close, equity):
     if kind == KIND_TARGET_PERCENT:
         current = units * close / equity if equity > 0.0 else 0.0
