@@ -150,10 +150,10 @@ def display_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
     return out.rename(columns=renames), formatters
 
 
-
 def stamp(timestamp: pd.Timestamp) -> str:
     """A bar's date, with its time of day when it has one (intraday bars)."""
     return f"{timestamp:%Y-%m-%d %H:%M}" if timestamp.hour or timestamp.minute else f"{timestamp:%Y-%m-%d}"
+
 
 def _textual(values: pd.Series) -> bool:
     """Whether a column holds text (pandas' ``str`` dtype, or objects)."""
@@ -225,9 +225,7 @@ def static_table(frame: pd.DataFrame, css_class: str, html_columns: Sequence[str
             return str(value)
         if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
             value = value.item() if isinstance(value, np.generic) else value
-            known = app_services.column_format(str(column)) is not None
-            return html.escape(app_services.format_value(str(column), value) if known else
-                               app_services.format_number(value))
+            return html.escape(app_services.format_value(str(column), value))  # of no known kind: format_number
         if value is None or (isinstance(value, float) and not np.isfinite(value)):
             return "n/a"
         text = str(value)

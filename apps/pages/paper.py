@@ -140,7 +140,8 @@ class PaperPage(pn.viewable.Viewer):
         last = status.get("last_bar") or {}
         summary = pd.DataFrame([{
             "decider": status["decider"], "feed": status["feed"], "state": state, "halt": status.get("halt") or "none",
-            "last bar": stamp(pd.Timestamp(last["timestamp"])) if last.get("timestamp") else "", "equity": status.get("equity"), "cash": status.get("cash"),
+            "last bar": stamp(pd.Timestamp(last["timestamp"])) if last.get("timestamp") else "",
+            "equity": status.get("equity"), "cash": status.get("cash"),
             "return": status.get("return"), "decision p99 ms": (status.get("latency_ms") or {}).get("p99")}])
         risk = status.get("risk") or {}
         return {"summary": summary, "positions": pd.DataFrame(status.get("positions") or []),

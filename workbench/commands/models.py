@@ -23,8 +23,9 @@ def run_list(args: argparse.Namespace) -> int:
         return 0
     print_table(
         ("NAME", "PRESET", "PARAMS", "RUNTIME", "TRAIN", "VALIDATION", "VAL_SHARPE"),
-        [(r["name"], r["preset"], r["parameters"], "onnx" if r["onnx"] else "torch", _period(r["train_period"]), _period(r["validation_period"]),
-          cell("sharpe", r["validation_metrics"].get("validation/sharpe"))) for r in rows],
+        [(r["name"], r["preset"], r["parameters"], "onnx" if r["onnx"] else "torch", _period(r["train_period"]),
+          _period(r["validation_period"]), cell("sharpe", r["validation_metrics"].get("validation/sharpe")))
+         for r in rows],
     )
     return 0
 

@@ -51,7 +51,6 @@ from workbench.runs.formats import (  # noqa: F401
     colour_scale,
     column_format,
     format_gate_value,
-    format_number,
     format_value,
     metric_title,
 )
