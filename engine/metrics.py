@@ -85,11 +85,19 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray, r: np.ndarray) -> np.
     return _figure(np.where(flat, 0.0, ratio))
 
 
+def _over_bars(reduce, r: np.ndarray, **kwargs) -> np.ndarray:
+    """``reduce`` (a numpy reduction) over the bar axis 0 of ``r``, each series' bars laid out
+    contiguously first: numpy sums a contiguous run pairwise but a strided one in order, so this way a
+    scenario's figure is the same bit for bit alone or in a batch of any size."""
+    return reduce(np.ascontiguousarray(np.moveaxis(r, 0, -1)), axis=-1, **kwargs)
+
+
 def _nan_reduce(reduce, r: np.ndarray, **kwargs) -> np.ndarray:
-    """``reduce`` (a NaN-skipping numpy reduction) over bars; NaN, without a warning, where no bar is finite."""
+    """``reduce`` (a NaN-skipping numpy reduction) over bars (:func:`_over_bars`); NaN, without a
+    warning, where no bar is finite."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return reduce(r, axis=0, **kwargs)
+        return _over_bars(reduce, r, **kwargs)
 
 
 def _spread(r: np.ndarray) -> np.ndarray:
@@ -101,7 +109,7 @@ def _spread(r: np.ndarray) -> np.ndarray:
 
 def total_return(returns: np.ndarray, axis: int = 0) -> np.ndarray | float:
     """Compounded return ``prod(1 + r) - 1`` (NaN returns count as 0)."""
-    return _figure(np.nanprod(1.0 + _bars_first(returns, axis), axis=0) - 1.0)
+    return _figure(_over_bars(np.nanprod, 1.0 + _bars_first(returns, axis)) - 1.0)
 
 
 def annualized_return(returns: np.ndarray, bars_per_year: float, axis: int = 0) -> np.ndarray | float:
@@ -345,8 +353,8 @@ def scenario_metrics(
     per_bar = gross_exposure(records, close, equity)
     with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a scenario with no positive equity stays NaN
-        exposure = np.nanmean(per_bar, axis=0)
-        turnover = notional / equity.mean(axis=0)
+        exposure = _over_bars(np.nanmean, per_bar)
+        turnover = notional / _over_bars(np.mean, equity)
     in_market = np.atleast_1d(time_in_market(per_bar > 0.0))  # a bar with equity <= 0 (NaN) holds nothing
 
     if paths is None or benchmark_close is not None:

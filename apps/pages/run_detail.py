@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -145,6 +145,10 @@ class RunDetailPage(pn.viewable.Viewer):
         columns = list(self.curves().columns)
         return columns.index(self.scenario) if self.scenario in columns else 0
 
+    def scenario_row(self) -> Mapping[str, Any]:
+        """The chosen scenario's metrics row (the run's main row when none is chosen)."""
+        return app_services.scenario_row(self.run(), self.scenario)
+
     def scenario_curve(self) -> pd.Series:
         return self.curves()[self.scenario].dropna()
 
@@ -173,10 +177,9 @@ class RunDetailPage(pn.viewable.Viewer):
         curves = self.curves()
         baselines, message = None, ""
         if self.show_baselines and view.baselines:
-            found, message = app_services.baselines(run)
+            row = self.scenario_row()
+            found, message = app_services.baselines(run, row)
             if found is not None:
-                rows = app_services.scenario_rows(run)
-                row = next((r for r in rows if str(r.get("label")) == scenario), None)
                 baselines = found.curves[found.point(row)]
         block = app_services.run_summary_block(run, scenario, with_baselines=self.show_baselines)
         curve = curves[scenario].dropna()
@@ -238,8 +241,9 @@ class RunDetailPage(pn.viewable.Viewer):
         run_id, scenario = self.run_id, self.scenario
         run = self.run()
         explainable = bool(run.info.spec.get("policy"))
-        # Baselines stored with the run (or not asked for) leave nothing to run: draw it all at once.
-        quick = not self.show_baselines or app_services.baselines_at_hand(run)
+        # Baselines stored with the run at this scenario's costs (or not asked for) leave nothing to run:
+        # draw it all at once.
+        quick = not self.show_baselines or app_services.baselines_at_hand(run, self.scenario_row())
         self._overview.load(self.overview, lambda shown: self._render_overview(run_id, scenario, explainable, shown),
                             "summary and charts", key=(run_id, scenario, self.symbol, self.show_baselines),
                             quick=quick)

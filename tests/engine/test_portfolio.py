@@ -162,6 +162,27 @@ def test_the_portfolio_on_known_order_records_is_the_simulated_replay(run):
     assert_same_as_simulated(pf, records, close, daily_index(close.shape[1]), symbols, params.init_cash)
 
 
+@settings(max_examples=100, deadline=None)
+@given(runs(), st.integers(8, 60))
+def test_a_scenarios_metrics_are_the_same_alone_as_in_its_batch(run, extra_bars):
+    """Bit for bit: a cost point's figures do not depend on the scenarios beside it (issue 19's
+    baselines run one point alone and must equal the same point of a whole grid)."""
+    open_, close, kind, size, params = run
+    n_scenarios = open_.shape[0]
+    more = np.concatenate([open_, np.repeat(open_[:, -1:], extra_bars, axis=1)], axis=1)  # past 8 bars: pairwise sums
+    open_, close = more, np.concatenate([close, np.repeat(close[:, -1:], extra_bars, axis=1)], axis=1)
+    kind = np.concatenate([kind, np.zeros((extra_bars, *kind.shape[1:]), kind.dtype)])
+    size = np.concatenate([size, np.zeros((extra_bars, *size.shape[1:]))])
+    equity, _, _, _, records = replay(open_, close, kind, size, params)
+    index = daily_index(close.shape[1])
+    together = scenario_metrics(equity, records, close, index, params.init_cash, "1D")
+    for s in range(n_scenarios):
+        own = records[records["scenario"] == s].copy()
+        own["scenario"] = 0
+        alone = scenario_metrics(equity[:, [s]], own, close[s:s + 1], index, params.init_cash[s:s + 1], "1D")
+        assert json.dumps(alone[0]) == json.dumps(together[s])
+
+
 def test_a_dust_fill_is_ignored_as_vectorbt_ignores_it():
     records = records_of((0, 1, 0, 1, 2.0, 10.0, 0.01), (0, 2, 0, -1, 1e-13, 10.0, 0.0), (0, 3, 0, -1, 1.0, 11.0, 0.0))
     close = np.full((1, 4, 1), 10.0)

@@ -111,8 +111,8 @@ def run_backtest(spec: RunSpec, progress: Progress | None = None, extras: bool =
         spec: The run.
         progress: Called with ``(bars done, bars)`` by a policy's rollout.
         extras: Also measure the reward components, keep the decider's detailed extras and run the
-            baselines and the benchmark beside it (what a stored backtest shows); the decisions are the
-            same either way.
+            baselines and the benchmark beside its first cost point (what a stored backtest shows); the
+            decisions are the same either way.
     """
     decider = spec_decider(spec)  # before loading data, so a bad name fails fast
     data = spec_data(spec)
@@ -122,7 +122,8 @@ def run_backtest(spec: RunSpec, progress: Progress | None = None, extras: bool =
     explain = decider.family.explain_every(decider, batch.n_bars - 1, batch.n_symbols) if extras else 0
     evaluation = evaluate(batch, decider, progress, rewards=RewardSettings() if extras else None,
                           explain_every=explain)
-    baselines, note = try_baselines(spec, data, (decider, evaluation)) if extras else (None, "")
+    # The first cost point's: the one the summary headlines; a page computes any other on demand.
+    baselines, note = try_baselines(spec, data, (decider, evaluation), points=(0,)) if extras else (None, "")
     return BacktestResult(decider_run_id(spec, data.fingerprint(), decider), spec, data,
                           evaluation.rollout, params, evaluation.metrics, batch=batch, decider=decider,
                           baselines=baselines, baselines_note=note)

@@ -1,11 +1,13 @@
 """The baselines and the benchmark beside a run: their equity and metrics on the run's market.
 
 Every run is judged against the same yardsticks: the baselines of :data:`BASELINES` with default
-parameters, each under every cost point of the run's grid (fees x slippage), and the benchmark, an
-equal-weight buy and hold without costs. Market-scope baselines run compiled in well under a second,
-so a backtest stores them with itself (:meth:`Baselines.table` and :meth:`Baselines.summary`) and the
-Run detail page and the report read them back (:meth:`Baselines.from_stored`); a run stored without
-them gets them computed (:func:`run_baselines`).
+parameters, each under a cost point of the run's grid (fees x slippage), and the benchmark, an
+equal-weight buy and hold without costs. A page shows one cost point at a time, so a backtest stores
+them at its first cost point only, the one its summary headlines and the Run detail page opens on
+(:meth:`Baselines.table` and :meth:`Baselines.summary`, read back by :meth:`Baselines.from_stored`);
+any other point, and a run stored without them, gets them computed for that point alone
+(:func:`run_baselines` with ``points``), in tens of milliseconds. Storing all points of a 100-point
+grid cost two full-grid simulations, 45% of the backtest's time (issue 19).
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import dataclasses
 import functools
 import logging
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,7 +37,7 @@ TABLE = "baselines"
 
 @dataclass(frozen=True, eq=False)
 class Baselines:
-    """Baseline and benchmark results on a run's market.
+    """Baseline and benchmark results on a run's market, at some of its cost points.
 
     Attributes:
         labels: The cost points (``fees=0.001 slippage=0.0005``), in the run's grid order.
@@ -59,15 +61,13 @@ class Baselines:
         return tuple(pd.DataFrame(values, index=self.index, columns=list(self.names)) for values in self.equity)
 
     def point(self, row: Mapping[str, Any] | None) -> int:
-        """The cost point of a run's metrics ``row``: same label, else same fees and slippage, else the first."""
-        row = row or {}
-        if row.get("label") in self.labels:
-            return self.labels.index(row["label"])
-        fees, slippage = row.get("fees"), row.get("slippage")
-        for i, (f, s) in enumerate(self.costs):
-            if fees is not None and slippage is not None and np.isclose(f, fees) and np.isclose(s, slippage):
-                return i
-        return 0
+        """The cost point of a run's metrics ``row`` (:func:`cost_point`), else the first."""
+        found = cost_point(self.labels, self.costs, row)
+        return 0 if found is None else found
+
+    def covers(self, row: Mapping[str, Any] | None) -> bool:
+        """Whether the cost point of ``row`` is one of these (a row naming no point is covered by any)."""
+        return cost_point(self.labels, self.costs, row) is not None or not names_a_point(row)
 
     def table(self) -> pd.DataFrame:
         """The stored form: ``timestamp``, ``scenario`` (the cost point) and one equity column per name,
@@ -95,48 +95,83 @@ class Baselines:
                    stamps[:n_bars], names, equity, tuple(p["metrics"] for p in points))
 
 
+def names_a_point(row: Mapping[str, Any] | None) -> bool:
+    """Whether a metrics ``row`` says which cost point it is: a label, or its fees and slippage."""
+    row = row or {}
+    return bool(row.get("label")) or (row.get("fees") is not None and row.get("slippage") is not None)
+
+
+def cost_point(labels: Sequence[str], costs: Sequence[tuple[float, float]],
+               row: Mapping[str, Any] | None) -> int | None:
+    """The index of a metrics ``row``'s cost point among ``labels`` and their ``(fees, slippage)``:
+    same label, else same fees and slippage; None when it is none of them."""
+    row = row or {}
+    if row.get("label") in labels:
+        return list(labels).index(row["label"])
+    fees, slippage = row.get("fees"), row.get("slippage")
+    for i, (f, s) in enumerate(costs):
+        if fees is not None and slippage is not None and np.isclose(f, fees) and np.isclose(s, slippage):
+            return i
+    return None
+
+
+def grid_point(spec: RunSpec, row: Mapping[str, Any] | None) -> int:
+    """The index in ``spec``'s cost grid of a metrics ``row``'s cost point (the first when it names none)."""
+    grid = cost_grid(spec)
+    found = cost_point([label for label, _ in grid], [(p.fees, p.slippage) for _, p in grid], row)
+    return 0 if found is None else found
+
+
 def run_baselines(spec: RunSpec, data: MarketData | None = None,
-                  own: tuple[Decider, Evaluation] | None = None) -> Baselines:
-    """Run :data:`BASELINES` under each cost point of ``spec`` and the benchmark on its market (one
-    load of the data, one batch of cost points per baseline).
+                  own: tuple[Decider, Evaluation] | None = None,
+                  points: Sequence[int] | None = None) -> Baselines:
+    """Run :data:`BASELINES` under cost points of ``spec`` and the benchmark on its market (one load
+    of the data, one batch of cost points per baseline).
 
     Args:
         spec: The run whose market and cost points the baselines take.
         data: The spec's data when the caller has loaded it already (a backtest has); else loaded here.
         own: The run's decider and its evaluation of the spec's cost grid on ``data`` (a backtest has
-            them): the baselines run on its batch, and a baseline that decides as the run does (a
-            baseline's own backtest) takes the run's evaluation instead of running again.
+            them): a baseline that decides as the run does (a baseline's own backtest) takes the run's
+            results at those points instead of running again.
+        points: Indices into the spec's cost grid (:func:`~workbench.runs.evaluate.cost_grid`);
+            default every point. A point's results do not depend on which others run beside it.
 
     Raises:
         WorkbenchError: the baselines cannot run on the spec's data (e.g. too few bars).
+        IndexError: a point outside the grid.
     """
     data = spec_data(spec) if data is None else data
     grid = cost_grid(spec)
-    batch = own[1].batch if own is not None else from_market(data, [p for _, p in grid],
-                                                               labels=[label for label, _ in grid])
+    chosen = list(range(len(grid)) if points is None else points)
+    picked = [grid[k] for k in chosen]
+    batch = (own[1].batch if own is not None and len(chosen) == len(grid)
+             else from_market(data, [p for _, p in picked], labels=[label for label, _ in picked]))
     plain = dict(strategy_params=(), policy=None, options=())
-    results = {}
+    curves, metrics = {}, {}
     for name in BASELINES:
         decider = spec_decider(dataclasses.replace(spec, strategy=name, **plain))
         if own is not None and own[0].policy == decider.policy:
-            results[name] = own[1]
+            curves[name] = own[1].rollout.equity[:, chosen].T  # [points, T]
+            metrics[name] = [own[1].metrics[k] for k in chosen]
         else:
-            results[name] = evaluate(batch, decider)
+            result = evaluate(batch, decider)
+            curves[name], metrics[name] = result.rollout.equity.T, result.metrics
     costless = from_market(data, [grid[0][1].replace(fees=0.0, slippage=0.0)], labels=[BENCHMARK])
     benchmark = evaluate(costless, spec_decider(dataclasses.replace(spec, strategy="buy_and_hold", **plain)))
-    curves = [result.rollout.equity.T for result in results.values()]  # [points, T] each
-    equity = np.stack([*curves, np.repeat(benchmark.rollout.equity.T, len(grid), axis=0)], axis=2)
-    metrics = [{**{name: result.metrics[point] for name, result in results.items()}, BENCHMARK: benchmark.metrics[0]}
-               for point in range(len(grid))]
-    return Baselines(tuple(label for label, _ in grid), tuple((p.fees, p.slippage) for _, p in grid),
-                     pd.DatetimeIndex(data.index, name="timestamp"), (*results, BENCHMARK), equity, tuple(metrics))
+    equity = np.stack([*curves.values(), np.repeat(benchmark.rollout.equity.T, len(chosen), axis=0)], axis=2)
+    rows = [{**{name: metrics[name][i] for name in curves}, BENCHMARK: benchmark.metrics[0]}
+            for i in range(len(chosen))]
+    return Baselines(tuple(label for label, _ in picked), tuple((p.fees, p.slippage) for _, p in picked),
+                     pd.DatetimeIndex(data.index, name="timestamp"), (*curves, BENCHMARK), equity, tuple(rows))
 
 
 def try_baselines(spec: RunSpec, data: MarketData | None = None,
-                  own: tuple[Decider, Evaluation] | None = None) -> tuple[Baselines | None, str]:
+                  own: tuple[Decider, Evaluation] | None = None,
+                  points: Sequence[int] | None = None) -> tuple[Baselines | None, str]:
     """:func:`run_baselines`, or None and the reason when they cannot run on the spec's data."""
     try:
-        return run_baselines(spec, data, own), ""
+        return run_baselines(spec, data, own, points), ""
     except WorkbenchError as error:
         logger.info("baselines of %s could not run: %s", spec.decider, error)
         return None, f"baselines could not run on this run's data: {error}"

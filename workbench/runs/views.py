@@ -19,7 +19,7 @@ from engine.errors import InvalidParameterError
 from engine.metrics import drawdown_episodes
 from workbench.experiments.regimes import market_regimes, regime_metrics
 from workbench.runs.baselines import TABLE as BASELINES_TABLE
-from workbench.runs.baselines import Baselines, try_baselines
+from workbench.runs.baselines import Baselines, grid_point, try_baselines
 from workbench.runs.evaluate import spec_data
 from workbench.runs.kind import DetailTable, StoredRunLike
 from workbench.runs.registry import run_kind
@@ -96,6 +96,19 @@ def scenario_rows(run: StoredRunLike) -> list[dict[str, Any]]:
     return run_kind(run.info.kind).rows(run.summary)
 
 
+def scenario_row(run: StoredRunLike, scenario: str | None) -> Mapping[str, Any]:
+    """The metrics row labelled ``scenario`` (its label, or its name), else the run's main row."""
+    rows = scenario_rows(run)
+    position = _labelled(rows, scenario)
+    return main_row(run.info.kind, run.summary) if position is None else rows[position]
+
+
+def _labelled(rows: Sequence[Mapping[str, Any]], scenario: str | None) -> int | None:
+    """The position of the row labelled ``scenario`` (its label, or its name) among ``rows``, or None."""
+    return next((i for i, r in enumerate(rows) if scenario is not None
+                 and str(r.get("label", r.get("name"))) == scenario), None)
+
+
 def detail_tables(run: StoredRun) -> list[DetailTable]:
     """The tables of a run's findings its kind adds to the Run detail page (a comparison's statistics)."""
     return run_kind(run.info.kind).detail_tables(run.summary)
@@ -109,29 +122,47 @@ def worst_drawdowns(curve: pd.Series, top: int = 5) -> list[dict[str, Any]]:
     return drawdown_episodes(curve.to_numpy(np.float64), pd.DatetimeIndex(curve.index), top=top)
 
 
-def baselines(run: StoredRunLike) -> tuple[Baselines | None, str]:
-    """The baselines and benchmark beside a run (``workbench.runs.baselines``): stored with it, else
-    computed on its market (cached by spec); None and the reason when they cannot run there."""
-    stored = run.summary.get("baselines")
-    if stored and BASELINES_TABLE in run.tables:
-        key = "stored:" + str(getattr(run.info, "folder", run.run_id))  # a stored run never changes
-        if key not in _BASELINES:
-            _remember(key, (Baselines.from_stored(stored, run.load_table(BASELINES_TABLE)), ""))
-        return _BASELINES[key]
-    key = "spec:" + json.dumps(dict(run.spec), sort_keys=True)
+def baselines(run: StoredRunLike, row: Mapping[str, Any] | None = None) -> tuple[Baselines | None, str]:
+    """The baselines and benchmark beside a run (``workbench.runs.baselines``) at the cost point of its
+    metrics ``row`` (default its main row): stored with it, else computed for that point on its market
+    (cached); None and the reason when they cannot run there."""
+    row = run_kind(run.info.kind).main_row(run.summary) if row is None else row
+    stored = _stored_baselines(run)
+    if stored is not None and stored.covers(row):
+        return stored, ""
+    spec, point, key = _computed_point(run, row)
     if key not in _BASELINES:
-        _remember(key, try_baselines(RunSpec.from_dict(run.spec, source="stored run spec")))
+        _remember(key, try_baselines(spec, points=(point,)))
     return _BASELINES[key]
 
 
-def baselines_at_hand(run: StoredRunLike) -> bool:
-    """Whether :func:`baselines` has nothing to run: they are stored with the run, already computed for
-    its spec, or not drawn for its kind at all."""
+def baselines_at_hand(run: StoredRunLike, row: Mapping[str, Any] | None = None) -> bool:
+    """Whether :func:`baselines` has nothing to run for ``row``: they are stored with the run at its
+    cost point, already computed for it, or not drawn for its kind at all."""
     if not run_kind(run.info.kind).view().baselines:
         return True
-    if run.summary.get("baselines") and BASELINES_TABLE in run.tables:
-        return True
-    return "spec:" + json.dumps(dict(run.spec), sort_keys=True) in _BASELINES
+    row = run_kind(run.info.kind).main_row(run.summary) if row is None else row
+    stored = _stored_baselines(run)
+    return (stored is not None and stored.covers(row)) or _computed_point(run, row)[2] in _BASELINES
+
+
+def _computed_point(run: StoredRunLike, row: Mapping[str, Any]) -> tuple[RunSpec, int, str]:
+    """The run's spec, the index of ``row``'s cost point in its grid, and the cache key of the
+    baselines computed there."""
+    spec = RunSpec.from_dict(run.spec, source="stored run spec")
+    point = grid_point(spec, row)
+    return spec, point, f"spec:{json.dumps(dict(run.spec), sort_keys=True)}:{point}"
+
+
+def _stored_baselines(run: StoredRunLike) -> Baselines | None:
+    """The baselines stored with ``run`` (read once per process), or None."""
+    stored = run.summary.get("baselines")
+    if not stored or BASELINES_TABLE not in run.tables:
+        return None
+    key = "stored:" + str(getattr(run.info, "folder", run.run_id))  # a stored run never changes
+    if key not in _BASELINES:
+        _remember(key, (Baselines.from_stored(stored, run.load_table(BASELINES_TABLE)), ""))
+    return _BASELINES[key][0]
 
 
 _BASELINES: dict[str, tuple[Baselines | None, str]] = {}
@@ -149,13 +180,12 @@ def run_summary_block(run: StoredRunLike, scenario: str | None = None,
     """The summary block of the run's ``scenario`` (a label of its metrics rows; default its main
     result): its figures beside the benchmark and the best baseline, with the warnings."""
     rows = scenario_rows(run)
-    row = next((r for r in rows if scenario is not None and str(r.get("label", r.get("name"))) == scenario), None)
-    if row is None:
-        row = main_row(run.info.kind, run.summary)
+    position = _labelled(rows, scenario)
+    row = main_row(run.info.kind, run.summary) if position is None else rows[position]
     label = str(row.get("label") or row.get("name") or main_label(run.info) or scenario or "")
     comparisons, costs, notes = None, "", []
     if with_baselines and run_kind(run.info.kind).view().baselines:
-        found, reason = baselines(run)
+        found, reason = baselines(run, row)
         if found is not None:
             point = found.point(row)
             comparisons, costs = found.metrics[point], found.labels[point]
@@ -163,8 +193,7 @@ def run_summary_block(run: StoredRunLike, scenario: str | None = None,
             notes.append(reason)
     shares = None
     if "rewards" in run.tables:
-        position = next((i for i, r in enumerate(rows) if r is row), 0)
-        shares = reward_shares(run.load_table("rewards"), position)
+        shares = reward_shares(run.load_table("rewards"), position or 0)
     years = years_between(getattr(run.info, "start", ""), getattr(run.info, "end", ""))
     block = summary_block(row, label, comparisons, shares, years, costs)
     return dataclasses.replace(block, notes=block.notes + tuple(notes)) if notes else block

@@ -82,6 +82,7 @@ from workbench.runs.views import (  # noqa: F401 (the app reads the stored runs 
     run_summary_block,
     runs_frame,
     scenario_count,
+    scenario_row,
     scenario_rows,
     worst_drawdowns,
 )

@@ -106,13 +106,26 @@ def test_issue17_a_backtest_reads_its_stored_baselines_without_running_them(stor
     run = store.get_run(info.run_id)
     from workbench.runs import views
 
-    monkeypatch.setattr(views, "try_baselines", lambda spec: pytest.fail("the stored baselines were not read"))
+    computed = []
+    try_baselines = views.try_baselines
+    monkeypatch.setattr(views, "try_baselines", lambda spec, points: computed.append(points)
+                        or try_baselines(spec, points=points))
+    # The first cost point's baselines are stored: its summary reads them without running anything.
     assert app_services.baselines_at_hand(run)
     found, _ = app_services.baselines(run)
-    assert found.labels == ("fees=0 slippage=0", "fees=0.001 slippage=0")
+    assert found.labels == ("fees=0 slippage=0",)
+    block = app_services.run_summary_block(run, "fees=0 slippage=0")
+    assert block.value("sharpe", "benchmark") == found.metrics[0][app_services.BENCHMARK]["sharpe"]
+    assert computed == []
+    # Another point's are computed for that point alone, once.
+    second = app_services.scenario_row(run, "fees=0.001 slippage=0")
+    assert not app_services.baselines_at_hand(run, second)
     block = app_services.run_summary_block(run, "fees=0.001 slippage=0")
+    assert computed == [(1,)] and app_services.baselines_at_hand(run, second)
+    other, _ = app_services.baselines(run, second)
+    assert other.labels == ("fees=0.001 slippage=0",) and computed == [(1,)]
     assert block.scenario == "fees=0.001 slippage=0" and block.best_baseline in app_services.BASELINES
-    assert block.value("sharpe", "benchmark") == found.metrics[1][app_services.BENCHMARK]["sharpe"]
+    assert block.value("sharpe", "benchmark") == other.metrics[0][app_services.BENCHMARK]["sharpe"]
 
 
 def test_runs_frame_says_which_scenario_its_figures_come_from(store) -> None:
