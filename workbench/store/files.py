@@ -14,13 +14,14 @@ runs (``workbench runs list``) imports neither.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
 import shutil
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO, Mapping
 
 from engine.atomic_files import fsync_path
 from engine.errors import InvalidParameterError, RunTableError
@@ -63,13 +64,28 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> str:
 
     table = pa.Table.from_pandas(frame, preserve_index=None)
     encoded = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="lz4", use_dictionary=encoded, write_statistics=False)
-    data = sink.getvalue()
     with open(path, "wb") as handle:
-        handle.write(data)
+        sink = _HashingWriter(handle)
+        pq.write_table(table, sink, compression="lz4", use_dictionary=encoded, write_statistics=False)
     fsync_path(path)
-    return hashlib.sha256(data).hexdigest()
+    return sink.digest.hexdigest()
+
+
+class _HashingWriter(io.RawIOBase):
+    """A binary file's writer that hashes (sha256) every byte as it passes, so a table is hashed as it
+    is written without a second copy of it in memory."""
+
+    def __init__(self, handle: BinaryIO):
+        super().__init__()
+        self._handle = handle
+        self.digest = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        return self._handle.write(data)
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
