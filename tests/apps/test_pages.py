@@ -680,3 +680,25 @@ def test_issue17_a_wide_table_sizes_text_wraps_long_text_and_titles_unmeasured_m
     # A known metric never measured (all None) is still a number column, titled and shown as n/a.
     out, formatters = display_frame(frame[["win_rate"]])
     assert list(out.columns) == ["win rate"] and out["win rate"].isna().all() and "win rate" in formatters
+
+
+def test_issue19_run_detail_shows_each_scenarios_own_baselines(context) -> None:
+    """Stored at the first cost point; another scenario's are run for its costs when it is chosen."""
+    from workbench.runs.baselines import run_baselines
+
+    spec = RunSpec(kind="backtest", data="stocks", strategy="momentum", symbols=("AAPL",), start="2009-01-02",
+                   end="2009-06-30", fees=(0.0, 0.004))
+    info = app_services.run_and_store(context.store, spec)
+    page = RunDetailPage(context, run_id=info.run_id)
+    first, second = page.param.scenario.objects
+    assert app_services.baselines_at_hand(page.run(), page.scenario_row())
+    fresh = run_baselines(spec)
+    pd.testing.assert_frame_equal(page.overview().baselines, fresh.curves[0], check_freq=False)
+    page.scenario = second
+    assert page.scenario_row()["label"] == second
+    shown = page.overview()
+    pd.testing.assert_frame_equal(shown.baselines, fresh.curves[1], check_freq=False)
+    best = shown.block.best_baseline
+    sharpe = shown.block.value("sharpe", "baseline")
+    assert sharpe == fresh.metrics[1][best]["sharpe"] != fresh.metrics[0][best]["sharpe"]
+    assert app_services.baselines_at_hand(page.run(), page.scenario_row())

@@ -6,8 +6,8 @@ equal-weight buy and hold without costs. A page shows one cost point at a time, 
 them at its first cost point only, the one its summary headlines and the Run detail page opens on
 (:meth:`Baselines.table` and :meth:`Baselines.summary`, read back by :meth:`Baselines.from_stored`);
 any other point, and a run stored without them, gets them computed for that point alone
-(:func:`run_baselines` with ``points``), in tens of milliseconds. Storing all points of a 100-point
-grid cost two full-grid simulations, 45% of the backtest's time (issue 19).
+(:func:`run_baselines` with ``points``), in about a tenth of a second. Storing every point of a
+100-point grid cost two more full-grid simulations, 45% of the backtest's time (issue 19).
 """
 from __future__ import annotations
 
