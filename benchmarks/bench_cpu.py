@@ -14,8 +14,9 @@
 3. A baseline's whole stored backtest against the accounting kernel alone: sma_cross on AAPL, MSFT,
    IBM (every bar, 2000-2013) over a 100-scenario cost grid. Whole: ``run_backtest`` (decide once per
    distinct path; simulate with the reward components measured in the same compiled loop; metrics;
-   the baselines beside it on the same grid: equal_weight and momentum simulated and measured, the
-   run itself as its own sma_cross baseline, the costless benchmark), the run record's tables and
+   the baselines at the grid's first cost point, as a stored backtest keeps them: equal_weight and
+   momentum simulated and measured there, the run itself as its own sma_cross baseline, the costless
+   benchmark), the run record's tables and
    ``RunStore.save_run``; kernel: ``engine.simulate.simulate_intents`` of the same intents. Prints
    the whole time over the kernel's (target <= 1.5) and where the whole time goes.
 4. The accounting kernel against vectorbt's ``Portfolio.from_orders`` replaying identical fills

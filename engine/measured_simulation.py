@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from engine.bar_loop import open_bar_nb, submit_bar_nb
+from engine.features.indicators import sign_nb
 from engine.records import REASON_POLICY, STATUS_CLIPPED, order_dt
 from engine.reward_meter import COMPONENT_CHUNK, RewardSettings
 from engine.rewards import REWARD_COMPONENTS, StepOutcome, reward_components
@@ -25,7 +26,6 @@ from engine.tracking_nb import (
     new_tracker_arrays,
     reset_nb,
     sharpe_nb,
-    sign_nb,
     track_close_nb,
 )
 

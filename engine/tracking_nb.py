@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from engine.features.indicators import sign_nb
 from engine.pairwise_nb import row_sum_nb
 
 _MIN_STD = 1e-12  # engine.tracking's
@@ -36,18 +37,6 @@ def new_tracker_arrays(n_accounts: int, n_symbols: int, window: int) -> TrackerA
     return TrackerArrays(np.full((n_accounts, window), np.nan), np.zeros(1, dtype=np.int64), np.zeros(n_accounts),
                          np.zeros(n_accounts), np.zeros((n_accounts, n_symbols)),
                          np.full((n_accounts, n_symbols), -1, dtype=np.int64), np.zeros(n_accounts, dtype=np.int64))
-
-
-@njit(cache=True)
-def sign_nb(x):
-    """``np.sign`` of a float: -1, 0 or 1, NaN for NaN."""
-    if x > 0.0:
-        return 1.0
-    if x < 0.0:
-        return -1.0
-    if x == 0.0:
-        return 0.0
-    return x
 
 
 @njit(cache=True)

@@ -224,7 +224,6 @@ def static_table(frame: pd.DataFrame, css_class: str, html_columns: Sequence[str
         if column in html_columns:
             return str(value)
         if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
-            value = value.item() if isinstance(value, np.generic) else value
             return html.escape(app_services.format_value(str(column), value))  # of no known kind: format_number
         if value is None or (isinstance(value, float) and not np.isfinite(value)):
             return "n/a"

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
-import numbers
 from typing import Any, Iterable, Mapping, Sequence
 
-from workbench.runs.formats import format_value
+# A table cell: a metric by its kind, as the app shows it (43.0%, -15.6% for a drawdown, 143,012, 0.83, 10 bp;
+# n/a for a missing one; a string as it is).
+from workbench.runs.formats import format_value as cell  # noqa: F401
 
 
 def print_json(payload: object) -> None:
@@ -13,26 +14,15 @@ def print_json(payload: object) -> None:
     print(json.dumps(payload, indent=2, default=str))
 
 
-def cell(name: str, value: object) -> str:
-    """The value of metric ``name`` as the app shows it (``workbench.runs.formats.format_value``):
-    ``43.0%``, ``-15.6%`` (a drawdown), ``143,012``, ``17``, ``0.83``, ``10 bp``; a number of no known
-    kind by ``format_number``; ``n/a`` for a missing one; a string as it is."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, (int, bool)):
-        value = int(value)  # numpy integers
-    elif isinstance(value, numbers.Real) and not isinstance(value, (int, float, bool)):
-        value = float(value)  # numpy floats of other widths
-    return format_value(name, value)
-
-
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     """Print rows as left-aligned columns under ``headers``."""
-    text_rows = [[str(cell) for cell in row] for row in rows]
+    text_rows = [[str(value) for value in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in text_rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row)]
+        widths = [max(w, len(text)) for w, text in zip(widths, row)]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
     for row in text_rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  ".join(text.ljust(w) for text, w in zip(row, widths)).rstrip())
 
 
 def abbreviate(names: Sequence[str], limit: int = 5) -> str:

@@ -145,7 +145,7 @@ def run_baselines(spec: RunSpec, data: MarketData | None = None,
     grid = cost_grid(spec)
     chosen = list(range(len(grid)) if points is None else points)
     picked = [grid[k] for k in chosen]
-    batch = (own[1].batch if own is not None and len(chosen) == len(grid)
+    batch = (own[1].batch if own is not None and chosen == list(range(len(grid)))
              else from_market(data, [p for _, p in picked], labels=[label for label, _ in picked]))
     plain = dict(strategy_params=(), policy=None, options=())
     curves, metrics = {}, {}

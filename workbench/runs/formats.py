@@ -97,7 +97,11 @@ def column_format(name: str) -> ColumnFormat | None:
 
 def format_value(name: str, value: Any) -> str:
     """``value`` of metric ``name`` as text: ``12.3%``, ``-8.0%`` (a drawdown), ``102,345``, ``55``,
-    ``0.86``, ``10 bp``; ``n/a`` for a missing value."""
+    ``0.86``, ``10 bp``; ``n/a`` for a missing value. numpy numbers format as Python's."""
+    if isinstance(value, np.integer):
+        value = int(value)
+    elif isinstance(value, np.floating):
+        value = float(value)
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return "n/a" if value is None else str(value)
     if not math.isfinite(value):

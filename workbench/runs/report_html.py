@@ -1,6 +1,6 @@
 """The pieces the review report's sections are written with: sections, notes, tables, plot slots.
 
-A plot is a placeholder ``<!--plot:KEY-->`` with its Bokeh figure kept under ``KEY`` in ``plots``;
+A plot is a marker ``<!--plot:KEY-->`` with its Bokeh figure kept under ``KEY`` in ``plots``;
 the report embeds every figure at once (``workbench.review.report``).
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ def subheading(text: str) -> str:
 
 
 def plot(key: str, plots: dict[str, Any], figure: Any) -> str:
-    """Keep ``figure`` under ``key`` and return its placeholder."""
+    """Keep ``figure`` under ``key`` and return its marker."""
     plots[key] = figure
     return f"<!--plot:{key}-->"
 

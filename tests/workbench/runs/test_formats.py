@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 
 from workbench.runs.formats import colour_scale, column_format, format_gate_value, format_number, format_value
@@ -36,6 +38,13 @@ from workbench.runs.formats import colour_scale, column_format, format_gate_valu
 ])
 def test_format_value_by_kind(name: str, value, text: str) -> None:
     assert format_value(name, value) == text
+
+
+def test_numpy_numbers_format_as_pythons() -> None:
+    # Run tables hand numpy scalars to the app and the command line: same text as the Python number.
+    assert format_value("n_trades", np.int64(1234)) == format_value("n_trades", 1234) == "1,234"
+    assert format_value("sharpe", np.float32(0.5)) == "0.50" and format_value("sharpe", np.float64(np.nan)) == "n/a"
+    assert format_value("total_return", np.int32(0)) == "0.00%" and format_value("label", np.bool_(True)) == "True"
 
 
 def test_unknown_numbers_keep_their_digits() -> None:
